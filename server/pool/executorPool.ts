@@ -1,0 +1,187 @@
+/**
+ * The executor pools, as Redis holds them. One object serves every pool by name;
+ * each operation is one Lua script (or, for the naive release the talk warns
+ * against, the plain commands it would use), and every change is announced to
+ * listeners so HTTP and socket callers alike reach every viewer.
+ */
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import type { RunScript } from '../redis/scripts.ts';
+import type { AllocateReply, DoubleReleaseWarning, PoolSnapshot, ReleaseReply, ReleaseStatus } from '../protocol.ts';
+import { poolKeys } from './keys.ts';
+
+export interface PoolOptions {
+  /** TTL of a busy marker: the safety net when every callback is lost. */
+  busyTtlSeconds: number;
+  /** Two releases of one executor closer than this are a double release. */
+  doubleReleaseWindowMs: number;
+  /** Executors in a pool made by `reset` without a size. */
+  defaultSize: number;
+}
+
+export interface PoolEvents {
+  changed: [pool: string];
+  'double-release': [warning: DoubleReleaseWarning];
+}
+
+/** A request that names something the pool does not have: a client error, nothing changed. */
+export class PoolInputError extends Error {
+  override name = 'PoolInputError';
+}
+
+export function executorUrls(size: number): string[] {
+  return Array.from({ length: size }, (_, i) => `executor-${i + 1}`);
+}
+
+export function poolEntry(executor: string): string {
+  return JSON.stringify({ url: executor });
+}
+
+function entryUrl(entry: string): string {
+  try {
+    const item = JSON.parse(entry) as { url?: unknown };
+    return typeof item.url === 'string' ? item.url : entry;
+  } catch {
+    return entry;
+  }
+}
+
+export class ExecutorPools extends EventEmitter<PoolEvents> {
+  /** How many double releases each pool has seen since the server started. */
+  readonly doubleReleases = new Map<string, number>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly runScript: RunScript,
+    private readonly options: PoolOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get busyTtlSeconds(): number {
+    return this.options.busyTtlSeconds;
+  }
+
+  async snapshot(pool: string): Promise<PoolSnapshot> {
+    const keys = poolKeys(pool);
+    const [entries, executors, busyFlat] = (await this.runScript('read_pool', [keys.available, keys.members, keys.busyPrefix], [])) as [
+      string[],
+      string[],
+      (string | number)[],
+    ];
+    const busy: Record<string, string> = {};
+    const busyTtlMs: Record<string, number> = {};
+    for (let i = 0; i < busyFlat.length; i += 3) {
+      const url = String(busyFlat[i]);
+      busy[url] = String(busyFlat[i + 1]);
+      busyTtlMs[url] = Number(busyFlat[i + 2]);
+    }
+    return { pool, available: entries.map(entryUrl), busy, busyTtlMs, executors, readAt: Date.now() };
+  }
+
+  /** Takes an executor for `evalId` (atomic RPOP + busy marker with TTL); null when the pool is empty. */
+  async allocate(pool: string, evalId: string): Promise<AllocateReply | null> {
+    const keys = poolKeys(pool);
+    const reply = (await this.runScript('allocate_executor', [keys.available, keys.busyPrefix], [evalId, this.options.busyTtlSeconds])) as
+      | [string, string]
+      | null;
+    if (!reply) return null;
+    const [entry, previousOwner] = reply;
+    const allocation: AllocateReply = {
+      executor: entryUrl(entry),
+      evalId,
+      ttlSeconds: this.options.busyTtlSeconds,
+      previousOwner: previousOwner === '' ? null : previousOwner,
+    };
+    if (allocation.previousOwner) {
+      this.log.error('Executor handed to two evals', { pool, executor: allocation.executor, evalId, previousOwner });
+    }
+    this.emit('changed', pool);
+    return allocation;
+  }
+
+  /** The idempotent release: one atomic Lua script. */
+  async release(pool: string, executor: string): Promise<ReleaseReply> {
+    await this.assertMember(pool, executor);
+    const keys = poolKeys(pool);
+    const raw = (await this.runScript(
+      'release_executor',
+      [keys.busyPrefix + executor, keys.available, keys.releaseTimesPrefix + executor],
+      [executor, poolEntry(executor)],
+    )) as [number, number, string, number, number];
+    const [wasBusy, added, status, nowMs, previousMs] = raw;
+    const sinceLastReleaseMs = previousMs >= 0 ? nowMs - previousMs : null;
+    const doubleRelease = sinceLastReleaseMs !== null && sinceLastReleaseMs < this.options.doubleReleaseWindowMs;
+    if (doubleRelease) this.reportDoubleRelease(pool, executor, sinceLastReleaseMs);
+    this.emit('changed', pool);
+    return {
+      executor,
+      wasBusy: wasBusy === 1 ? 1 : 0,
+      added: added === 1 ? 1 : 0,
+      status: status as ReleaseStatus,
+      reply: [wasBusy, added, status, nowMs, previousMs],
+      doubleRelease,
+      sinceLastReleaseMs,
+    };
+  }
+
+  /**
+   * The naive release of the talk's attempt 2: delete the marker, push the entry.
+   * Two calls put the executor in the pool twice. Kept to show (and test) the failure.
+   */
+  async releaseNaive(pool: string, executor: string): Promise<ReleaseReply> {
+    await this.assertMember(pool, executor);
+    const keys = poolKeys(pool);
+    const [[, wasBusy], [, length]] = (await this.redis
+      .multi()
+      .del(keys.busyPrefix + executor)
+      .lpush(keys.available, poolEntry(executor))
+      .exec()) as [[null, number], [null, number]];
+    this.emit('changed', pool);
+    const busyBit = wasBusy === 1 ? 1 : 0;
+    return {
+      executor,
+      wasBusy: busyBit,
+      added: 1,
+      status: 'released',
+      reply: [busyBit, 1, 'released', Date.now(), length],
+      doubleRelease: false,
+      sinceLastReleaseMs: null,
+    };
+  }
+
+  /** Replaces the pool with `size` fresh, available executors. */
+  async reset(pool: string, size = this.options.defaultSize): Promise<number> {
+    const keys = poolKeys(pool);
+    const count = (await this.runScript(
+      'reset_pool',
+      [keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix],
+      executorUrls(size),
+    )) as number;
+    this.doubleReleases.set(pool, 0);
+    this.emit('changed', pool);
+    return count;
+  }
+
+  /** Makes the pool if it has never been made, leaving an existing one as it is. */
+  async ensure(pool: string): Promise<void> {
+    if ((await this.redis.exists(poolKeys(pool).members)) === 0) await this.reset(pool);
+  }
+
+  private async assertMember(pool: string, executor: string): Promise<void> {
+    // Without this a stranger could make the script record release times for any
+    // made-up url: a key per request, never cleaned up.
+    if ((await this.redis.lpos(poolKeys(pool).members, executor)) === null) {
+      throw new PoolInputError(`executor "${executor}" is not in pool "${pool}"`);
+    }
+  }
+
+  private reportDoubleRelease(pool: string, executor: string, sinceLastReleaseMs: number): void {
+    this.doubleReleases.set(pool, (this.doubleReleases.get(pool) ?? 0) + 1);
+    const warning: DoubleReleaseWarning = { message: 'Double release detected', pool, executor, sinceLastReleaseMs, at: Date.now() };
+    this.log.warn(warning.message, { pool, executor, sinceLastReleaseMs });
+    this.emit('double-release', warning);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The one definition of what crosses the wire: HTTP bodies and socket.io events,
+ * shared by the server and the browser panels. Schemas validate what comes in;
+ * the types of what goes out are derived from the same place.
+ */
+import { z } from 'zod';
+
+/** A pool's name: the slide's demo pools are `main`, `attempt-1`, ... */
+export const PoolName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'pool name: 1-32 of a-z, 0-9, -');
+export const ExecutorUrl = z.string().min(1).max(200).regex(/^[\w.:/@-]+$/, 'executor url: letters, digits and . : / @ - _ only');
+export const EvalId = z.string().min(1).max(100).regex(/^[\w.:-]+$/, 'evalId: letters, digits and . : - _ only');
+
+export const AllocateRequest = z.strictObject({ evalId: EvalId, pool: PoolName.optional() });
+export const ReleaseRequest = z.strictObject({ executor: ExecutorUrl, pool: PoolName.optional() });
+export const ResetRequest = z.strictObject({ size: z.number().int().min(1).max(64).optional(), pool: PoolName.optional() });
+
+export const WatchRequest = z.strictObject({ pool: PoolName.optional() });
+export type WatchRequest = z.infer<typeof WatchRequest>;
+export type AllocateRequest = z.infer<typeof AllocateRequest>;
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+export type ResetRequest = z.infer<typeof ResetRequest>;
+
+/** A pool exactly as Redis holds it. */
+export interface PoolSnapshot {
+  pool: string;
+  /** Executor urls in list order, head (LPUSH end) first; a duplicate appears twice. */
+  available: string[];
+  /** url -> eval id that holds it. */
+  busy: Record<string, string>;
+  /** url -> milliseconds left on the busy marker's TTL (-1: no TTL). */
+  busyTtlMs: Record<string, number>;
+  /** Every executor of the pool, in display order. */
+  executors: string[];
+  /** Server clock (ms) when read, so a client can count TTLs down. */
+  readAt: number;
+}
+
+export type ReleaseStatus = 'released' | 'already_in_pool' | 'not_busy';
+
+/** The release script's reply, as Redis returned it, plus what the server concluded from it. */
+export interface ReleaseReply {
+  executor: string;
+  wasBusy: 0 | 1;
+  added: 0 | 1;
+  status: ReleaseStatus;
+  /** The raw reply tuple from Redis: [was_busy, added, status, now_ms, previous_release_ms]. */
+  reply: [number, number, string, number, number];
+  /** Two releases of this executor less than the threshold apart. */
+  doubleRelease: boolean;
+  /** ms since the previous release of this executor, null when none. */
+  sinceLastReleaseMs: number | null;
+}
+
+export interface AllocateReply {
+  executor: string;
+  evalId: string;
+  ttlSeconds: number;
+  /** Non-null when the executor's marker was still held by another eval: a duplicate handed out twice. */
+  previousOwner: string | null;
+}
+
+export type ErrorCode = 'bad_request' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'forbidden' | 'internal';
+
+export interface ApiError {
+  error: ErrorCode;
+  message: string;
+}
+
+/** The answer of every acknowledged socket event. */
+export type Ack<T> = { ok: true; data: T } | ({ ok: false } & ApiError);
+
+/** What one click changed, broadcast to every viewer so all of them see the same reply. */
+export type PoolAction =
+  | { kind: 'allocated'; pool: string; allocation: AllocateReply; at: number }
+  | { kind: 'released'; pool: string; releases: ReleaseReply[]; at: number }
+  | { kind: 'reset'; pool: string; size: number; at: number };
+
+export interface DoubleReleaseWarning {
+  message: 'Double release detected';
+  pool: string;
+  executor: string;
+  sinceLastReleaseMs: number;
+  at: number;
+}
+
+export interface ServerToClientEvents {
+  'pool:changed': (snapshot: PoolSnapshot) => void;
+  'pool:acted': (action: PoolAction) => void;
+  'release:double-detected': (warning: DoubleReleaseWarning) => void;
+}
+
+export interface ClientToServerEvents {
+  // Requests are typed for the panels; the server still parses each one with its schema,
+  // because a socket can send anything (and may send no ack function at all).
+  'pool:watch': (request: WatchRequest, ack: (result: Ack<PoolSnapshot>) => void) => void;
+  'pool:allocate': (request: AllocateRequest, ack: (result: Ack<AllocateReply>) => void) => void;
+  'pool:release': (request: ReleaseRequest, ack: (result: Ack<ReleaseReply>) => void) => void;
+  'pool:double-release': (request: ReleaseRequest, ack: (result: Ack<ReleaseReply[]>) => void) => void;
+}
