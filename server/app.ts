@@ -1,0 +1,130 @@
+/**
+ * The composition root: the one place that wires configuration, Redis, the pools,
+ * the HTTP routes, the sockets and the deck together. Every part below gets what
+ * it needs from here and knows nothing of the others.
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { Server as SocketServer } from 'socket.io';
+import type { Config } from './config.ts';
+import { createLogger, type Logger } from './log.ts';
+import { startPrivateRedis, type PrivateRedis } from './redis/privateRedis.ts';
+import { loadScripts } from './redis/scripts.ts';
+import { ExecutorPools } from './pool/executorPool.ts';
+import { DEFAULT_POOL, PoolActions } from './pool/poolActions.ts';
+import { RateLimiter } from './rateLimit.ts';
+import { apiRouter } from './http/routes.ts';
+import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const DIST_DIR = `${ROOT}dist`;
+
+export interface App {
+  /** Where the site answers, e.g. http://127.0.0.1:3000 */
+  url: string;
+  redisUrl: string;
+  httpServer: HttpServer;
+  io: IoServer;
+  redis: Redis;
+  actions: PoolActions;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  log?: Logger;
+  /** Serve the built deck from here (default `dist/`); null serves the API alone. */
+  distDir?: string | null;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const log = options.log ?? createLogger({ level: config.logLevel });
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+
+  try {
+    let privateRedis: PrivateRedis | null = null;
+    if (!config.redisUrl) {
+      privateRedis = await startPrivateRedis();
+      cleanups.push(() => privateRedis!.stop());
+      log.info('started a private redis-server', { url: privateRedis.url });
+    }
+    const redisUrl = config.redisUrl ?? privateRedis!.url;
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true });
+    redis.on('error', (error) => log.warn('redis connection error', { error: error.message }));
+    cleanups.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
+    await redis.connect();
+
+    const pools = new ExecutorPools(redis, loadScripts(redis), {
+      busyTtlSeconds: config.busyTtlSeconds,
+      doubleReleaseWindowMs: config.doubleReleaseWindowMs,
+      defaultSize: config.poolSize,
+    }, log);
+    const knownPools = new Set([DEFAULT_POOL]);
+    for (const pool of knownPools) await pools.ensure(pool);
+    const actions = new PoolActions(pools, knownPools);
+
+    const viewerLimiter = new RateLimiter(config.viewerActionsPerSecond, config.viewerActionBurst);
+    const sweep = setInterval(() => viewerLimiter.sweep(), 60_000).unref();
+    cleanups.push(() => clearInterval(sweep));
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.use(apiRouter({ redis, actions, presenterSecret: config.presenterSecret, viewerLimiter, log }));
+
+    const httpServer = createHttpServer(app);
+    const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
+    const channel = createPoolChannel(io, actions, viewerLimiter, log);
+    cleanups.push(() => channel.destroy());
+    cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
+
+    await serveDeck(app, httpServer, config, options.distDir === undefined ? DIST_DIR : options.distDir, cleanups);
+
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = httpServer.address() as AddressInfo;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, log, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The deck: Vite's dev server with hot reload in `--dev`, else the built files. */
+async function serveDeck(
+  app: express.Express,
+  httpServer: HttpServer,
+  config: Config,
+  distDir: string | null,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<void> {
+  if (config.dev) {
+    const { createServer } = await import('vite');
+    const vite = await createServer({
+      configFile: `${ROOT}vite.config.ts`,
+      server: { middlewareMode: true, hmr: { server: httpServer } },
+      appType: 'spa',
+    });
+    cleanups.push(() => vite.close());
+    app.use(vite.middlewares);
+    return;
+  }
+  if (distDir === null) return;
+  if (!existsSync(`${distDir}/index.html`)) {
+    throw new Error(`The deck is not built (${distDir}/index.html is missing): run \`npm run build\`, or \`npm start\` which builds it.`);
+  }
+  app.use(express.static(distDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+}
+
+function noCacheForHtml(res: express.Response, path: string): void {
+  if (path.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+}

@@ -1,0 +1,65 @@
+/**
+ * Configuration from the environment, parsed once by a schema so a typo fails at
+ * start with a message instead of at the first request.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  REDIS_URL: z.string().url().optional(),
+  POOL_SIZE: z.coerce.number().int().min(1).max(64).default(4),
+  BUSY_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+  DOUBLE_RELEASE_WINDOW_MS: z.coerce.number().int().min(1).max(60_000).default(1000),
+  PRESENTER_SECRET: z.string().min(8).optional(),
+  /** Actions one viewer may fire per second (sustained), and in one burst. */
+  VIEWER_ACTIONS_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
+  VIEWER_ACTION_BURST: z.coerce.number().int().min(1).max(1000).default(10),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: the server starts a private redis-server of its own. */
+  redisUrl: string | undefined;
+  poolSize: number;
+  busyTtlSeconds: number;
+  doubleReleaseWindowMs: number;
+  /** Proves the presenter (resets pools). Generated at start when not given. */
+  presenterSecret: string;
+  presenterSecretGenerated: boolean;
+  viewerActionsPerSecond: number;
+  viewerActionBurst: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Serve the deck through Vite's dev server (hot reload) instead of the built `dist/`. */
+  dev: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new ConfigError(`Bad configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    poolSize: e.POOL_SIZE,
+    busyTtlSeconds: e.BUSY_TTL_SECONDS,
+    doubleReleaseWindowMs: e.DOUBLE_RELEASE_WINDOW_MS,
+    presenterSecret: e.PRESENTER_SECRET ?? randomBytes(12).toString('base64url'),
+    presenterSecretGenerated: e.PRESENTER_SECRET === undefined,
+    viewerActionsPerSecond: e.VIEWER_ACTIONS_PER_SECOND,
+    viewerActionBurst: e.VIEWER_ACTION_BURST,
+    logLevel: e.LOG_LEVEL,
+    dev: argv.includes('--dev'),
+  };
+}

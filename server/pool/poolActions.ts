@@ -1,0 +1,57 @@
+/**
+ * What a viewer can do to a demo pool, in one place for both doors (HTTP and
+ * socket.io): resolve the pool, act, and announce what happened so every viewer
+ * sees the same reply, whoever clicked.
+ */
+import { EventEmitter } from 'node:events';
+import type { AllocateReply, AllocateRequest, PoolAction, ReleaseReply, ReleaseRequest, ResetRequest } from '../protocol.ts';
+import { ClientError } from '../errors.ts';
+import type { ExecutorPools } from './executorPool.ts';
+
+export const DEFAULT_POOL = 'main';
+
+export class PoolActions extends EventEmitter<{ acted: [action: PoolAction] }> {
+  constructor(
+    readonly pools: ExecutorPools,
+    private readonly knownPools: ReadonlySet<string>,
+  ) {
+    super();
+  }
+
+  /** The pool a request names (default `main`); only pools the server made can be touched. */
+  resolvePool(name: string | undefined): string {
+    const pool = name ?? DEFAULT_POOL;
+    if (!this.knownPools.has(pool)) throw new ClientError('bad_request', `unknown pool "${pool}"`);
+    return pool;
+  }
+
+  async allocate(request: AllocateRequest): Promise<AllocateReply> {
+    const pool = this.resolvePool(request.pool);
+    const allocation = await this.pools.allocate(pool, request.evalId);
+    if (!allocation) throw new ClientError('pool_empty', `pool "${pool}" has no available executor`);
+    this.emit('acted', { kind: 'allocated', pool, allocation, at: Date.now() });
+    return allocation;
+  }
+
+  async release(request: ReleaseRequest): Promise<ReleaseReply> {
+    const pool = this.resolvePool(request.pool);
+    const reply = await this.pools.release(pool, request.executor);
+    this.emit('acted', { kind: 'released', pool, releases: [reply], at: Date.now() });
+    return reply;
+  }
+
+  /** Both callbacks at once: two releases sent back to back, as link and link_error would. */
+  async doubleRelease(request: ReleaseRequest): Promise<ReleaseReply[]> {
+    const pool = this.resolvePool(request.pool);
+    const releases = await Promise.all([this.pools.release(pool, request.executor), this.pools.release(pool, request.executor)]);
+    this.emit('acted', { kind: 'released', pool, releases, at: Date.now() });
+    return releases;
+  }
+
+  async reset(request: ResetRequest): Promise<number> {
+    const pool = this.resolvePool(request.pool);
+    const size = await this.pools.reset(pool, request.size);
+    this.emit('acted', { kind: 'reset', pool, size, at: Date.now() });
+    return size;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The whole site, started for a test: real HTTP, real socket.io, and a private
+ * redis-server of its own on a free port (never the machine's shared Redis),
+ * with every log line captured for assertions.
+ */
+import { loadConfig } from '../../server/config.ts';
+import { createApp, type App } from '../../server/app.ts';
+import { createCapturingLogger } from '../../server/log.ts';
+
+export const PRESENTER_SECRET = 'test-presenter-secret';
+
+export interface Site extends App {
+  /** Every structured log line the server wrote. */
+  logLines: string[];
+}
+
+export async function startSite(env: Record<string, string> = {}, options: { deck?: boolean } = {}): Promise<Site> {
+  const { logger, lines } = createCapturingLogger();
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESENTER_SECRET, ...env }, []);
+  const app = await createApp(config, { log: logger, ...(options.deck ? {} : { distDir: null }) });
+  return Object.assign(app, { logLines: lines });
+}
+
+export async function api<T = unknown>(site: { url: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${site.url}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
