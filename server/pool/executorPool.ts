@@ -82,9 +82,9 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
   }
 
   /** Takes an executor for `evalId` (atomic RPOP + busy marker with TTL); null when the pool is empty. */
-  async allocate(pool: string, evalId: string): Promise<AllocateReply | null> {
+  async allocate(pool: string, evalId: string, ttlSeconds = this.options.busyTtlSeconds): Promise<AllocateReply | null> {
     const keys = poolKeys(pool);
-    const reply = (await this.runScript('allocate_executor', [keys.available, keys.busyPrefix], [evalId, this.options.busyTtlSeconds])) as
+    const reply = (await this.runScript('allocate_executor', [keys.available, keys.busyPrefix], [evalId, ttlSeconds])) as
       | [string, string]
       | null;
     if (!reply) return null;
@@ -92,7 +92,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     const allocation: AllocateReply = {
       executor: entryUrl(entry),
       evalId,
-      ttlSeconds: this.options.busyTtlSeconds,
+      ttlSeconds,
       previousOwner: previousOwner === '' ? null : previousOwner,
     };
     if (allocation.previousOwner) {
