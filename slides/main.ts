@@ -1,0 +1,104 @@
+/**
+ * The deck: the talk's Markdown, rendered by reveal.js 6 (night theme) with the
+ * Markdown, Highlight and Notes plugins. The live panels are not made here: the
+ * slides carry `<div class="live-panel" data-panel="...">` placeholders and
+ * `createPanels` (demo/) fills them once the deck is ready.
+ */
+import Reveal, { type RevealApi, type RevealConfig } from 'reveal.js';
+import Markdown from 'reveal.js/plugin/markdown';
+import Highlight from 'reveal.js/plugin/highlight';
+import Notes from 'reveal.js/plugin/notes';
+
+import 'reveal.js/reveal.css';
+import 'reveal.js/theme/night.css';
+import 'reveal.js/plugin/highlight/monokai.css';
+import './talk.css';
+import './deck.css';
+
+import talkSource from './idempotency-challenge.md?raw';
+import { parseTalk } from './frontmatter.ts';
+import { createPanels } from '../demo/index.ts';
+
+declare global {
+  interface Window {
+    /** The running deck, for the console and the end-to-end tests. */
+    Reveal?: RevealApi;
+  }
+}
+
+/** Options the speaker view reads from the config that reveal's types do not list. */
+interface PacingConfig {
+  /** Seconds for the whole talk: the speaker view's pacing timer spreads them over the slides. */
+  totalTime?: number;
+  /** Seconds: the speaker view warns when the pacing gives a slide less. */
+  minimumTimePerSlide?: number;
+}
+
+const talk = parseTalk(talkSource);
+if (typeof talk.meta.title === 'string' && talk.meta.title !== '') document.title = talk.meta.title;
+
+const revealElement = document.querySelector<HTMLElement>('.reveal');
+const slidesElement = revealElement?.querySelector<HTMLElement>('.slides');
+if (!revealElement || !slidesElement) throw new Error('index.html must contain .reveal > .slides');
+
+// One <section data-markdown> that reveal's Markdown plugin splits into slides on `---`
+// lines and into notes on `Note:` lines. The template is filled through the DOM, so the
+// Markdown needs no escaping.
+const markdownSection = document.createElement('section');
+markdownSection.setAttribute('data-markdown', '');
+const template = document.createElement('textarea');
+template.setAttribute('data-template', '');
+template.textContent = talk.body;
+markdownSection.append(template);
+slidesElement.replaceChildren(markdownSection);
+
+const duration = typeof talk.meta.duration === 'number' && talk.meta.duration > 0 ? talk.meta.duration : undefined;
+
+const config: RevealConfig & PacingConfig = {
+  hash: true,
+  history: false,
+  keyboard: true,
+  overview: true,
+  controls: true,
+  progress: true,
+  slideNumber: 'c/t',
+  center: true,
+  transition: 'slide',
+  width: 960,
+  height: 700,
+  margin: 0.04,
+  // One PDF page per slide, fragments shown.
+  pdfSeparateFragments: false,
+  // GitHub-style line breaks: the talk writes one item per line without blank lines between.
+  markdown: { gfm: true, breaks: true },
+  plugins: [Markdown, Highlight, Notes],
+  ...(duration ? { totalTime: Math.round(duration * 60), minimumTimePerSlide: 5 } : {}),
+};
+
+const deck = new Reveal(revealElement, config);
+window.Reveal = deck;
+
+await deck.initialize();
+
+// Panels render into their placeholders after this, and an empty placeholder takes no
+// room: whenever a slide's size changes, let reveal centre and scale it again.
+let relayoutQueued = false;
+const relayout = new ResizeObserver(() => {
+  if (relayoutQueued) return;
+  relayoutQueued = true;
+  requestAnimationFrame(() => {
+    relayoutQueued = false;
+    deck.layout();
+  });
+});
+for (const slide of deck.getSlides()) relayout.observe(slide);
+
+const panels = createPanels(deck);
+
+if (import.meta.hot) {
+  import.meta.hot.dispose(() => {
+    panels.destroy();
+    relayout.disconnect();
+    deck.destroy();
+  });
+}
