@@ -1,0 +1,83 @@
+/**
+ * Helpers for tests that talk to a Redis directly: an `ExecutorPools` on its own
+ * connection with a capturing logger, and small readers of pool state and log lines.
+ * Every Redis used here is one the test started (or, for the talk's test, one it
+ * was pointed at explicitly), never the machine's shared one.
+ */
+import { Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { ExecutorPools, type PoolOptions } from '../../server/pool/executorPool.ts';
+import { loadScripts } from '../../server/redis/scripts.ts';
+import { createCapturingLogger } from '../../server/log.ts';
+import type { PoolSnapshot } from '../../server/protocol.ts';
+
+export const TEST_POOL_OPTIONS: PoolOptions = { busyTtlSeconds: 600, doubleReleaseWindowMs: 1000, defaultSize: 4 };
+
+export interface TestPools {
+  redis: Redis;
+  pools: ExecutorPools;
+  /** Every structured log line the pools wrote. */
+  logLines: string[];
+  close(): Promise<void>;
+}
+
+export async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {}); // a test that stops Redis on purpose must not crash on the reconnect noise
+  await redis.connect();
+  return redis;
+}
+
+/** Pools on a connection of their own, with the scripts loaded as the server loads them. */
+export async function connectPools(url: string, options: Partial<PoolOptions> = {}): Promise<TestPools> {
+  const redis = await connectRedis(url);
+  const { logger, lines } = createCapturingLogger();
+  const pools = new ExecutorPools(redis, loadScripts(redis), { ...TEST_POOL_OPTIONS, ...options }, logger);
+  return {
+    redis,
+    pools,
+    logLines: lines,
+    close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+  };
+}
+
+export function occurrences(list: readonly string[], item: string): number {
+  return list.filter((x) => x === item).length;
+}
+
+/** What a pool holds, without the parts that change with the clock (readAt, TTLs left). */
+export function poolState(snapshot: PoolSnapshot): Pick<PoolSnapshot, 'pool' | 'available' | 'busy' | 'executors'> {
+  const { pool, available, busy, executors } = snapshot;
+  return { pool, available, busy, executors };
+}
+
+/** The parsed log lines whose `msg` is `msg`. */
+export function logged(lines: readonly string[], msg: string): Record<string, unknown>[] {
+  return lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === msg);
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function isPortOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.connect(port, '127.0.0.1');
+  });
+}
+
+/**
+ * Polls an external condition (a process going away, a port closing) that sends
+ * no event we could wait for. Not for synchronising with our own code.
+ */
+export async function pollUntil(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await condition()) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
