@@ -53,8 +53,9 @@ export async function startPrivateRedis(options: { binary?: string; extraArgs?: 
   ];
   // If we die without cleaning up (SIGKILL), nothing would stop redis-server: this shell
   // watches our pid and takes Redis down with us. It exits when Redis exits.
-  const watchdog = `"$0" "$@" & r=$!; trap 'kill $r 2>/dev/null' TERM INT; ` +
-    `while kill -0 ${process.pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1; done; kill $r 2>/dev/null; wait $r`;
+  // `sleep 1 & wait $!`, not `sleep 1`: a trap runs only between commands, and `wait` is the one a signal interrupts.
+  const watchdog = `"$0" "$@" & r=$!; trap 'kill $r 2>/dev/null; wait $r; exit' TERM INT; ` +
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done; kill $r 2>/dev/null; wait $r`;
   const child = spawn('sh', ['-c', watchdog, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
