@@ -43,8 +43,11 @@ export interface ReleaseReply {
   wasBusy: 0 | 1;
   added: 0 | 1;
   status: ReleaseStatus;
-  /** The raw reply tuple from Redis: [was_busy, added, status, now_ms, previous_release_ms]. */
-  reply: [number, number, string, number, number];
+  /**
+   * What Redis replied, as it came. The Lua release: [was_busy, added, status, now_ms, previous_release_ms].
+   * The naive release (two plain commands): [DEL's count, LPUSH's new list length].
+   */
+  reply: (number | string)[];
   /** Two releases of this executor less than the threshold apart. */
   doubleRelease: boolean;
   /** ms since the previous release of this executor, null when none. */
@@ -83,10 +86,94 @@ export interface DoubleReleaseWarning {
   at: number;
 }
 
+/** What `checkInvariant` concluded about a pool, in words. */
+export interface InvariantVerdict {
+  sound: boolean;
+  summary: string;
+  problems: string[];
+  available: number;
+  busy: number;
+  lost: number;
+  duplicated: number;
+}
+
+// ---- Runs: one demo scenario played for real, recorded as a timeline ----
+
+export const ScenarioName = z.enum([
+  'innocent-pattern',
+  'attempt-1',
+  'attempt-2',
+  'attempt-3',
+  'ttl-safety-net',
+  'atomic-allocation',
+  'edge-case-test',
+]);
+export type ScenarioName = z.infer<typeof ScenarioName>;
+
+/** Faults that make a real queue run both callbacks (or none), on demand. */
+export const FaultName = z.enum([
+  'none',
+  'task-fails',
+  'result-unstorable',
+  'worker-killed',
+  'worker-killed-fail',
+  'lock-lost',
+  'worker-killed-silent',
+]);
+export type FaultName = z.infer<typeof FaultName>;
+
+export const ReleaseKind = z.enum(['naive', 'lua']);
+export type ReleaseKind = z.infer<typeof ReleaseKind>;
+
+export const StartRunRequest = z.strictObject({ release: ReleaseKind.optional(), fault: FaultName.optional() });
+export type StartRunRequest = z.infer<typeof StartRunRequest>;
+export const StartRunSocketRequest = StartRunRequest.extend({ scenario: ScenarioName });
+export type StartRunSocketRequest = z.infer<typeof StartRunSocketRequest>;
+export const RunId = z.string().regex(/^run-[a-z0-9-]{1,64}$/, 'run id: run-…');
+
+/** One step of a run: who did it, in which process, when, and what Redis replied. Plain JSON, replayable. */
+export interface TimelineEvent {
+  seq: number;
+  /** Epoch ms. */
+  at: number;
+  /** `server`, `worker-1`, `worker-2`, `cleanup-job`, `redis`. */
+  lane: string;
+  pid: number | null;
+  kind: string;
+  text: string;
+  data?: unknown;
+}
+
+export type RunStatus = 'running' | 'finished' | 'failed';
+
+export interface RunRecord {
+  id: string;
+  scenario: ScenarioName;
+  release: ReleaseKind;
+  fault: FaultName;
+  pool: string;
+  status: RunStatus;
+  startedAt: number;
+  finishedAt: number | null;
+  /** Which real mechanism fired, in words (e.g. "job stalled: lock expired, moved back to wait"). */
+  mechanism: string | null;
+  events: TimelineEvent[];
+  poolBefore: PoolSnapshot | null;
+  poolAfter: PoolSnapshot | null;
+  /** Sound only when every step's check was; problems gathered from all steps. */
+  verdict: InvariantVerdict | null;
+  error: string | null;
+}
+
+export type RunSummary = Omit<RunRecord, 'events'>;
+
 export interface ServerToClientEvents {
   'pool:changed': (snapshot: PoolSnapshot) => void;
   'pool:acted': (action: PoolAction) => void;
   'release:double-detected': (warning: DoubleReleaseWarning) => void;
+  'run:started': (run: RunSummary) => void;
+  'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
+  'run:finished': (run: RunRecord) => void;
 }
 
 export interface ClientToServerEvents {
@@ -96,4 +183,7 @@ export interface ClientToServerEvents {
   'pool:allocate': (request: AllocateRequest, ack: (result: Ack<AllocateReply>) => void) => void;
   'pool:release': (request: ReleaseRequest, ack: (result: Ack<ReleaseReply>) => void) => void;
   'pool:double-release': (request: ReleaseRequest, ack: (result: Ack<ReleaseReply[]>) => void) => void;
+  /** Join the runs room; the ack carries the latest run of each scenario, for late joiners. */
+  'runs:watch': (request: Record<string, never>, ack: (result: Ack<RunRecord[]>) => void) => void;
+  'run:start': (request: StartRunSocketRequest, ack: (result: Ack<RunSummary>) => void) => void;
 }

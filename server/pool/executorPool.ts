@@ -22,7 +22,9 @@ export interface PoolOptions {
 
 export interface PoolEvents {
   changed: [pool: string];
+  released: [pool: string, reply: ReleaseReply, kind: 'lua' | 'naive'];
   'double-release': [warning: DoubleReleaseWarning];
+  reclaimed: [pool: string, executors: string[], via: 'expiry' | 'sweep'];
 }
 
 /** A request that names something the pool does not have: a client error, nothing changed. */
@@ -113,18 +115,42 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     )) as [number, number, string, number, number];
     const [wasBusy, added, status, nowMs, previousMs] = raw;
     const sinceLastReleaseMs = previousMs >= 0 ? nowMs - previousMs : null;
-    const doubleRelease = sinceLastReleaseMs !== null && sinceLastReleaseMs < this.options.doubleReleaseWindowMs;
-    if (doubleRelease) this.reportDoubleRelease(pool, executor, sinceLastReleaseMs);
-    this.emit('changed', pool);
-    return {
+    const reply: ReleaseReply = {
       executor,
       wasBusy: wasBusy === 1 ? 1 : 0,
       added: added === 1 ? 1 : 0,
       status: status as ReleaseStatus,
       reply: [wasBusy, added, status, nowMs, previousMs],
-      doubleRelease,
+      doubleRelease: sinceLastReleaseMs !== null && sinceLastReleaseMs < this.options.doubleReleaseWindowMs,
       sinceLastReleaseMs,
     };
+    this.observeRelease(pool, reply, 'lua');
+    return reply;
+  }
+
+  /**
+   * Counts a release and raises the double-release warning. Releases made in this
+   * process call it themselves; releases made by a worker process (the task
+   * runtime's callbacks) are reported here by the server, so one place counts all.
+   */
+  observeRelease(pool: string, reply: ReleaseReply, kind: 'lua' | 'naive', options: { log?: boolean } = {}): void {
+    if (reply.doubleRelease && reply.sinceLastReleaseMs !== null) {
+      this.reportDoubleRelease(pool, reply.executor, reply.sinceLastReleaseMs, options.log ?? true);
+    }
+    this.emit('released', pool, reply, kind);
+    this.emit('changed', pool);
+  }
+
+  /** Puts back every executor that is neither busy nor available (see lua/reclaim_executors.lua). */
+  async reclaim(pool: string, via: 'expiry' | 'sweep'): Promise<string[]> {
+    const keys = poolKeys(pool);
+    const executors = (await this.runScript('reclaim_executors', [keys.available, keys.members, keys.busyPrefix], [])) as string[];
+    if (executors.length > 0) {
+      this.log.info('Executors reclaimed after their busy marker expired', { pool, executors, via });
+      this.emit('reclaimed', pool, executors, via);
+      this.emit('changed', pool);
+    }
+    return executors;
   }
 
   /**
@@ -139,17 +165,18 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
       .del(keys.busyPrefix + executor)
       .lpush(keys.available, poolEntry(executor))
       .exec()) as [[null, number], [null, number]];
-    this.emit('changed', pool);
     const busyBit = wasBusy === 1 ? 1 : 0;
-    return {
+    const reply: ReleaseReply = {
       executor,
       wasBusy: busyBit,
       added: 1,
       status: 'released',
-      reply: [busyBit, 1, 'released', Date.now(), length],
+      reply: [wasBusy, length],
       doubleRelease: false,
       sinceLastReleaseMs: null,
     };
+    this.observeRelease(pool, reply, 'naive');
+    return reply;
   }
 
   /** Replaces the pool with `size` fresh, available executors. */
@@ -178,10 +205,10 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     }
   }
 
-  private reportDoubleRelease(pool: string, executor: string, sinceLastReleaseMs: number): void {
+  private reportDoubleRelease(pool: string, executor: string, sinceLastReleaseMs: number, log: boolean): void {
     this.doubleReleases.set(pool, (this.doubleReleases.get(pool) ?? 0) + 1);
     const warning: DoubleReleaseWarning = { message: 'Double release detected', pool, executor, sinceLastReleaseMs, at: Date.now() };
-    this.log.warn(warning.message, { pool, executor, sinceLastReleaseMs });
+    if (log) this.log.warn(warning.message, { pool, executor, sinceLastReleaseMs });
     this.emit('double-release', warning);
   }
 }
