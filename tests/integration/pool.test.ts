@@ -1,0 +1,309 @@
+/**
+ * The executor pools against a real redis-server of this file's own: every path
+ * of the release script, allocation under a burst, busy-marker TTLs, the
+ * double-release warning, the naive release's duplicate, and the script loader.
+ */
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PoolInputError, executorUrls, poolEntry } from '../../server/pool/executorPool.ts';
+import { poolKeys } from '../../server/pool/keys.ts';
+import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
+import { listScripts, loadScripts, readScript } from '../../server/redis/scripts.ts';
+import type { DoubleReleaseWarning } from '../../server/protocol.ts';
+import { connectPools, logged, occurrences, type TestPools } from '../support/redis.ts';
+
+const POOL = 'pool-test';
+const WINDOW_MS = 50;
+
+let redisServer: PrivateRedis;
+/** Default options: 600 s busy TTL, 1000 ms double-release window, 4 executors. */
+let t: TestPools;
+/** The same Redis, with a 50 ms double-release window. */
+let short: TestPools;
+
+before(async () => {
+  redisServer = await startPrivateRedis();
+  t = await connectPools(redisServer.url);
+  short = await connectPools(redisServer.url, { doubleReleaseWindowMs: WINDOW_MS });
+});
+
+after(async () => {
+  await t?.close();
+  await short?.close();
+  await redisServer?.stop();
+});
+
+beforeEach(async () => {
+  await t.redis.flushall();
+  await t.pools.reset(POOL);
+  t.logLines.length = 0;
+  short.logLines.length = 0;
+});
+
+const keys = poolKeys(POOL);
+const available = async () => (await t.pools.snapshot(POOL)).available;
+
+// ---------------------------------------------------------------- release script paths
+
+test('release of a busy executor: {1, 1, "released", now, -1}, back in the pool once, marker gone', async () => {
+  const allocation = await t.pools.allocate(POOL, 'eval-a');
+  assert.equal(allocation?.executor, 'executor-1');
+  const before = Date.now();
+  const reply = await t.pools.release(POOL, 'executor-1');
+
+  assert.equal(reply.reply.length, 5);
+  const [wasBusy, added, status, nowMs, previousMs] = reply.reply;
+  assert.equal(wasBusy, 1);
+  assert.equal(added, 1);
+  assert.equal(status, 'released');
+  assert.ok(Number.isInteger(nowMs) && Math.abs(nowMs - before) < 5_000, `now_ms is Redis' clock in ms: ${nowMs}`);
+  assert.equal(previousMs, -1, 'first release: no previous one');
+  assert.deepEqual(
+    { executor: reply.executor, wasBusy: reply.wasBusy, added: reply.added, status: reply.status },
+    { executor: 'executor-1', wasBusy: 1, added: 1, status: 'released' },
+  );
+  assert.equal(reply.doubleRelease, false);
+  assert.equal(reply.sinceLastReleaseMs, null);
+
+  assert.equal(occurrences(await available(), 'executor-1'), 1);
+  assert.equal(await t.redis.exists(keys.busyPrefix + 'executor-1'), 0);
+});
+
+test('second release: {0, 0, "already_in_pool", now, previous}; nothing added', async () => {
+  await t.pools.allocate(POOL, 'eval-a');
+  const first = await t.pools.release(POOL, 'executor-1');
+  const second = await t.pools.release(POOL, 'executor-1');
+
+  assert.deepEqual(second.reply.slice(0, 3), [0, 0, 'already_in_pool']);
+  assert.equal(second.reply[4], first.reply[3], "previous_release_ms is the first release's now_ms");
+  assert.equal(second.sinceLastReleaseMs, second.reply[3] - first.reply[3]);
+  assert.equal(occurrences(await available(), 'executor-1'), 1);
+  assert.equal((await available()).length, 4);
+});
+
+test('busy marker present while the entry is still available: {1, 0, "already_in_pool"}, marker deleted, no duplicate', async () => {
+  // executor-1 is available (fresh pool) and, by some earlier fault, also marked busy.
+  await t.redis.set(keys.busyPrefix + 'executor-1', 'stale-eval');
+  const reply = await t.pools.release(POOL, 'executor-1');
+  assert.deepEqual(reply.reply.slice(0, 3), [1, 0, 'already_in_pool']);
+  assert.equal(await t.redis.exists(keys.busyPrefix + 'executor-1'), 0);
+  assert.equal(occurrences(await available(), 'executor-1'), 1);
+});
+
+test('release of an executor neither busy nor available (marker expired): {0, 0, "not_busy"}; pool unchanged', async () => {
+  await t.pools.allocate(POOL, 'eval-a');
+  await t.redis.del(keys.busyPrefix + 'executor-1'); // what the TTL would do
+  const before = await available();
+  const reply = await t.pools.release(POOL, 'executor-1');
+  assert.deepEqual(reply.reply.slice(0, 3), [0, 0, 'not_busy']);
+  assert.equal(reply.wasBusy, 0);
+  assert.equal(reply.added, 0);
+  assert.deepEqual(await available(), before);
+});
+
+test('a malformed entry in the list is skipped by the release, not fatal', async () => {
+  await t.pools.allocate(POOL, 'eval-a');
+  await t.redis.lpush(keys.available, 'not json', '{"no-url":1}');
+  const reply = await t.pools.release(POOL, 'executor-1');
+  assert.equal(reply.status, 'released');
+  assert.equal((await t.redis.lrange(keys.available, 0, -1)).filter((e) => e === poolEntry('executor-1')).length, 1);
+});
+
+test('release of an executor that is not a member: PoolInputError, and no key is written', async () => {
+  const keysBefore = (await t.redis.keys('*')).sort();
+  await assert.rejects(t.pools.release(POOL, 'executor-99'), PoolInputError);
+  await assert.rejects(t.pools.releaseNaive(POOL, 'executor-99'), PoolInputError);
+  assert.deepEqual((await t.redis.keys('*')).sort(), keysBefore);
+});
+
+// ---------------------------------------------------------------- allocation
+
+test('allocation is atomic under a burst: 50 concurrent calls on 8 executors, 8 distinct winners, 42 nulls', async () => {
+  await t.pools.reset(POOL, 8);
+  const callers = await Promise.all(Array.from({ length: 50 }, () => connectPools(redisServer.url)));
+  try {
+    await Promise.all(callers.map((c) => c.redis.ping())); // every connection open before the burst
+    const replies = await Promise.all(callers.map((c, i) => c.pools.allocate(POOL, `burst-${i}`)));
+
+    const won = replies.filter((r) => r !== null);
+    assert.equal(won.length, 8);
+    assert.equal(replies.filter((r) => r === null).length, 42);
+    assert.deepEqual(won.map((r) => r.executor).sort(), executorUrls(8).sort(), 'each executor handed out exactly once');
+    for (const allocation of won) {
+      assert.equal(allocation.previousOwner, null);
+      assert.equal(await t.redis.get(keys.busyPrefix + allocation.executor), allocation.evalId, 'the marker is owned by the eval that got it');
+    }
+    const snapshot = await t.pools.snapshot(POOL);
+    assert.deepEqual(snapshot.available, []);
+    assert.equal(Object.keys(snapshot.busy).length, 8);
+  } finally {
+    await Promise.all(callers.map((c) => c.close()));
+  }
+});
+
+test('the busy marker has the configured TTL, or the one given per call', async () => {
+  const allocation = await t.pools.allocate(POOL, 'eval-a');
+  assert.equal(allocation?.ttlSeconds, 600);
+  const pttl = await t.redis.pttl(keys.busyPrefix + allocation!.executor);
+  assert.ok(pttl > 595_000 && pttl <= 600_000, `PTTL ${pttl} ≈ 600 s`);
+  const snapshot = await t.pools.snapshot(POOL);
+  const shown = snapshot.busyTtlMs[allocation!.executor]!;
+  assert.ok(shown > 595_000 && shown <= 600_000, `snapshot shows the TTL left: ${shown}`);
+  assert.equal(snapshot.busy[allocation!.executor], 'eval-a');
+
+  const short = await t.pools.allocate(POOL, 'eval-b', 30);
+  const shortTtl = await t.redis.pttl(keys.busyPrefix + short!.executor);
+  assert.ok(shortTtl > 25_000 && shortTtl <= 30_000, `PTTL ${shortTtl} ≈ 30 s`);
+});
+
+test('an empty pool allocates null and changes nothing', async () => {
+  await t.pools.reset(POOL, 1);
+  assert.ok(await t.pools.allocate(POOL, 'eval-a'));
+  const before = await t.pools.snapshot(POOL);
+  assert.equal(await t.pools.allocate(POOL, 'eval-b'), null);
+  const afterwards = await t.pools.snapshot(POOL);
+  assert.deepEqual(afterwards.available, []);
+  assert.deepEqual(afterwards.busy, before.busy);
+});
+
+test('a malformed entry makes allocation fail loudly instead of handing out garbage', async () => {
+  await t.redis.rpush(keys.available, 'not json');
+  await assert.rejects(t.pools.allocate(POOL, 'eval-a'), /malformed pool entry/);
+});
+
+// ---------------------------------------------------------------- double-release detection
+
+test('two releases within the window: warning logged, event emitted, counter counts', async () => {
+  await short.pools.allocate(POOL, 'eval-a');
+  const warnings: DoubleReleaseWarning[] = [];
+  const onWarning = (w: DoubleReleaseWarning) => warnings.push(w);
+  short.pools.on('double-release', onWarning);
+  try {
+    const counterBefore = short.pools.doubleReleases.get(POOL) ?? 0;
+    // Both callbacks at once, as link and link_error fire: pipelined, so Redis runs them back to back.
+    const [first, second] = await Promise.all([short.pools.release(POOL, 'executor-1'), short.pools.release(POOL, 'executor-1')]);
+    assert.equal(first.status, 'released');
+    assert.equal(second.status, 'already_in_pool');
+    assert.equal(first.doubleRelease, false);
+    assert.equal(second.doubleRelease, true);
+    assert.ok(second.sinceLastReleaseMs !== null && second.sinceLastReleaseMs < WINDOW_MS);
+
+    const lines = logged(short.logLines, 'Double release detected');
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.level, 'warn');
+    assert.equal(lines[0]!.executor, 'executor-1');
+    assert.equal(lines[0]!.pool, POOL);
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.executor, 'executor-1');
+    assert.equal(short.pools.doubleReleases.get(POOL), counterBefore + 1);
+    assert.equal(occurrences(await available(), 'executor-1'), 1);
+  } finally {
+    short.pools.off('double-release', onWarning);
+  }
+});
+
+test('two releases further apart than the window (a real reuse): no warning', async () => {
+  await short.pools.reset(POOL, 1);
+  short.logLines.length = 0;
+  await short.pools.allocate(POOL, 'eval-a');
+  const first = await short.pools.release(POOL, 'executor-1');
+  // A timing condition, not synchronisation: the window is about real time passing.
+  await new Promise((resolve) => setTimeout(resolve, WINDOW_MS * 2));
+  assert.equal((await short.pools.allocate(POOL, 'eval-b'))?.executor, 'executor-1');
+  const second = await short.pools.release(POOL, 'executor-1');
+
+  assert.equal(first.status, 'released');
+  assert.equal(second.status, 'released');
+  assert.ok(second.sinceLastReleaseMs !== null && second.sinceLastReleaseMs >= WINDOW_MS, `${second.sinceLastReleaseMs} ms apart`);
+  assert.equal(second.doubleRelease, false);
+  assert.deepEqual(logged(short.logLines, 'Double release detected'), []);
+  assert.equal(short.pools.doubleReleases.get(POOL), 0);
+});
+
+// ---------------------------------------------------------------- the naive release
+
+test('the naive release duplicates the executor, and allocation then hands it to two evals', async () => {
+  await t.pools.reset(POOL, 1);
+  await t.pools.allocate(POOL, 'eval-a');
+  await t.pools.releaseNaive(POOL, 'executor-1');
+  await t.pools.releaseNaive(POOL, 'executor-1');
+  assert.deepEqual(await available(), ['executor-1', 'executor-1'], 'in the pool twice');
+  assert.deepEqual(logged(t.logLines, 'Double release detected'), [], 'and nobody was warned');
+
+  const b = await t.pools.allocate(POOL, 'eval-b');
+  const c = await t.pools.allocate(POOL, 'eval-c');
+  assert.equal(b?.executor, 'executor-1');
+  assert.equal(b?.previousOwner, null);
+  assert.equal(c?.executor, 'executor-1', 'the same executor, handed out again');
+  assert.equal(c?.previousOwner, 'eval-b', 'while eval-b still holds it');
+  const shared = logged(t.logLines, 'Executor handed to two evals');
+  assert.equal(shared.length, 1);
+  assert.equal(shared[0]!.previousOwner, 'eval-b');
+});
+
+test('the same sequence with the Lua release: one entry, and the second allocation finds the pool empty', async () => {
+  await t.pools.reset(POOL, 1);
+  await t.pools.allocate(POOL, 'eval-a');
+  await t.pools.release(POOL, 'executor-1');
+  await t.pools.release(POOL, 'executor-1');
+  assert.deepEqual(await available(), ['executor-1']);
+  assert.equal((await t.pools.allocate(POOL, 'eval-b'))?.previousOwner, null);
+  assert.equal(await t.pools.allocate(POOL, 'eval-c'), null);
+});
+
+// ---------------------------------------------------------------- reset and snapshot
+
+test('reset makes a fresh pool: all available in order, no markers, no release times', async () => {
+  await t.pools.allocate(POOL, 'eval-a');
+  await t.pools.release(POOL, 'executor-1');
+  await t.pools.allocate(POOL, 'eval-b');
+  assert.equal(await t.pools.reset(POOL, 3), 3);
+  const snapshot = await t.pools.snapshot(POOL);
+  assert.deepEqual(snapshot.executors, ['executor-1', 'executor-2', 'executor-3']);
+  assert.deepEqual(snapshot.available, ['executor-3', 'executor-2', 'executor-1'], 'head first; executor-1 is handed out first');
+  assert.deepEqual(snapshot.busy, {});
+  assert.deepEqual((await t.redis.keys('*')).sort(), [keys.available, keys.members].sort());
+});
+
+test('every key a pool writes starts with idem:{pool}:<name>:', async () => {
+  await t.pools.allocate(POOL, 'eval-a');
+  await t.pools.release(POOL, 'executor-1');
+  await t.pools.allocate(POOL, 'eval-b');
+  const all = await t.redis.keys('*');
+  assert.ok(all.length >= 4);
+  for (const key of all) assert.ok(key.startsWith(`idem:{pool}:${POOL}:`), key);
+});
+
+// ---------------------------------------------------------------- the script loader
+
+test('each script declares in its header exactly the KEYS its code uses', () => {
+  const expected: Record<string, number> = { allocate_executor: 2, read_pool: 3, release_executor: 3, reset_pool: 4 };
+  for (const [name, count] of Object.entries(expected)) assert.equal(readScript(name).numberOfKeys, count, name);
+  for (const name of listScripts()) {
+    const { source, numberOfKeys } = readScript(name);
+    const body = source.replace(/^--\[\[[\s\S]*?\]\]/, '');
+    const used = Math.max(0, ...[...body.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
+    assert.equal(numberOfKeys, used, `lua/${name}.lua: header declares ${numberOfKeys} keys, code uses ${used}`);
+  }
+});
+
+test('a script run with the wrong number of keys is refused before it reaches Redis', async () => {
+  const run = loadScripts(t.redis);
+  assert.throws(() => run('release_executor', [keys.available], []), /takes 3 keys, got 1/);
+  assert.throws(() => run('no_such_script', [], []), /no script/);
+});
+
+test('EVALSHA falls back to EVAL after SCRIPT FLUSH: the release still works, and Redis has the script again', async () => {
+  await t.pools.allocate(POOL, 'eval-a');
+  await t.pools.release(POOL, 'executor-1'); // cached by SHA now
+  await t.pools.allocate(POOL, 'eval-b');
+  await t.redis.script('FLUSH');
+  const sha = (await t.redis.script('LOAD', readScript('release_executor').source)) as string;
+  await t.redis.script('FLUSH');
+  assert.deepEqual(await t.redis.script('EXISTS', sha), [0]);
+
+  const reply = await t.pools.release(POOL, 'executor-2');
+  assert.equal(reply.status, 'released');
+  assert.equal(occurrences(await available(), 'executor-2'), 1);
+  assert.deepEqual(await t.redis.script('EXISTS', sha), [1], 'the fallback EVAL loaded it again');
+});
