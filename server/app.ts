@@ -18,7 +18,13 @@ import { ExecutorPools } from './pool/executorPool.ts';
 import { DEFAULT_POOL, PoolActions } from './pool/poolActions.ts';
 import { RateLimiter } from './rateLimit.ts';
 import { apiRouter } from './http/routes.ts';
+import { runRouter } from './http/runRoutes.ts';
 import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
+import { createRunChannel } from './sockets/runChannel.ts';
+import { createMetrics } from './metrics.ts';
+import { startReaper } from './pool/reaper.ts';
+import { RunService } from './scenarios/runService.ts';
+import type { EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST_DIR = `${ROOT}dist`;
@@ -31,6 +37,7 @@ export interface App {
   io: IoServer;
   redis: Redis;
   actions: PoolActions;
+  runs: RunService;
   log: Logger;
   close(): Promise<void>;
 }
@@ -66,9 +73,41 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       doubleReleaseWindowMs: config.doubleReleaseWindowMs,
       defaultSize: config.poolSize,
     }, log);
-    const knownPools = new Set([DEFAULT_POOL]);
+    const knownPools = new Set([DEFAULT_POOL, ...RunService.pools()]);
     for (const pool of knownPools) await pools.ensure(pool);
     const actions = new PoolActions(pools, knownPools);
+
+    const metrics = createMetrics(pools, () => knownPools);
+    cleanups.push(() => metrics.destroy());
+    const reaper = await startReaper({ redis, pools, poolNames: () => knownPools, sweepIntervalMs: config.reaperSweepMs, log });
+    cleanups.push(() => reaper.stop());
+
+    // Loaded only when used: forking workers is the slowest part of starting up.
+    const runtime: EvalRunner = config.taskWorkers > 0
+      ? await (await import('./tasks/evalRuntime.ts')).startEvalRuntime({
+          redisUrl,
+          workers: config.taskWorkers,
+          lockDurationMs: config.lockDurationMs,
+          stalledIntervalMs: config.stalledIntervalMs,
+          log: log.child({ part: 'tasks' }),
+        }).then((started) => {
+          cleanups.push(() => started.close());
+          return started;
+        })
+      : {
+          run: () => Promise.reject(new Error('the task runtime is off (TASK_WORKERS=0)')),
+        };
+    const scenarioContext: ScenarioContext = {
+      pools,
+      runtime,
+      redisUrl,
+      stageTtlSeconds: config.stageTtlSeconds,
+      waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),
+      log,
+    };
+    const runs = new RunService(scenarioContext, { maxQueued: 5, keepRuns: 200 });
+    // Runs still playing must finish before the runtime and Redis go away.
+    cleanups.push(() => runs.idle());
 
     const viewerLimiter = new RateLimiter(config.viewerActionsPerSecond, config.viewerActionBurst);
     const sweep = setInterval(() => viewerLimiter.sweep(), 60_000).unref();
@@ -76,12 +115,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const app = express();
     app.disable('x-powered-by');
+    app.set('trust proxy', 'loopback');
+    app.use(runRouter({ runs, viewerLimiter, metrics: metrics.registry, log }));
     app.use(apiRouter({ redis, actions, presenterSecret: config.presenterSecret, viewerLimiter, log }));
 
     const httpServer = createHttpServer(app);
     const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
-    const channel = createPoolChannel(io, actions, viewerLimiter, log);
-    cleanups.push(() => channel.destroy());
+    const poolChannel = createPoolChannel(io, actions, viewerLimiter, log);
+    const runChannel = createRunChannel(io, runs, viewerLimiter, log);
+    cleanups.push(() => {
+      poolChannel.destroy();
+      runChannel.destroy();
+    });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
 
     await serveDeck(app, httpServer, config, options.distDir === undefined ? DIST_DIR : options.distDir, cleanups);
@@ -92,11 +137,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, log, close };
+    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, runs, log, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+function waitForReclaim(pools: ExecutorPools, pool: string, executor: string, timeoutMs: number): Promise<'expiry' | 'sweep'> {
+  return new Promise((resolve, reject) => {
+    const onReclaimed = (reclaimedPool: string, executors: string[], via: 'expiry' | 'sweep') => {
+      if (reclaimedPool !== pool || !executors.includes(executor)) return;
+      clearTimeout(timer);
+      pools.off('reclaimed', onReclaimed);
+      resolve(via);
+    };
+    const timer = setTimeout(() => {
+      pools.off('reclaimed', onReclaimed);
+      reject(new Error(`${executor} was not reclaimed within ${timeoutMs} ms`));
+    }, timeoutMs);
+    pools.on('reclaimed', onReclaimed);
+  });
 }
 
 /** The deck: Vite's dev server with hot reload in `--dev`, else the built files. */

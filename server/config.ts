@@ -16,6 +16,15 @@ const Env = z.object({
   /** Actions one viewer may fire per second (sustained), and in one burst. */
   VIEWER_ACTIONS_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
   VIEWER_ACTION_BURST: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Worker processes for eval tasks; 0 runs no task runtime (the scenario runs that need it then fail clearly). */
+  TASK_WORKERS: z.coerce.number().int().min(0).max(8).default(2),
+  /** BullMQ lock duration and stall-check interval, short for the stage (BullMQ's defaults take ~60 s to notice a stall). */
+  LOCK_DURATION_MS: z.coerce.number().int().min(200).max(600_000).default(1000),
+  STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(500),
+  /** Busy-marker TTL in the TTL safety-net demo, short so the audience sees it run out. */
+  STAGE_TTL_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
+  /** How often the reaper sweeps every pool for executors whose busy marker expired unnoticed. */
+  REAPER_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
@@ -32,6 +41,11 @@ export interface Config {
   presenterSecretGenerated: boolean;
   viewerActionsPerSecond: number;
   viewerActionBurst: number;
+  taskWorkers: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  stageTtlSeconds: number;
+  reaperSweepMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Serve the deck through Vite's dev server (hot reload) instead of the built `dist/`. */
   dev: boolean;
@@ -59,6 +73,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     presenterSecretGenerated: e.PRESENTER_SECRET === undefined,
     viewerActionsPerSecond: e.VIEWER_ACTIONS_PER_SECOND,
     viewerActionBurst: e.VIEWER_ACTION_BURST,
+    taskWorkers: e.TASK_WORKERS,
+    lockDurationMs: e.LOCK_DURATION_MS,
+    stalledIntervalMs: e.STALLED_INTERVAL_MS,
+    stageTtlSeconds: e.STAGE_TTL_SECONDS,
+    reaperSweepMs: e.REAPER_SWEEP_MS,
     logLevel: e.LOG_LEVEL,
     dev: argv.includes('--dev'),
   };

@@ -118,6 +118,7 @@ export const FaultName = z.enum([
   'worker-killed',
   'worker-killed-fail',
   'lock-lost',
+  'lock-lost-fail',
   'worker-killed-silent',
 ]);
 export type FaultName = z.infer<typeof FaultName>;

@@ -9,6 +9,12 @@ import Markdown from 'reveal.js/plugin/markdown';
 import Highlight from 'reveal.js/plugin/highlight';
 import Notes from 'reveal.js/plugin/notes';
 
+// The night theme's fonts, served with the deck (see vite.config.ts: no Google Fonts at the venue).
+import '@fontsource/montserrat/700.css';
+import '@fontsource/open-sans/400.css';
+import '@fontsource/open-sans/400-italic.css';
+import '@fontsource/open-sans/700.css';
+import '@fontsource/open-sans/700-italic.css';
 import 'reveal.js/reveal.css';
 import 'reveal.js/theme/night.css';
 import 'reveal.js/plugin/highlight/monokai.css';

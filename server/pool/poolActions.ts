@@ -13,20 +13,26 @@ export const DEFAULT_POOL = 'main';
 export class PoolActions extends EventEmitter<{ acted: [action: PoolAction] }> {
   constructor(
     readonly pools: ExecutorPools,
+    /** Every pool the server made: anyone may watch them, the presenter may reset them. */
     private readonly knownPools: ReadonlySet<string>,
+    /** The pools a viewer may allocate from and release into; the scenario pools belong to their runs. */
+    private readonly viewerPools: ReadonlySet<string> = new Set([DEFAULT_POOL]),
   ) {
     super();
   }
 
   /** The pool a request names (default `main`); only pools the server made can be touched. */
-  resolvePool(name: string | undefined): string {
+  resolvePool(name: string | undefined, purpose: 'watch' | 'act' = 'watch'): string {
     const pool = name ?? DEFAULT_POOL;
     if (!this.knownPools.has(pool)) throw new ClientError('bad_request', `unknown pool "${pool}"`);
+    if (purpose === 'act' && !this.viewerPools.has(pool)) {
+      throw new ClientError('bad_request', `pool "${pool}" belongs to its scenario: start a run of it instead`);
+    }
     return pool;
   }
 
   async allocate(request: AllocateRequest): Promise<AllocateReply> {
-    const pool = this.resolvePool(request.pool);
+    const pool = this.resolvePool(request.pool, 'act');
     const allocation = await this.pools.allocate(pool, request.evalId);
     if (!allocation) throw new ClientError('pool_empty', `pool "${pool}" has no available executor`);
     this.emit('acted', { kind: 'allocated', pool, allocation, at: Date.now() });
@@ -34,7 +40,7 @@ export class PoolActions extends EventEmitter<{ acted: [action: PoolAction] }> {
   }
 
   async release(request: ReleaseRequest): Promise<ReleaseReply> {
-    const pool = this.resolvePool(request.pool);
+    const pool = this.resolvePool(request.pool, 'act');
     const reply = await this.pools.release(pool, request.executor);
     this.emit('acted', { kind: 'released', pool, releases: [reply], at: Date.now() });
     return reply;
@@ -42,7 +48,7 @@ export class PoolActions extends EventEmitter<{ acted: [action: PoolAction] }> {
 
   /** Both callbacks at once: two releases sent back to back, as link and link_error would. */
   async doubleRelease(request: ReleaseRequest): Promise<ReleaseReply[]> {
-    const pool = this.resolvePool(request.pool);
+    const pool = this.resolvePool(request.pool, 'act');
     const releases = await Promise.all([this.pools.release(pool, request.executor), this.pools.release(pool, request.executor)]);
     this.emit('acted', { kind: 'released', pool, releases, at: Date.now() });
     return releases;

@@ -16,7 +16,8 @@ export interface Site extends App {
 
 export async function startSite(env: Record<string, string> = {}, options: { deck?: boolean } = {}): Promise<Site> {
   const { logger, lines } = createCapturingLogger();
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESENTER_SECRET, ...env }, []);
+  // No task workers unless a test asks for them (TASK_WORKERS): forking them is slow, and most tests don't run evals.
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESENTER_SECRET, TASK_WORKERS: '0', ...env }, []);
   const app = await createApp(config, { log: logger, ...(options.deck ? {} : { distDir: null }) });
   return Object.assign(app, { logLines: lines });
 }

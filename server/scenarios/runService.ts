@@ -1,0 +1,93 @@
+/**
+ * Starts scenario runs, one at a time, and keeps their records. One at a time
+ * because faults kill real worker processes: two runs at once would see each
+ * other's crashes. A short queue absorbs a hall full of clicks; past it, a viewer
+ * is told the stage is busy.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { RunRecord, RunSummary, ScenarioName, StartRunRequest, TimelineEvent } from '../protocol.ts';
+import { ClientError } from '../errors.ts';
+import { checkInvariant } from '../pool/invariant.ts';
+import { RunRecorder } from './runRecorder.ts';
+import { SCENARIOS, type ScenarioContext } from './scenarios.ts';
+
+export interface RunServiceEvents {
+  started: [run: RunSummary];
+  event: [update: { runId: string; scenario: ScenarioName; event: TimelineEvent }];
+  finished: [run: RunRecord];
+}
+
+export class RunService extends EventEmitter<RunServiceEvents> {
+  private readonly runs = new Map<string, RunRecord>();
+  private readonly latest = new Map<ScenarioName, string>();
+  private tail: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
+
+  constructor(
+    private readonly ctx: ScenarioContext,
+    private readonly options: { maxQueued: number; keepRuns: number },
+  ) {
+    super();
+  }
+
+  /** Every scenario's pool, for the pools that viewers may watch. */
+  static pools(): string[] {
+    return Object.values(SCENARIOS).map((s) => s.pool);
+  }
+
+  /** Queues a run and returns its summary at once; the run itself plays in the background. */
+  start(scenario: ScenarioName, request: StartRunRequest): RunSummary {
+    if (this.waiting >= this.options.maxQueued) {
+      throw new ClientError('rate_limited', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
+    }
+    const definition = SCENARIOS[scenario];
+    const options = { release: request.release ?? definition.defaults.release, fault: request.fault ?? definition.defaults.fault };
+    const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool);
+    recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
+    this.store(recorder.record);
+    this.waiting++;
+    recorder.add({ lane: 'server', kind: 'queued', text: `${definition.title} — release: ${options.release}, fault: ${options.fault}` });
+
+    this.tail = this.tail.then(async () => {
+      this.waiting--;
+      this.emit('started', recorder.summary());
+      try {
+        const mechanism = await definition.play(this.ctx, recorder, options);
+        const poolAfter = await this.ctx.pools.snapshot(definition.pool);
+        recorder.finish(poolAfter, checkInvariant(poolAfter), mechanism);
+      } catch (error) {
+        this.ctx.log.error('scenario run failed', { runId: id, scenario, error: String(error) });
+        recorder.fail(error);
+      }
+      this.emit('finished', recorder.record);
+    });
+    return recorder.summary();
+  }
+
+  get(id: string): RunRecord | undefined {
+    return this.runs.get(id);
+  }
+
+  /** The latest run of each scenario: what a viewer who joins late should see. */
+  latestRuns(): RunRecord[] {
+    return [...this.latest.values()].map((id) => this.runs.get(id)).filter((r): r is RunRecord => r !== undefined);
+  }
+
+  /** Resolves when every queued run has finished. */
+  async idle(): Promise<void> {
+    await this.tail;
+  }
+
+  private store(record: RunRecord): void {
+    this.runs.set(record.id, record);
+    this.latest.set(record.scenario, record.id);
+    // Oldest first (insertion order): forget runs beyond the limit, except a scenario's latest.
+    const keepers = new Set(this.latest.values());
+    for (const id of this.runs.keys()) {
+      if (this.runs.size <= this.options.keepRuns) break;
+      if (!keepers.has(id)) this.runs.delete(id);
+    }
+  }
+}

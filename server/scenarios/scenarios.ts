@@ -1,0 +1,262 @@
+/**
+ * The demo scenarios, one function each. A scenario plays on its own pool (so the
+ * three attempts can be compared side by side on one slide), records every step
+ * on the run's timeline, and checks the pool's invariant after every step.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { FaultName, ReleaseKind, ReleaseReply, ScenarioName, TimelineEvent } from '../protocol.ts';
+import type { Logger } from '../log.ts';
+import type { ExecutorPools } from '../pool/executorPool.ts';
+import { checkInvariant } from '../pool/invariant.ts';
+import { loadScripts } from '../redis/scripts.ts';
+import type { RunRecorder } from './runRecorder.ts';
+import { runTalkTest } from './talkTest.ts';
+
+/** The slice of the task runtime (server/tasks) a scenario uses. */
+export interface EvalRunner {
+  run(request: {
+    runId: string;
+    evalId: string;
+    pool: string;
+    executor: string;
+    release: ReleaseKind;
+    callbacks: { link: boolean; linkError: boolean };
+    fault: FaultName;
+    onEvent(event: TimelineEvent): void;
+  }): Promise<{ outcome: string; mechanism: string; callbacks: { callback: string; reply: ReleaseReply }[] }>;
+}
+
+export interface ScenarioContext {
+  pools: ExecutorPools;
+  runtime: EvalRunner;
+  redisUrl: string;
+  /** Busy-marker TTL for the TTL demo: seconds, so the audience sees it run out. */
+  stageTtlSeconds: number;
+  /** Resolves when the reaper puts `executor` of `pool` back; rejects after `timeoutMs`. */
+  waitForReclaim(pool: string, executor: string, timeoutMs: number): Promise<'expiry' | 'sweep'>;
+  log: Logger;
+}
+
+export interface RunOptions {
+  release: ReleaseKind;
+  fault: FaultName;
+}
+
+export interface Scenario {
+  /** The pool it plays on; its own, so runs of different scenarios never meet. */
+  pool: string;
+  defaults: RunOptions;
+  /** What the slide says it shows. */
+  title: string;
+  /** Plays the scenario; resolves with the mechanism that fired, in words. */
+  play(ctx: ScenarioContext, run: RunRecorder, options: RunOptions): Promise<string | null>;
+}
+
+const newEvalId = (label: string) => `eval-${label}-${randomBytes(3).toString('hex')}`;
+
+async function checkStep(ctx: ScenarioContext, run: RunRecorder, after: string, finishedEvals: ReadonlySet<string> = new Set()) {
+  run.addVerdict(checkInvariant(await ctx.pools.snapshot(run.record.pool), finishedEvals), after);
+}
+
+async function freshPool(ctx: ScenarioContext, run: RunRecorder): Promise<void> {
+  const size = await ctx.pools.reset(run.record.pool);
+  run.add({ lane: 'redis', kind: 'pool-reset', text: `pool "${run.record.pool}" reset: ${size} executors available` });
+  run.setPoolBefore(await ctx.pools.snapshot(run.record.pool));
+}
+
+async function allocate(ctx: ScenarioContext, run: RunRecorder, evalId: string, ttlSeconds?: number) {
+  const allocation = await ctx.pools.allocate(run.record.pool, evalId, ttlSeconds);
+  if (!allocation) {
+    run.add({ lane: 'redis', kind: 'allocate', text: `RPOP for ${evalId}: pool empty` });
+    return null;
+  }
+  run.add({
+    lane: 'redis',
+    kind: 'allocate',
+    text: `RPOP → ${allocation.executor}; busy marker for ${evalId}, TTL ${allocation.ttlSeconds} s`,
+    data: allocation,
+  });
+  return allocation;
+}
+
+/**
+ * One eval under a fault, with the callbacks attached that `callbacks` says, then
+ * the next two evals allocated at once: where the pool holds a duplicate, both are
+ * handed the same executor.
+ */
+function evalScenario(title: string, pool: string, defaults: RunOptions, callbacks: { link: boolean; linkError: boolean }): Scenario {
+  return {
+    pool,
+    defaults,
+    title,
+    async play(ctx, run, options) {
+      await freshPool(ctx, run);
+      const evalId = newEvalId('a');
+      const allocation = await allocate(ctx, run, evalId);
+      if (!allocation) throw new Error('a fresh pool had no executor');
+      await checkStep(ctx, run, 'allocation');
+
+      // Releases happen in worker processes; each is counted here once and followed by
+      // a check. The checks are chained so they appear in the order of the releases.
+      let checks = Promise.resolve();
+      const result = await ctx.runtime.run({
+        runId: run.record.id,
+        evalId,
+        pool,
+        executor: allocation.executor,
+        release: options.release,
+        callbacks,
+        fault: options.fault,
+        onEvent: (event) => {
+          const { seq: _seq, ...rest } = event;
+          run.add(rest);
+          const reply = releaseReplyOf(event);
+          if (reply) {
+            ctx.pools.observeRelease(pool, reply, options.release, { log: false });
+            checks = checks.then(() => checkStep(ctx, run, `${event.lane}'s release (${reply.status})`));
+          }
+        },
+      });
+      await checks;
+      const finished = new Set(result.outcome === 'completed' || result.outcome === 'failed' ? [evalId] : []);
+      run.add({
+        lane: 'server',
+        kind: 'eval-finished',
+        text: `${evalId} ${result.outcome}; callbacks that ran: ${result.callbacks.map((c) => c.callback).join(', ') || 'none'}`,
+        data: { outcome: result.outcome, callbacks: result.callbacks.map((c) => c.callback) },
+      });
+      await checkStep(ctx, run, `${evalId} finished`, finished);
+
+      // The next two evals, at once.
+      const [first, second] = await Promise.all([allocate(ctx, run, newEvalId('b')), allocate(ctx, run, newEvalId('c'))]);
+      if (first && second && first.executor === second.executor) {
+        const problem = `${first.executor} handed to ${first.evalId} and ${second.evalId} at once: two jobs on one executor`;
+        run.addProblem(problem);
+        run.add({ lane: 'server', kind: 'conflict', text: problem, data: { first, second } });
+      }
+      await checkStep(ctx, run, 'the next two allocations', finished);
+      return result.mechanism;
+    },
+  };
+}
+
+/** A timeline event that carries a release's reply, from whichever process made it. */
+function releaseReplyOf(event: TimelineEvent): ReleaseReply | null {
+  const data = event.data as Partial<ReleaseReply> | undefined;
+  if (event.kind !== 'release-reply' || !data || typeof data.status !== 'string' || typeof data.executor !== 'string') return null;
+  return data as ReleaseReply;
+}
+
+export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  'innocent-pattern': evalScenario(
+    'Act 1: link + link_error on one eval, under a fault that makes both run',
+    'innocent-pattern',
+    { release: 'lua', fault: 'result-unstorable' },
+    { link: true, linkError: true },
+  ),
+  'attempt-1': evalScenario('Attempt 1: link_error only', 'attempt-1', { release: 'naive', fault: 'worker-killed' }, { link: false, linkError: true }),
+  'attempt-2': evalScenario('Attempt 2: both callbacks, naive release', 'attempt-2', { release: 'naive', fault: 'worker-killed' }, { link: true, linkError: true }),
+  'attempt-3': evalScenario('Attempt 3: both callbacks, the Lua release', 'attempt-3', { release: 'lua', fault: 'worker-killed' }, { link: true, linkError: true }),
+
+  'ttl-safety-net': {
+    pool: 'ttl-safety-net',
+    defaults: { release: 'lua', fault: 'worker-killed-silent' },
+    title: 'Layer 2: the busy marker TTL returns an executor whose worker died with no callback',
+    async play(ctx, run, options) {
+      await freshPool(ctx, run);
+      const evalId = newEvalId('t');
+      const allocation = await allocate(ctx, run, evalId, ctx.stageTtlSeconds);
+      if (!allocation) throw new Error('a fresh pool had no executor');
+      const result = await ctx.runtime.run({
+        runId: run.record.id,
+        evalId,
+        pool: run.record.pool,
+        executor: allocation.executor,
+        release: options.release,
+        callbacks: { link: true, linkError: true },
+        fault: options.fault,
+        onEvent: (event) => {
+          const { seq: _seq, ...rest } = event;
+          run.add(rest);
+        },
+      });
+      await checkStep(ctx, run, `${evalId} was lost (${result.outcome})`, new Set([evalId]));
+      run.add({ lane: 'redis', kind: 'ttl', text: `waiting for ${allocation.executor}'s busy marker to expire (TTL ${allocation.ttlSeconds} s)` });
+      const via = await ctx.waitForReclaim(run.record.pool, allocation.executor, (ctx.stageTtlSeconds + 15) * 1000);
+      run.add({
+        lane: 'server',
+        kind: 'reclaimed',
+        text: `busy marker expired; the reaper put ${allocation.executor} back (${via === 'expiry' ? 'keyspace notification' : 'periodic sweep'})`,
+      });
+      await checkStep(ctx, run, 'the reaper');
+      return `${result.mechanism}; then the busy marker's TTL ran out and the reaper returned the executor`;
+    },
+  },
+
+  'atomic-allocation': {
+    pool: 'atomic-allocation',
+    defaults: { release: 'lua', fault: 'none' },
+    title: 'Layer 4: a burst of concurrent allocations never hands one executor to two evals',
+    async play(ctx, run) {
+      await freshPool(ctx, run);
+      const burst = 24;
+      // Separate connections, so the allocations really race at Redis rather than queue on one socket.
+      const clients = Array.from({ length: 4 }, () => new Redis(ctx.redisUrl, { maxRetriesPerRequest: 1 }));
+      try {
+        const racers = clients.map((redis) => loadScripts(redis));
+        const { poolKeys } = await import('../pool/keys.ts');
+        const keys = poolKeys(run.record.pool);
+        run.add({ lane: 'server', kind: 'burst', text: `${burst} evals ask for an executor at once, over ${clients.length} connections` });
+        const replies = await Promise.all(
+          Array.from({ length: burst }, async (_, i) => {
+            const evalId = `eval-burst-${i + 1}`;
+            const reply = (await racers[i % racers.length]!('allocate_executor', [keys.available, keys.busyPrefix], [evalId, ctx.pools.busyTtlSeconds])) as
+              | [string, string]
+              | null;
+            return { evalId, executor: reply ? (JSON.parse(reply[0]) as { url: string }).url : null, previousOwner: reply?.[1] || null };
+          }),
+        );
+        const holders = new Map<string, string[]>();
+        for (const reply of replies) {
+          run.add({
+            lane: 'redis',
+            kind: 'allocate',
+            text: reply.executor ? `${reply.evalId} ← ${reply.executor}` : `${reply.evalId}: pool empty`,
+            data: reply,
+          });
+          if (reply.executor) holders.set(reply.executor, [...(holders.get(reply.executor) ?? []), reply.evalId]);
+        }
+        for (const [executor, evals] of holders) {
+          if (evals.length > 1) run.addProblem(`${executor} handed to ${evals.join(' and ')}`);
+        }
+        const granted = replies.filter((r) => r.executor).length;
+        run.add({ lane: 'server', kind: 'burst-result', text: `${granted} granted, ${burst - granted} told the pool is empty; ${holders.size} distinct executors` });
+        ctx.pools.emit('changed', run.record.pool);
+        await checkStep(ctx, run, 'the burst');
+        return 'RPOP inside one Lua script: each list entry goes to exactly one caller';
+      } finally {
+        await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+      }
+    },
+  },
+
+  'edge-case-test': {
+    pool: 'edge-case-test',
+    defaults: { release: 'lua', fault: 'none' },
+    title: "The talk's test, test_double_callback_resilience, run against the live Redis",
+    async play(ctx, run) {
+      const outcome = await runTalkTest(ctx.redisUrl, run.record.pool, (line, pid) => run.add({ lane: 'test-runner', pid, kind: 'test-output', text: line }));
+      for (const line of outcome.capturedLogs) run.add({ lane: 'test-runner', kind: 'captured-log', text: line });
+      if (!outcome.passed) run.addProblem(`test_double_callback_resilience failed (exit code ${outcome.exitCode})`);
+      run.add({
+        lane: 'server',
+        kind: 'test-result',
+        text: outcome.passed ? 'test_double_callback_resilience passed' : 'test_double_callback_resilience FAILED',
+        data: outcome,
+      });
+      await checkStep(ctx, run, 'the test');
+      return `node's test runner ran tests/integration/talk.test.ts against this server's Redis (pool "${run.record.pool}")`;
+    },
+  },
+};
