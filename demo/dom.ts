@@ -1,0 +1,53 @@
+/**
+ * A tiny element builder. The panels build their DOM once in `render()` and then
+ * only change text and classes, so a helper this small is all they need; it sets
+ * text with `textContent`, never HTML, because much of what they show (eval ids,
+ * executor urls) arrives from other viewers through the server.
+ */
+type Child = Node | string | null | undefined | false;
+
+export interface ElementOptions {
+  className?: string;
+  text?: string;
+  attrs?: Record<string, string>;
+}
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  options: ElementOptions = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  if (options.className) element.className = options.className;
+  if (options.text !== undefined) element.textContent = options.text;
+  for (const [name, value] of Object.entries(options.attrs ?? {})) element.setAttribute(name, value);
+  for (const child of children) if (child) element.append(child);
+  return element;
+}
+
+/** mm:ss for a TTL in ms; a projector reads "9:58" faster than "598123". */
+export function formatTtl(ms: number): string {
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes}:${String(seconds % 60).padStart(2, '0')}`;
+}
+
+/** Wall-clock time of an event, hh:mm:ss in the viewer's locale-neutral 24 h form. */
+export function formatClock(at: number): string {
+  const date = new Date(at);
+  return [date.getHours(), date.getMinutes(), date.getSeconds()].map((part) => String(part).padStart(2, '0')).join(':');
+}
+
+/**
+ * A button that, clicked with a pointer, gives focus back to the deck: otherwise
+ * the presenter's next Space would press it again instead of advancing the slide.
+ * Keyboard users keep their focus (a keyboard click has `detail === 0`).
+ */
+export function actionButton(label: string, onClick: () => void, className = 'lp-button'): HTMLButtonElement {
+  const button = h('button', { className, text: label, attrs: { type: 'button' } });
+  button.addEventListener('click', (event) => {
+    if (event.detail > 0) button.blur();
+    onClick();
+  });
+  return button;
+}

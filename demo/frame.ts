@@ -1,0 +1,96 @@
+/**
+ * The chrome every live panel shares: a header with its title and connection
+ * badge, a body the panel fills, and an "enlarge" toggle for phones.
+ *
+ * Why the toggle: reveal scales the whole 960x700 slide to the screen, so on a
+ * phone a 400px panel shrinks to a third and its buttons to specks. Enlarged, the
+ * panel's own element moves out of the scaled slide into a full-screen layer at
+ * the phone's real size; its listeners move with it, and closing puts it back.
+ */
+import { ConnectionBadge } from './badge.ts';
+import type { Connection } from './connection.ts';
+import { h } from './dom.ts';
+
+export interface FrameOptions {
+  title: string;
+  /** A short line under the title: what the panel shows, e.g. "pool main, live from Redis". */
+  subtitle?: string;
+}
+
+export class PanelFrame {
+  readonly root: HTMLElement;
+  readonly body: HTMLElement;
+  private readonly badge: ConnectionBadge;
+  private readonly subtitle: HTMLElement;
+  private readonly enlargeButton: HTMLButtonElement;
+  private overlay: HTMLElement | null = null;
+  private readonly onKey = (event: KeyboardEvent) => {
+    if (event.key === 'Escape') this.shrink();
+  };
+
+  constructor(
+    private readonly host: HTMLElement,
+    connection: Connection,
+    private readonly options: FrameOptions,
+  ) {
+    this.badge = new ConnectionBadge(connection);
+    this.subtitle = h('span', { className: 'lp-subtitle' });
+    this.enlargeButton = h('button', {
+      className: 'lp-enlarge',
+      text: '⤢',
+      attrs: { type: 'button', 'aria-label': 'Enlarge the panel', title: 'Enlarge' },
+    });
+    this.enlargeButton.addEventListener('click', () => (this.overlay ? this.shrink() : this.enlarge()));
+    this.body = h('div', { className: 'lp-body' });
+    this.root = h(
+      'div',
+      { className: 'lp' },
+      h('div', { className: 'lp-header' }, h('span', { className: 'lp-title', text: options.title }), this.subtitle, this.badge.element, this.enlargeButton),
+      this.body,
+    );
+  }
+
+  render(): void {
+    this.badge.render();
+    this.configure(this.options);
+    this.host.replaceChildren(this.root);
+  }
+
+  configure(options: FrameOptions): void {
+    this.subtitle.textContent = options.subtitle ?? '';
+  }
+
+  update(): void {
+    this.badge.update();
+  }
+
+  destroy(): void {
+    this.shrink();
+    this.badge.destroy();
+    this.root.remove();
+  }
+
+  private enlarge(): void {
+    if (this.overlay) return;
+    this.overlay = h('div', { className: 'lp-overlay', attrs: { role: 'dialog', 'aria-label': this.options.title } });
+    this.overlay.append(this.root);
+    document.body.append(this.overlay);
+    this.root.classList.add('lp-enlarged');
+    this.enlargeButton.textContent = '✕';
+    this.enlargeButton.setAttribute('aria-label', 'Back to the slide');
+    this.enlargeButton.title = 'Back to the slide';
+    document.addEventListener('keydown', this.onKey);
+  }
+
+  private shrink(): void {
+    if (!this.overlay) return;
+    document.removeEventListener('keydown', this.onKey);
+    this.root.classList.remove('lp-enlarged');
+    this.host.replaceChildren(this.root);
+    this.overlay.remove();
+    this.overlay = null;
+    this.enlargeButton.textContent = '⤢';
+    this.enlargeButton.setAttribute('aria-label', 'Enlarge the panel');
+    this.enlargeButton.title = 'Enlarge';
+  }
+}
