@@ -1,0 +1,424 @@
+/**
+ * The task runtime of the talk: evals run as BullMQ jobs on supervised worker
+ * processes, with Celery's two callbacks on top, and faults that make BullMQ
+ * itself run both callbacks of one task (or none).
+ *
+ *   const runtime = await startEvalRuntime({ redisUrl, log });
+ *   const result = await runtime.run({ runId, evalId, pool, executor, release: 'lua',
+ *     callbacks: { link: true, linkError: true }, fault: 'worker-killed', onEvent });
+ *
+ * One run = one eval whose executor the caller has already allocated. The run
+ * ends when the eval job reached a final state, no worker is still handling it,
+ * no cleanup job of it is pending, and every worker process is up again (or when
+ * the job is lost by design, or at the run's deadline). Runs are serialized:
+ * one at a time, in request order, because faults kill the very workers a
+ * concurrent run would use.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { Logger, LogFields, LogLevel } from '../log.ts';
+import { bullConnection } from './connection.ts';
+import { describeMechanism } from './mechanism.ts';
+import { ALL_QUEUES, BULL_PREFIX, CALLBACK_QUEUE, EVAL_QUEUES, queueForFault, type EvalQueueName, type QueueName } from './queues.ts';
+import { Supervisor } from './supervisor.ts';
+import type { ChildMessage, EvalJobData, JobRef } from './ipc.ts';
+import {
+  FAULT_NAMES,
+  type CallbackRun,
+  type EvalRunOutcome,
+  type EvalRunRequest,
+  type EvalRunResult,
+  type TimelineEvent,
+  type WorkerInfo,
+} from './types.ts';
+
+export type {
+  CallbackRun,
+  EvalRunOutcome,
+  EvalRunRequest,
+  EvalRunResult,
+  FaultName,
+  Lane,
+  TimelineEvent,
+  TimelineKind,
+  WorkerInfo,
+} from './types.ts';
+export { FAULT_NAMES } from './types.ts';
+
+export interface EvalRuntime {
+  /** Runs one eval (queued behind any run in progress) and resolves when it is over. Never rejects for a fault; rejects when the eval cannot even be queued. */
+  run(request: EvalRunRequest): Promise<EvalRunResult>;
+  /** The worker lanes and their current processes. */
+  workers(): WorkerInfo[];
+  /** Ends the run in progress (as `timed-out`), stops every worker process, closes the queues. */
+  close(): Promise<void>;
+}
+
+export interface EvalRuntimeOptions {
+  redisUrl: string;
+  log: Logger;
+  /** Worker processes (default 2). The worker-killed faults need at least 2. */
+  workers?: number;
+  /** BullMQ lockDuration of every worker (default 1000 ms; BullMQ's own default is 30 s). */
+  lockDurationMs?: number;
+  /** BullMQ stalledInterval of every worker (default 500 ms). */
+  stalledIntervalMs?: number;
+  /** Hard deadline of one run (default 20 s): it then ends as `timed-out`. */
+  runTimeoutMs?: number;
+  /** How long a `lock-lost` processor blocks its event loop (default lockDuration + 3 × stalledInterval). */
+  blockMs?: number;
+  /** Passed to the workers' ExecutorPools: two releases closer than this are flagged `doubleRelease` (default 1000). */
+  doubleReleaseWindowMs?: number;
+  /** Passed to the workers' ExecutorPools (unused by releases; default 600). */
+  busyTtlSeconds?: number;
+  /** How long the worker processes may take to start (default 30 s). */
+  startTimeoutMs?: number;
+}
+
+const SERVER_LANE = 'server';
+
+/**
+ * The order in which Redis executed two releases of one executor. The Lua reply
+ * carries Redis' clock and the previous release's time (the later of two releases
+ * in one millisecond names the earlier one's); the naive one the list length LPUSH
+ * returned (the later push sees a longer list). Else: when each reply came back.
+ */
+export function redisOrder(a: CallbackRun, b: CallbackRun): number {
+  const [, , , aNow, aPrevious] = a.reply.reply;
+  const [, , , bNow, bPrevious] = b.reply.reply;
+  if (typeof aNow === 'number' && typeof bNow === 'number' && typeof aPrevious === 'number' && typeof bPrevious === 'number') {
+    return aNow - bNow || aPrevious - bPrevious || a.at - b.at;
+  }
+  const aLength = a.reply.reply.length === 2 ? a.reply.reply[1] : undefined;
+  const bLength = b.reply.reply.length === 2 ? b.reply.reply[1] : undefined;
+  if (typeof aLength === 'number' && typeof bLength === 'number' && aLength !== bLength) return aLength - bLength;
+  return a.at - b.at;
+}
+
+class Run {
+  readonly events: TimelineEvent[] = [];
+  readonly callbacks: CallbackRun[] = [];
+  /** `queue|jobId` of every job of this run (the eval job, its cleanup jobs). */
+  readonly jobs = new Set<string>();
+  /** Work in progress in a worker process, keyed `pid|...`, valued by pid. */
+  readonly inFlight = new Map<string, number>();
+  readonly pendingLinks = new Set<string>();
+  readonly doneLinks = new Set<string>();
+  final: 'completed' | 'failed' | null = null;
+  lost = false;
+  killRequest: { lane: string; pid: number; dispatchedLink: boolean } | null = null;
+  outcome: EvalRunOutcome | null = null;
+  readonly startedAt = Date.now();
+  readonly done: Promise<EvalRunOutcome>;
+  private resolveDone!: (outcome: EvalRunOutcome) => void;
+
+  constructor(
+    readonly request: EvalRunRequest,
+    readonly key: string,
+    readonly queue: EvalQueueName,
+    readonly evalJobId: string,
+    private readonly log: Logger,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.jobs.add(`${queue}|${evalJobId}`);
+  }
+
+  record(event: Omit<TimelineEvent, 'seq'>): void {
+    const full: TimelineEvent = { seq: this.events.length + 1, ...event };
+    this.events.push(full);
+    try {
+      this.request.onEvent?.(full);
+    } catch (error) {
+      this.log.warn('onEvent threw', { runId: this.request.runId, error: String(error) });
+    }
+  }
+
+  finish(outcome: EvalRunOutcome): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    this.resolveDone(outcome);
+  }
+}
+
+const LEVELS = new Set<LogLevel>(['debug', 'info', 'warn', 'error']);
+
+class Runtime implements EvalRuntime {
+  private current: Run | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private counter = 0;
+  private closed = false;
+  private readonly instance = randomBytes(3).toString('hex');
+
+  constructor(
+    private readonly supervisor: Supervisor,
+    private readonly queues: Record<QueueName, Queue>,
+    private readonly settings: Required<Omit<EvalRuntimeOptions, 'log' | 'redisUrl'>>,
+    private readonly log: Logger,
+  ) {
+    supervisor.on('message', (lane, pid, message) => this.onMessage(lane, pid, message));
+    supervisor.on('exit', (lane, pid, code, signal) => this.onExit(lane, pid, code, signal));
+    supervisor.on('restarted', (lane, pid, previousPid) => this.onRestarted(lane, pid, previousPid));
+  }
+
+  run(request: EvalRunRequest): Promise<EvalRunResult> {
+    if (!FAULT_NAMES.includes(request.fault)) return Promise.reject(new TypeError(`unknown fault "${String(request.fault)}"`));
+    const result = this.chain.then(() => this.execute(request));
+    this.chain = result.catch(() => {});
+    return result;
+  }
+
+  workers(): WorkerInfo[] {
+    return this.supervisor.workers();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.current?.finish('timed-out');
+    await this.supervisor.close();
+    await Promise.allSettled(Object.values(this.queues).map((queue) => queue.close()));
+  }
+
+  private async execute(request: EvalRunRequest): Promise<EvalRunResult> {
+    if (this.closed) throw new Error('the eval runtime is closed');
+    const n = ++this.counter;
+    const queue = queueForFault(request.fault);
+    const run = new Run(request, `run-${this.instance}-${n}`, queue, `eval-${this.instance}-${n}`, this.log);
+    this.current = run;
+    const timer = setTimeout(() => this.timeOut(run), this.settings.runTimeoutMs);
+    try {
+      await Promise.race([this.supervisor.whenAllReady(), run.done]);
+      if (!run.outcome) {
+        const policy = EVAL_QUEUES[queue];
+        const data: EvalJobData = {
+          runId: run.key,
+          evalId: request.evalId,
+          pool: request.pool,
+          executor: request.executor,
+          release: request.release,
+          callbacks: { link: request.callbacks.link, linkError: request.callbacks.linkError },
+          fault: request.fault,
+        };
+        run.record({
+          at: Date.now(),
+          lane: SERVER_LANE,
+          pid: process.pid,
+          kind: 'enqueued',
+          text:
+            `server queues eval ${request.evalId} (on ${request.executor}) as job ${run.evalJobId} on ${queue}: ` +
+            `${policy.describe}; lock ${this.settings.lockDurationMs} ms, stall check every ${this.settings.stalledIntervalMs} ms`,
+          data: { queue, jobId: run.evalJobId, fault: request.fault, callbacks: data.callbacks, release: request.release },
+        });
+        await this.queues[queue].add('eval', data, { jobId: run.evalJobId, attempts: 1 });
+      }
+      const outcome = await run.done;
+      const mechanism = describeMechanism(run.events, outcome, queue, this.settings.runTimeoutMs);
+      run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
+      const callbacks = [...run.callbacks].sort(redisOrder);
+      this.log.info('eval run finished', {
+        runId: request.runId,
+        fault: request.fault,
+        outcome,
+        callbacks: callbacks.map((c) => `${c.callback}:${c.reply.status}`),
+        ms: Date.now() - run.startedAt,
+      });
+      return { runId: request.runId, outcome, mechanism, callbacks, events: run.events, startedAt: run.startedAt, finishedAt: Date.now() };
+    } finally {
+      clearTimeout(timer);
+      if (this.current === run) this.current = null;
+    }
+  }
+
+  private timeOut(run: Run): void {
+    if (run.outcome) return;
+    // Whatever still works on this run would spill into the next one: kill it (the supervisor restarts it).
+    for (const pid of new Set(run.inFlight.values())) {
+      const lane = this.supervisor.laneOf(pid);
+      if (!lane) continue;
+      run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'kill-sent', text: `run timed out: supervisor sends SIGKILL to ${lane} (pid ${pid}), still busy with it`, data: { lane, pid } });
+      this.supervisor.kill(lane);
+    }
+    run.finish('timed-out');
+  }
+
+  /** The run a message belongs to: by its run key, else by its job; an unattributed message goes to the run in progress. */
+  private runFor(runKey: string | null, job: JobRef | null): Run | null {
+    const run = this.current;
+    if (!run || run.outcome) return null;
+    if (runKey !== null) return runKey === run.key ? run : null;
+    if (job) return run.jobs.has(`${job.queue}|${job.jobId}`) ? run : null;
+    return run;
+  }
+
+  private onMessage(lane: string, pid: number, message: ChildMessage): void {
+    if (message.type === 'log') {
+      this.forwardLog(message.line);
+      return;
+    }
+    const run = this.runFor('runId' in message ? message.runId : null, 'job' in message ? message.job : null);
+    if (!run) {
+      this.log.debug('worker message outside its run', { lane, pid, type: message.type });
+      return;
+    }
+    switch (message.type) {
+      case 'event':
+        run.record({
+          at: message.at,
+          lane: message.lane ?? lane,
+          pid: message.pid === undefined ? pid : message.pid,
+          kind: message.kind,
+          text: message.text,
+          ...(message.data !== undefined ? { data: message.data } : message.job ? { data: message.job } : {}),
+        });
+        break;
+      case 'processing': {
+        const key = `${pid}|${message.job.queue}|${message.job.jobId}`;
+        if (message.phase === 'start') {
+          run.inFlight.set(key, pid);
+        } else {
+          run.inFlight.delete(key);
+          if (message.job.queue === CALLBACK_QUEUE) {
+            run.doneLinks.add(message.job.jobId);
+            run.pendingLinks.delete(message.job.jobId);
+          }
+        }
+        break;
+      }
+      case 'link-dispatched':
+        run.jobs.add(`${CALLBACK_QUEUE}|${message.linkJobId}`);
+        // The cleanup job may already be done: it ran in another process, whose messages can overtake ours.
+        if (!run.doneLinks.has(message.linkJobId)) run.pendingLinks.add(message.linkJobId);
+        break;
+      case 'final':
+        if (message.job.jobId === run.evalJobId && !run.final) run.final = message.state;
+        break;
+      case 'callback':
+        if (message.phase === 'start') {
+          run.inFlight.set(`${pid}|callback|${message.callId}`, pid);
+        } else {
+          run.inFlight.delete(`${pid}|callback|${message.callId}`);
+          if (message.reply) run.callbacks.push({ callback: message.callback, lane: message.lane, pid, reply: message.reply, at: message.at });
+        }
+        break;
+      case 'kill-me':
+        run.killRequest = { lane, pid, dispatchedLink: message.dispatchedLink };
+        run.record({
+          at: Date.now(),
+          lane: SERVER_LANE,
+          pid: process.pid,
+          kind: 'kill-sent',
+          text: `supervisor sends SIGKILL to ${lane} (pid ${pid}) while it holds eval job ${message.job.jobId}`,
+          data: { lane, pid, ...message.job },
+        });
+        if (!this.supervisor.kill(lane)) this.log.warn('could not kill worker', { lane, pid });
+        break;
+      default:
+        break;
+    }
+    this.settle(run);
+  }
+
+  private onExit(lane: string, pid: number, code: number | null, signal: NodeJS.Signals | null): void {
+    const run = this.runFor(null, null);
+    if (!run) return;
+    let hadWork = false;
+    for (const [key, owner] of run.inFlight) {
+      if (owner === pid) {
+        run.inFlight.delete(key);
+        hadWork = true;
+      }
+    }
+    const requested = run.killRequest?.pid === pid;
+    run.record({
+      at: Date.now(),
+      lane,
+      pid,
+      kind: 'worker-killed',
+      text: `${lane} (pid ${pid}) is dead: ${signal ? `killed by ${signal}` : `exit code ${code}`}${hadWork ? ', its job left active in Redis' : ''}`,
+      data: { pid, signal, code, requested, hadWork, ...(requested ? { dispatchedLink: run.killRequest!.dispatchedLink } : {}) },
+    });
+    if (requested && run.request.fault === 'worker-killed-silent') run.lost = true;
+    this.settle(run);
+  }
+
+  private onRestarted(lane: string, pid: number, previousPid: number): void {
+    const run = this.runFor(null, null);
+    if (!run) return;
+    run.record({
+      at: Date.now(),
+      lane,
+      pid,
+      kind: 'worker-restarted',
+      text: `supervisor restarted ${lane}: pid ${previousPid} → ${pid}, ready for jobs`,
+      data: { pid, previousPid },
+    });
+    this.settle(run);
+  }
+
+  /** Finished: final state (or lost by design), nothing in flight, no cleanup job pending, every worker up. */
+  private settle(run: Run): void {
+    if (run.outcome) return;
+    if (!run.final && !run.lost) return;
+    if (run.inFlight.size > 0 || run.pendingLinks.size > 0) return;
+    if (!this.supervisor.allReady()) return;
+    run.finish(run.lost ? 'lost' : run.final!);
+  }
+
+  private forwardLog(line: string): void {
+    try {
+      const { level, msg, time: _time, ...fields } = JSON.parse(line) as { level: LogLevel; msg: string; time?: string } & LogFields;
+      (LEVELS.has(level) ? this.log[level] : this.log.info)(String(msg), fields);
+    } catch {
+      this.log.info(line);
+    }
+  }
+}
+
+export async function startEvalRuntime(options: EvalRuntimeOptions): Promise<EvalRuntime> {
+  const lockDurationMs = options.lockDurationMs ?? 1000;
+  const stalledIntervalMs = options.stalledIntervalMs ?? 500;
+  const settings = {
+    workers: options.workers ?? 2,
+    lockDurationMs,
+    stalledIntervalMs,
+    runTimeoutMs: options.runTimeoutMs ?? 20_000,
+    blockMs: options.blockMs ?? lockDurationMs + 3 * stalledIntervalMs,
+    doubleReleaseWindowMs: options.doubleReleaseWindowMs ?? 1000,
+    busyTtlSeconds: options.busyTtlSeconds ?? 600,
+    startTimeoutMs: options.startTimeoutMs ?? 30_000,
+  };
+  const log = options.log.child({ component: 'eval-runtime' });
+  const connection = bullConnection(options.redisUrl);
+  const queues = Object.fromEntries(
+    ALL_QUEUES.map((name) => {
+      const queue = new Queue(name, { connection, prefix: BULL_PREFIX });
+      queue.on('error', (error) => log.warn('queue error', { queue: name, error: error.message }));
+      return [name, queue];
+    }),
+  ) as Record<QueueName, Queue>;
+  const logLevel: LogLevel = 'info';
+  const supervisor = new Supervisor(
+    settings.workers,
+    (lane) => ({
+      lane,
+      redisUrl: options.redisUrl,
+      lockDurationMs,
+      stalledIntervalMs,
+      blockMs: settings.blockMs,
+      doubleReleaseWindowMs: settings.doubleReleaseWindowMs,
+      busyTtlSeconds: settings.busyTtlSeconds,
+      logLevel,
+    }),
+    log,
+  );
+  try {
+    // A clean slate: jobs left by an earlier server (a lost eval, a pending cleanup) must not run now.
+    await Promise.all(Object.values(queues).map((queue) => queue.obliterate({ force: true })));
+    await supervisor.start(settings.startTimeoutMs);
+  } catch (error) {
+    await supervisor.close();
+    await Promise.allSettled(Object.values(queues).map((queue) => queue.close()));
+    throw error;
+  }
+  return new Runtime(supervisor, queues, settings, log);
+}

@@ -1,0 +1,84 @@
+/**
+ * What the runtime and its worker processes say to each other over the fork's
+ * IPC channel (JSON serialization), and the data the BullMQ jobs carry.
+ */
+import type { ReleaseReply } from '../protocol.ts';
+import type { FaultName, TimelineKind } from './types.ts';
+import type { QueueName } from './queues.ts';
+
+/** The data of an eval job. */
+export interface EvalJobData {
+  runId: string;
+  evalId: string;
+  pool: string;
+  executor: string;
+  release: 'naive' | 'lua';
+  callbacks: { link: boolean; linkError: boolean };
+  fault: FaultName;
+}
+
+/** The data of a `link` cleanup job (queued on the callbacks queue by the eval's processor). */
+export interface LinkJobData {
+  runId: string;
+  evalId: string;
+  evalJobId: string;
+  pool: string;
+  executor: string;
+  release: 'naive' | 'lua';
+}
+
+export interface WorkerConfig {
+  lane: string;
+  redisUrl: string;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  /** How long a `lock-lost` processor blocks its event loop. */
+  blockMs: number;
+  doubleReleaseWindowMs: number;
+  busyTtlSeconds: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export type ParentMessage = { type: 'start'; config: WorkerConfig } | { type: 'shutdown' };
+
+/** A job of a queue, as the worker saw it. */
+export interface JobRef {
+  queue: QueueName;
+  jobId: string;
+}
+
+export type ChildMessage =
+  | { type: 'ready' }
+  | {
+      type: 'event';
+      runId: string | null;
+      job: JobRef | null;
+      /** Defaults to the worker's own lane. */
+      lane?: string;
+      /** null: Redis itself. Defaults to the worker's pid. */
+      pid?: number | null;
+      kind: TimelineKind;
+      text: string;
+      data?: unknown;
+      at: number;
+    }
+  /** A job's processJob started or ended in this process (the whole BullMQ handling, not just the processor). */
+  | { type: 'processing'; phase: 'start' | 'end'; runId: string | null; job: JobRef }
+  | { type: 'link-dispatched'; runId: string; linkJobId: string }
+  /** The eval job reached a final state in this worker. */
+  | { type: 'final'; runId: string; job: JobRef; state: 'completed' | 'failed'; reason?: string }
+  | { type: 'callback'; phase: 'start'; runId: string; callId: string }
+  | {
+      type: 'callback';
+      phase: 'end';
+      runId: string;
+      callId: string;
+      callback: 'link' | 'link_error';
+      lane: string;
+      reply: ReleaseReply | null;
+      /** When the reply came back, by this process' clock. */
+      at: number;
+    }
+  /** The fault's checkpoint: kill me now. */
+  | { type: 'kill-me'; runId: string; job: JobRef; dispatchedLink: boolean }
+  | { type: 'log'; line: string };
