@@ -63,7 +63,7 @@ export function describeMechanism(events: TimelineEvent[], outcome: EvalRunOutco
         steps.push(
           data.lockLost === true
             ? `${who(event)} finished late: moveToFinished refused to store its result (${String(data.message)})`
-            : `moveToCompleted failed: the result could not be serialized (${String(data.message)}); the worker took the failure path`,
+            : `moveToCompleted failed: the result could not be serialized (${String(data.message)}); ${who(event)} took the failure path`,
         );
         break;
       case 'fail-store-failed':
@@ -87,6 +87,5 @@ export function describeMechanism(events: TimelineEvent[], outcome: EvalRunOutco
     steps.push(`no stall check watches queue ${queue}: the job stays active forever and no callback runs; only the busy marker's TTL can return the executor`);
   }
   if (outcome === 'timed-out') steps.push(`the run did not finish within ${timeoutMs} ms`);
-  const text = steps.join('; ');
-  return text ? text.charAt(0).toUpperCase() + text.slice(1) : 'Nothing happened';
+  return steps.join('; ') || 'nothing happened';
 }
