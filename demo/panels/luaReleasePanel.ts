@@ -517,7 +517,7 @@ const MEANING: Record<string, string> = {
 function replyLine(release: ReleaseReply): HTMLElement {
   return h(
     'div',
-    { className: 'lp-reply', attrs: { 'data-status': release.status, 'data-executor': release.executor } },
+    { className: 'lp-reply', attrs: { 'data-kind': 'release', 'data-status': release.status, 'data-executor': release.executor } },
     h('span', { className: `lp-status lp-status-${release.status}`, text: release.status }),
     h('span', { className: 'lp-meaning', text: MEANING[release.status] ?? '' }),
     tuple(release.reply),
@@ -528,7 +528,7 @@ function allocationLines(allocation: AllocateReply): HTMLElement[] {
   const lines = [
     h(
       'div',
-      { className: 'lp-reply', attrs: { 'data-executor': allocation.executor } },
+      { className: 'lp-reply', attrs: { 'data-kind': 'allocation', 'data-executor': allocation.executor, 'data-eval-id': allocation.evalId } },
       h('span', { className: 'lp-status lp-status-allocated', text: 'allocated' }),
       h('span', { className: 'lp-meaning', text: 'RPOP from the tail, busy marker set' }),
       h('code', { className: 'lp-tuple', text: `${allocation.executor} → ${allocation.evalId}, TTL ${allocation.ttlSeconds} s` }),
