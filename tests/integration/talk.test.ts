@@ -40,14 +40,15 @@ export function getPoolStatus(snapshot: PoolSnapshot): Record<string, { count: n
 /**
  * The talk's test. Makes executor-1 busy (a fresh pool, then one allocation), runs
  * both callbacks' releases, and asserts what the talk asserts. Throws an
- * AssertionError when the release is not safe to call twice.
+ * AssertionError when the release is not safe to call twice. Returns the captured
+ * "Double release detected" lines, for the runner's output.
  */
 export async function doubleCallbackResilience(
   pools: ExecutorPools,
   pool: string,
   capturedLogs: readonly string[],
   releaseExecutor: ReleaseExecutor,
-): Promise<void> {
+): Promise<{ capturedWarnings: string[] }> {
   await pools.reset(pool);
   const allocation = await pools.allocate(pool, 'talk-test-eval');
   assert.equal(allocation?.executor, 'executor-1', 'executor-1 must be busy before its callbacks release it');
@@ -58,10 +59,12 @@ export async function doubleCallbackResilience(
 
   const poolStatus = getPoolStatus(await pools.snapshot(pool));
   assert.equal(poolStatus['executor-1']?.count, 1, 'executor-1 must be in the pool exactly once');
-  const warnings = logged(capturedLogs.slice(logsBefore), DOUBLE_RELEASE_MESSAGE);
+  const captured = capturedLogs.slice(logsBefore);
+  const warnings = logged(captured, DOUBLE_RELEASE_MESSAGE);
   assert.ok(warnings.length > 0, `"${DOUBLE_RELEASE_MESSAGE}" must be in the captured logs`);
   assert.equal(warnings[0]!.level, 'warn');
   assert.equal(warnings[0]!.executor, 'executor-1');
+  return { capturedWarnings: captured.filter((line) => line.includes(DOUBLE_RELEASE_MESSAGE)) };
 }
 
 const liveRedisUrl = process.env.TALK_TEST_REDIS_URL;
@@ -93,8 +96,10 @@ after(async () => {
   await privateRedis?.stop();
 });
 
-test('test_double_callback_resilience', async () => {
-  await doubleCallbackResilience(t.pools, pool, t.logLines, (p, url) => t.pools.release(p, url));
+test('test_double_callback_resilience', async (context) => {
+  const { capturedWarnings } = await doubleCallbackResilience(t.pools, pool, t.logLines, (p, url) => t.pools.release(p, url));
+  // Reported as TAP comments ("# {...}"), so a runner in another process (server/scenarios/talkTest.ts) sees them.
+  for (const line of capturedWarnings) context.diagnostic(line);
 });
 
 test('the same test fails with the naive release (plain LPUSH): executor-1 twice, no warning', async () => {

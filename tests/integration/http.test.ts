@@ -1,0 +1,269 @@
+/**
+ * The HTTP API over real HTTP (fetch) against the whole site, each site with a
+ * private redis-server of its own: every endpoint, every kind of bad input (a
+ * 400/413 with {error, message} that changes nothing in Redis), the presenter
+ * check, the per-viewer rate limit, and health when Redis is gone.
+ */
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startPrivateRedis } from '../../server/redis/privateRedis.ts';
+import type { AllocateReply, ApiError, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
+import { PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+import { occurrences, poolState } from '../support/redis.ts';
+
+const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
+
+interface Reply<T> {
+  status: number;
+  contentType: string | null;
+  body: T;
+}
+
+/** One request; `raw` is sent as it is (with a JSON content type unless `headers` say otherwise). */
+async function call<T = unknown>(
+  site: Site,
+  method: string,
+  path: string,
+  options: { json?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<Reply<T>> {
+  const body = options.raw ?? (options.json === undefined ? undefined : JSON.stringify(options.json));
+  const response = await fetch(`${site.url}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+    body,
+  });
+  const text = await response.text();
+  return { status: response.status, contentType: response.headers.get('content-type'), body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** Everything Redis holds for the site: the pool as read, and every key (a bad request must not add one). */
+async function redisState(site: Site) {
+  return { pool: poolState(await site.actions.pools.snapshot('main')), keys: (await site.redis.keys('*')).sort() };
+}
+
+function assertApiError(reply: Reply<unknown>, status: number, error: ApiError['error']): void {
+  assert.equal(reply.status, status);
+  assert.match(reply.contentType ?? '', /application\/json/);
+  const body = reply.body as ApiError;
+  assert.equal(body.error, error);
+  assert.equal(typeof body.message, 'string');
+  assert.ok(body.message.length > 0, 'a message saying what was wrong');
+}
+
+let site: Site;
+
+before(async () => {
+  // No rate limit to speak of here: the bad-input table alone sends dozens of actions.
+  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000' });
+});
+
+after(async () => {
+  await site?.close();
+});
+
+beforeEach(async () => {
+  await site.actions.pools.reset('main');
+});
+
+test('GET /healthz: 200 {"redis": "ok"}', async () => {
+  const reply = await call<{ redis: string; uptimeSeconds: number }>(site, 'GET', '/healthz');
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body.redis, 'ok');
+  assert.equal(typeof reply.body.uptimeSeconds, 'number');
+});
+
+test('GET /api/pool: the pool as Redis holds it', async () => {
+  const reply = await call<PoolSnapshot>(site, 'GET', '/api/pool');
+  assert.equal(reply.status, 200);
+  assert.deepEqual(Object.keys(reply.body).sort(), ['available', 'busy', 'busyTtlMs', 'executors', 'pool', 'readAt']);
+  assert.equal(reply.body.pool, 'main');
+  assert.deepEqual(reply.body.executors, ['executor-1', 'executor-2', 'executor-3', 'executor-4']);
+  assert.deepEqual([...reply.body.available].sort(), reply.body.executors);
+  assert.deepEqual(reply.body.busy, {});
+  assert.deepEqual(reply.body.busyTtlMs, {});
+  assert.ok(Math.abs(reply.body.readAt - Date.now()) < 5_000);
+  assert.deepEqual((await call<PoolSnapshot>(site, 'GET', '/api/pool?pool=main')).body.executors, reply.body.executors);
+});
+
+test('POST /api/allocate: 200 with the allocation until the pool is empty, then 409 pool_empty', async () => {
+  const seen: string[] = [];
+  for (let i = 1; i <= 4; i++) {
+    const reply = await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: `eval-${i}` } });
+    assert.equal(reply.status, 200);
+    assert.deepEqual(Object.keys(reply.body).sort(), ['evalId', 'executor', 'previousOwner', 'ttlSeconds']);
+    assert.equal(reply.body.evalId, `eval-${i}`);
+    assert.equal(reply.body.previousOwner, null);
+    assert.equal(reply.body.ttlSeconds, 600);
+    seen.push(reply.body.executor);
+  }
+  assert.deepEqual(seen.sort(), ['executor-1', 'executor-2', 'executor-3', 'executor-4']);
+  const before = await redisState(site);
+  assertApiError(await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-5' } }), 409, 'pool_empty');
+  assert.deepEqual(await redisState(site), before);
+
+  const snapshot = (await call<PoolSnapshot>(site, 'GET', '/api/pool')).body;
+  assert.equal(snapshot.busy['executor-1'], 'eval-1');
+  assert.ok(snapshot.busyTtlMs['executor-1']! > 590_000);
+});
+
+test('POST /api/release: the script reply, released then already_in_pool with the double release flagged', async () => {
+  const allocation = (await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: 'eval-1' } })).body;
+  const first = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: allocation.executor } });
+  assert.equal(first.status, 200);
+  assert.deepEqual(Object.keys(first.body).sort(), ['added', 'doubleRelease', 'executor', 'reply', 'sinceLastReleaseMs', 'status', 'wasBusy']);
+  assert.equal(first.body.executor, allocation.executor);
+  assert.equal(first.body.status, 'released');
+  assert.equal(first.body.wasBusy, 1);
+  assert.equal(first.body.added, 1);
+  assert.equal(first.body.doubleRelease, false);
+  assert.equal(first.body.sinceLastReleaseMs, null);
+  assert.equal(first.body.reply.length, 5);
+  assert.deepEqual(first.body.reply.slice(0, 3), [1, 1, 'released']);
+  assert.equal(first.body.reply[4], -1);
+
+  const second = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: allocation.executor, pool: 'main' } });
+  assert.equal(second.status, 200);
+  assert.deepEqual(second.body.reply.slice(0, 3), [0, 0, 'already_in_pool']);
+  assert.equal(second.body.doubleRelease, true);
+  assert.equal(occurrences((await call<PoolSnapshot>(site, 'GET', '/api/pool')).body.available, allocation.executor), 1);
+  assert.ok(site.logLines.some((line) => JSON.parse(line).msg === 'Double release detected'));
+});
+
+test('POST /api/pool/reset: 403 without the presenter secret, and nothing reset', async () => {
+  await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-1' } });
+  const before = await redisState(site);
+  for (const headers of [{}, { authorization: 'Bearer wrong-secret-123' }, { authorization: PRESENTER_SECRET }, { authorization: `Basic ${PRESENTER_SECRET}` }]) {
+    assertApiError(await call(site, 'POST', '/api/pool/reset', { json: {}, headers }), 403, 'forbidden');
+  }
+  assert.deepEqual(await redisState(site), before);
+});
+
+test('POST /api/pool/reset with the presenter secret: 200 and the fresh pool', async () => {
+  await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-1' } });
+  const reset = await call<PoolSnapshot>(site, 'POST', '/api/pool/reset', { headers: PRESENTER });
+  assert.equal(reset.status, 200);
+  assert.equal(reset.body.available.length, 4);
+  assert.deepEqual(reset.body.busy, {});
+
+  const smaller = await call<PoolSnapshot>(site, 'POST', '/api/pool/reset', { json: { size: 2, pool: 'main' }, headers: PRESENTER });
+  assert.equal(smaller.status, 200);
+  assert.deepEqual(smaller.body.executors, ['executor-1', 'executor-2']);
+  assert.deepEqual((await call<PoolSnapshot>(site, 'GET', '/api/pool')).body.executors, ['executor-1', 'executor-2']);
+});
+
+test('an unknown /api path: 404 {error, message}', async () => {
+  assertApiError(await call(site, 'GET', '/api/nope'), 404, 'bad_request');
+  assertApiError(await call(site, 'POST', '/api/pool', { json: {} }), 404, 'bad_request');
+});
+
+describe('bad input: 400/413 with {error, message}, and Redis unchanged', () => {
+  const huge = 'x'.repeat(5_000);
+  const cases: { name: string; method?: string; path: string; json?: unknown; raw?: string; headers?: Record<string, string>; status?: number }[] = [
+    // allocate
+    { name: 'allocate: no body', path: '/api/allocate' },
+    { name: 'allocate: missing evalId', path: '/api/allocate', json: {} },
+    { name: 'allocate: evalId a number', path: '/api/allocate', json: { evalId: 42 } },
+    { name: 'allocate: evalId null', path: '/api/allocate', json: { evalId: null } },
+    { name: 'allocate: evalId empty', path: '/api/allocate', json: { evalId: '' } },
+    { name: 'allocate: evalId too long', path: '/api/allocate', json: { evalId: 'e'.repeat(101) } },
+    { name: 'allocate: evalId with bad characters', path: '/api/allocate', json: { evalId: 'eval 1<script>' } },
+    { name: 'allocate: extra field', path: '/api/allocate', json: { evalId: 'eval-1', ttlSeconds: 1 } },
+    { name: 'allocate: prototype pollution attempt', path: '/api/allocate', raw: '{"evalId":"eval-1","__proto__":{"admin":true}}' },
+    { name: 'allocate: unknown pool', path: '/api/allocate', json: { evalId: 'eval-1', pool: 'nope' } },
+    { name: 'allocate: pool with bad characters', path: '/api/allocate', json: { evalId: 'eval-1', pool: 'MAIN' } },
+    { name: 'allocate: pool a number', path: '/api/allocate', json: { evalId: 'eval-1', pool: 1 } },
+    { name: 'allocate: invalid JSON', path: '/api/allocate', raw: '{"evalId":' },
+    { name: 'allocate: JSON array', path: '/api/allocate', raw: '["eval-1"]' },
+    { name: 'allocate: JSON string', path: '/api/allocate', raw: '"eval-1"' },
+    { name: 'allocate: JSON number', path: '/api/allocate', raw: '42' },
+    { name: 'allocate: JSON null', path: '/api/allocate', raw: 'null' },
+    { name: 'allocate: JSON sent as text/plain', path: '/api/allocate', raw: '{"evalId":"eval-1"}', headers: { 'content-type': 'text/plain' } },
+    { name: 'allocate: body over 4 KB', path: '/api/allocate', json: { evalId: huge }, status: 413 },
+    // release
+    { name: 'release: no body', path: '/api/release' },
+    { name: 'release: missing executor', path: '/api/release', json: { pool: 'main' } },
+    { name: 'release: executor a number', path: '/api/release', json: { executor: 1 } },
+    { name: 'release: executor an array', path: '/api/release', json: { executor: ['executor-1'] } },
+    { name: 'release: extra field', path: '/api/release', json: { executor: 'executor-1', force: true } },
+    { name: 'release: unknown executor', path: '/api/release', json: { executor: 'executor-99' } },
+    { name: 'release: executor with bad characters', path: '/api/release', json: { executor: 'executor-1; DEL *' } },
+    { name: 'release: executor with a newline', path: '/api/release', json: { executor: 'executor-1\r\nFLUSHALL' } },
+    { name: 'release: unknown pool', path: '/api/release', json: { executor: 'executor-1', pool: 'nope' } },
+    { name: 'release: pool with bad characters', path: '/api/release', json: { executor: 'executor-1', pool: '../main' } },
+    { name: 'release: invalid JSON', path: '/api/release', raw: "{executor: 'executor-1'}" },
+    { name: 'release: JSON array', path: '/api/release', raw: '[{"executor":"executor-1"}]' },
+    { name: 'release: JSON true', path: '/api/release', raw: 'true' },
+    { name: 'release: body over 4 KB', path: '/api/release', json: { executor: 'executor-1', pad: huge }, status: 413 },
+    // pool read and reset
+    { name: 'pool: unknown pool', method: 'GET', path: '/api/pool?pool=nope' },
+    { name: 'pool: pool with bad characters', method: 'GET', path: '/api/pool?pool=Main%21' },
+    { name: 'pool: pool given twice', method: 'GET', path: '/api/pool?pool=main&pool=main' },
+    { name: 'reset: size 0', path: '/api/pool/reset', json: { size: 0 }, headers: PRESENTER },
+    { name: 'reset: size 65', path: '/api/pool/reset', json: { size: 65 }, headers: PRESENTER },
+    { name: 'reset: size 2.5', path: '/api/pool/reset', json: { size: 2.5 }, headers: PRESENTER },
+    { name: 'reset: size a string', path: '/api/pool/reset', json: { size: '4' }, headers: PRESENTER },
+    { name: 'reset: unknown pool', path: '/api/pool/reset', json: { pool: 'nope' }, headers: PRESENTER },
+    { name: 'reset: extra field', path: '/api/pool/reset', json: { size: 2, everything: true }, headers: PRESENTER },
+    { name: 'reset: invalid JSON', path: '/api/pool/reset', raw: '{', headers: PRESENTER },
+  ];
+
+  beforeEach(async () => {
+    // A pool with something to lose: executor-1 busy, executor-2 released once.
+    await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-1' } });
+    await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-2' } });
+    await call(site, 'POST', '/api/release', { json: { executor: 'executor-2' } });
+  });
+
+  for (const c of cases) {
+    test(c.name, async () => {
+      const before = await redisState(site);
+      assert.equal(before.pool.busy['executor-1'], 'eval-1');
+      const reply = await call(site, c.method ?? 'POST', c.path, {
+        ...(c.json === undefined ? {} : { json: c.json }),
+        ...(c.raw === undefined ? {} : { raw: c.raw }),
+        ...(c.headers ? { headers: c.headers } : {}),
+      });
+      assertApiError(reply, c.status ?? 400, 'bad_request');
+      assert.deepEqual(await redisState(site), before, 'Redis unchanged');
+    });
+  }
+});
+
+test('rate limit: a viewer over its burst gets 429 rate_limited, and the pool is unchanged', async () => {
+  const limitedSite = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1', VIEWER_ACTION_BURST: '3' });
+  try {
+    for (let i = 1; i <= 3; i++) {
+      assert.equal((await call(limitedSite, 'POST', '/api/allocate', { json: { evalId: `eval-${i}` } })).status, 200);
+    }
+    const before = await redisState(limitedSite);
+    assertApiError(await call(limitedSite, 'POST', '/api/allocate', { json: { evalId: 'eval-4' } }), 429, 'rate_limited');
+    assertApiError(await call(limitedSite, 'POST', '/api/release', { json: { executor: 'executor-1' } }), 429, 'rate_limited');
+    assert.deepEqual(await redisState(limitedSite), before);
+    // Reading and the presenter's reset are not viewer actions.
+    assert.equal((await call(limitedSite, 'GET', '/api/pool')).status, 200);
+    assert.equal((await call(limitedSite, 'POST', '/api/pool/reset', { headers: PRESENTER })).status, 200);
+  } finally {
+    await limitedSite.close();
+  }
+});
+
+test('GET /healthz: 503 {"redis": "unavailable"} when Redis is gone, and actions 503 redis_unavailable', async () => {
+  const redis = await startPrivateRedis();
+  const downSite = await startSite({ REDIS_URL: redis.url });
+  try {
+    assert.equal(downSite.redisUrl, redis.url);
+    const up = await call<{ redis: string }>(downSite, 'GET', '/healthz');
+    assert.equal(up.status, 200);
+    assert.equal(up.body.redis, 'ok');
+
+    await redis.stop();
+    const down = await call<{ redis: string }>(downSite, 'GET', '/healthz');
+    assert.equal(down.status, 503);
+    assert.equal(down.body.redis, 'unavailable');
+    assertApiError(await call(downSite, 'POST', '/api/allocate', { json: { evalId: 'eval-1' } }), 503, 'redis_unavailable');
+    assertApiError(await call(downSite, 'GET', '/api/pool'), 503, 'redis_unavailable');
+  } finally {
+    await downSite.close();
+    await redis.stop();
+  }
+});
