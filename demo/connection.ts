@@ -47,7 +47,7 @@ export class Connection {
   private connectedOnce = false;
   private readonly timeoutMs: number;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
-  private readonly connectListeners = new Set<() => void>();
+  private readonly connectListeners = new Set<(reconnect: boolean) => void>();
   private readonly cleanups: (() => void)[] = [];
 
   constructor(options: ConnectionOptions = {}) {
@@ -61,11 +61,12 @@ export class Connection {
     this.socket = options.url ? io(options.url, socketOptions) : io(socketOptions);
 
     const onConnect = () => {
+      const reconnect = this.connectedOnce;
       this.connectedOnce = true;
       this.setState('connected');
       // Every (re)connect is a new socket on the server, in no room yet: each panel
       // subscribes again and gets a fresh snapshot, so nothing missed while away stays missing.
-      for (const listener of [...this.connectListeners]) listener();
+      for (const listener of [...this.connectListeners]) listener(reconnect);
     };
     const onDisconnect = (reason: string) => {
       if (reason === 'io server disconnect') {
@@ -119,10 +120,13 @@ export class Connection {
     return () => this.stateListeners.delete(listener);
   }
 
-  /** Calls `listener` on every connect and reconnect, and now if already connected. */
-  onConnect(listener: () => void): () => void {
+  /**
+   * Calls `listener` on every connect (`reconnect` true after the first), and at once
+   * (with `reconnect` false) if already connected. Returns the unsubscribe.
+   */
+  onConnect(listener: (reconnect: boolean) => void): () => void {
     this.connectListeners.add(listener);
-    if (this.socket.connected) listener();
+    if (this.socket.connected) listener(false);
     return () => this.connectListeners.delete(listener);
   }
 

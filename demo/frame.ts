@@ -11,6 +11,9 @@ import { ConnectionBadge } from './badge.ts';
 import type { Connection } from './connection.ts';
 import { h } from './dom.ts';
 
+/** Below this on-screen width (CSS px) the panel's controls are too small for a finger. */
+const SMALL_PANEL_PX = 300;
+
 export interface FrameOptions {
   title: string;
   /** A short line under the title: what the panel shows, e.g. "pool main, live from Redis". */
@@ -26,6 +29,17 @@ export class PanelFrame {
   private overlay: HTMLElement | null = null;
   private readonly onKey = (event: KeyboardEvent) => {
     if (event.key === 'Escape') this.shrink();
+  };
+  /**
+   * Shown too small to aim at (a phone, where the slide is scaled to a third), a tap
+   * anywhere on the panel enlarges it instead of pressing whatever tiny thing is under
+   * the finger. Measured on screen, so a tablet or a laptop keeps direct clicks.
+   */
+  private readonly onTapWhileSmall = (event: MouseEvent) => {
+    if (this.overlay || this.root.getBoundingClientRect().width >= SMALL_PANEL_PX) return;
+    event.preventDefault();
+    event.stopPropagation();
+    this.enlarge();
   };
 
   constructor(
@@ -48,6 +62,7 @@ export class PanelFrame {
       h('div', { className: 'lp-header' }, h('span', { className: 'lp-title', text: options.title }), this.subtitle, this.badge.element, this.enlargeButton),
       this.body,
     );
+    this.root.addEventListener('click', this.onTapWhileSmall, { capture: true });
   }
 
   render(): void {
@@ -66,6 +81,7 @@ export class PanelFrame {
 
   destroy(): void {
     this.shrink();
+    this.root.removeEventListener('click', this.onTapWhileSmall, { capture: true });
     this.badge.destroy();
     this.root.remove();
   }

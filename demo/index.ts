@@ -89,7 +89,7 @@ function renderStatic(placeholders: HTMLElement[], mode: Exclude<PageMode, 'live
     const note =
       mode === 'print'
         ? h('div', { className: 'lp-static' }, h('strong', { text: 'Live demo: open the site to run it' }), h('span', { className: 'lp-static-url', text: site }))
-        : h('div', { className: 'lp-static' }, h('strong', { text: 'Live demo' }), h('span', { text: 'runs in the audience view, not in this preview' }));
+        : h('div', { className: 'lp-static' }, h('strong', { text: 'Live demo' }), h('span', { text: 'runs on the main screen, not in this preview' }));
     element.replaceChildren(note);
   }
   return {

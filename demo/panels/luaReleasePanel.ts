@@ -61,7 +61,6 @@ export class LuaReleasePanel implements PanelController {
   private snapshot: PoolSnapshot | null = null;
   private receivedAt = 0;
   private watching = false;
-  private connects = 0;
 
   // The executor the release buttons act on.
   private target: string | null = null;
@@ -143,7 +142,7 @@ export class LuaReleasePanel implements PanelController {
     // Subscribe on every connect: a reconnect is a new socket in no room, and a viewer
     // who joins (or returns) late must see the pool as it is now, not wait for a change.
     this.unsubscribeConnect?.();
-    this.unsubscribeConnect = this.connection.onConnect(() => void this.watch());
+    this.unsubscribeConnect = this.connection.onConnect((reconnect) => void this.watch(reconnect));
   }
 
   update(): void {
@@ -164,9 +163,8 @@ export class LuaReleasePanel implements PanelController {
 
   // ---- Talking to the server ----
 
-  private async watch(): Promise<void> {
+  private async watch(reconnect: boolean): Promise<void> {
     this.watching = false;
-    this.connects++;
     const pool = this.pool;
     const result = await this.connection.request('pool:watch', { pool });
     if (pool !== this.pool) return;
@@ -175,7 +173,7 @@ export class LuaReleasePanel implements PanelController {
       return;
     }
     this.watching = true;
-    if (this.connects > 1) this.addLog({ kind: 'note', text: 'reconnected: pool re-read from Redis', at: Date.now() });
+    if (reconnect) this.addLog({ kind: 'note', text: 'reconnected: pool re-read from Redis', at: Date.now() });
     // The watch's snapshot is the authority on (re)connect, whatever came before it.
     this.applySnapshot(result.data, true);
     if (this.errorText.startsWith('Cannot show pool')) this.showError('');

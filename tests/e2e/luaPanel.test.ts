@@ -281,6 +281,7 @@ test('offline: the badge says so and the buttons are disabled; back online the p
   await page.locator(`${PANEL} [data-role="badge"][data-state="connected"]`).waitFor();
   await waitForAvailable(page, redis.available);
   await page.locator(`${PANEL} .lp-row[data-executor="${allocated.body.executor}"] .lp-owner`, { hasText: 'eval-while-away' }).waitFor();
+  await page.locator(`${PANEL} [data-role="log"] .lp-log-note`, { hasText: 'reconnected' }).waitFor();
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} .lp-button`)?.disabled === false, PANEL);
   assert.deepEqual(viewerB.errors, []);
   assert.deepEqual(viewerA.errors, []);
