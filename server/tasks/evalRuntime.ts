@@ -104,6 +104,7 @@ class Run {
   readonly inFlight = new Map<string, number>();
   readonly pendingLinks = new Set<string>();
   readonly doneLinks = new Set<string>();
+  enqueued = false;
   final: 'completed' | 'failed' | null = null;
   lost = false;
   killRequest: { lane: string; pid: number; dispatchedLink: boolean } | null = null;
@@ -184,11 +185,13 @@ class Runtime implements EvalRuntime {
     const n = ++this.counter;
     const queue = queueForFault(request.fault);
     const run = new Run(request, `run-${this.instance}-${n}`, queue, `eval-${this.instance}-${n}`, this.log);
-    this.current = run;
     const timer = setTimeout(() => this.timeOut(run), this.settings.runTimeoutMs);
     try {
+      // Every worker up first (a worker killed by the previous run may still be restarting):
+      // a fault needs a survivor, and what happens meanwhile belongs to no run.
       await Promise.race([this.supervisor.whenAllReady(), run.done]);
       if (!run.outcome) {
+        this.current = run;
         const policy = EVAL_QUEUES[queue];
         const data: EvalJobData = {
           runId: run.key,
@@ -209,10 +212,13 @@ class Runtime implements EvalRuntime {
             `${policy.describe}; lock ${this.settings.lockDurationMs} ms, stall check every ${this.settings.stalledIntervalMs} ms`,
           data: { queue, jobId: run.evalJobId, fault: request.fault, callbacks: data.callbacks, release: request.release },
         });
+        run.enqueued = true;
         await this.queues[queue].add('eval', data, { jobId: run.evalJobId, attempts: 1 });
       }
       const outcome = await run.done;
-      const mechanism = describeMechanism(run.events, outcome, queue, this.settings.runTimeoutMs);
+      const mechanism = run.enqueued
+        ? describeMechanism(run.events, outcome, queue, this.settings.runTimeoutMs)
+        : `the worker processes were not all up within ${this.settings.runTimeoutMs} ms: the eval was never queued`;
       run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
       const callbacks = [...run.callbacks].sort(redisOrder);
       this.log.info('eval run finished', {

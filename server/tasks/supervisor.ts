@@ -111,6 +111,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   kill(lane: string): boolean {
     const slot = this.slots.find((s) => s.lane === lane);
     if (!slot?.child || slot.child.exitCode !== null || slot.child.signalCode !== null) return false;
+    // No longer fit for work from now on: whoever waits for all workers waits for its replacement.
+    slot.ready = false;
     return slot.child.kill('SIGKILL');
   }
 

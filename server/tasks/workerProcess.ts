@@ -34,6 +34,7 @@ function send(message: ChildMessage): void {
 
 // When the runtime goes away (even by SIGKILL) the IPC channel closes: go with it.
 process.on('disconnect', () => process.exit(0));
+if (!process.connected) process.exit(0);
 
 process.once('message', (message: ParentMessage) => {
   if (message.type !== 'start') return;
