@@ -53,7 +53,10 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimi
       limited: boolean,
       handler: (request: R) => Promise<T>,
     ) => {
-      socket.on(event, async (request: unknown, ack: unknown) => {
+      socket.on(event, async (...args: unknown[]) => {
+        // socket.io hands the ack over last: an event sent with an ack and no payload has it first.
+        const ack = args.at(-1);
+        const request = typeof args[0] === 'function' ? undefined : args[0];
         const reply = typeof ack === 'function' ? (ack as (result: Ack<T>) => void) : () => {};
         try {
           if (limited && !viewerLimiter.take(`socket:${socket.id}`)) {

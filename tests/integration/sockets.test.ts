@@ -1,0 +1,241 @@
+/**
+ * The live pool channel over real socket.io connections to the whole site: two
+ * viewers watch `main`, one allocates and double-releases, both see the same
+ * replies, snapshot and warning; a late joiner gets the current state; garbage
+ * and floods are answered with errors while the server keeps serving.
+ */
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { io, type Socket } from 'socket.io-client';
+import type { Ack, ClientToServerEvents, DoubleReleaseWarning, PoolAction, PoolSnapshot, ReleaseReply, ServerToClientEvents } from '../../server/protocol.ts';
+import { startSite, type Site } from '../support/site.ts';
+import { occurrences, poolState } from '../support/redis.ts';
+
+type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+/** A socket that may send anything, as a hostile or broken client would. */
+type RawClient = Socket;
+
+/** A safety net against a hang, not a way to wait: every wait below ends on an event. */
+const EVENT_TIMEOUT_MS = 10_000;
+
+async function connect(site: Site): Promise<Client> {
+  const socket: Client = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+/** The next `event` on `socket` that satisfies `matches`; listen before acting. */
+function next<E extends keyof ServerToClientEvents>(
+  socket: Client,
+  event: E,
+  matches: (...args: Parameters<ServerToClientEvents[E]>) => boolean = () => true,
+): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.off(event, listener as never);
+      reject(new Error(`no ${event} within ${EVENT_TIMEOUT_MS} ms`));
+    }, EVENT_TIMEOUT_MS);
+    const listener = (...args: Parameters<ServerToClientEvents[E]>) => {
+      if (!matches(...args)) return;
+      clearTimeout(timer);
+      socket.off(event, listener as never);
+      resolve(args[0]);
+    };
+    socket.on(event, listener as never);
+  });
+}
+
+function ok<T>(ack: Ack<T>): T {
+  assert.ok(ack.ok, `expected ok, got ${JSON.stringify(ack)}`);
+  return ack.data;
+}
+
+function assertError(ack: Ack<unknown>, error: string): void {
+  assert.equal(ack.ok, false, `expected ${error}, got ${JSON.stringify(ack).slice(0, 200)}`);
+  if (ack.ok) return;
+  assert.equal(ack.error, error);
+  assert.equal(typeof ack.message, 'string');
+  assert.ok(ack.message.length > 0);
+}
+
+let site: Site;
+let a: Client;
+let b: Client;
+const opened: Socket[] = [];
+
+before(async () => {
+  // Generous limits here: the garbage tests alone send dozens of actions from one socket.
+  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000' });
+  a = await connect(site);
+  b = await connect(site);
+  opened.push(a, b);
+  for (const viewer of [a, b]) ok(await viewer.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', { pool: 'main' }));
+});
+
+after(async () => {
+  for (const socket of opened) socket.disconnect();
+  await site?.close();
+});
+
+beforeEach(async () => {
+  // Reset, and let both viewers see the reset's snapshot, so no stale event is in flight when a test starts.
+  const seen = [a, b].map((viewer) => next(viewer, 'pool:changed', (s) => s.available.length === 4 && Object.keys(s.busy).length === 0));
+  await site.actions.reset({});
+  await Promise.all(seen);
+});
+
+test('one viewer allocates and double-releases: both viewers see the replies, one snapshot with the executor once, and the warning', async () => {
+  const allocated = [a, b].map((viewer) => next(viewer, 'pool:acted', (action) => action.kind === 'allocated'));
+  const busySnapshots = [a, b].map((viewer) => next(viewer, 'pool:changed', (s) => s.busy['executor-1'] === 'eval-sock-1'));
+  const allocation = ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-sock-1' }));
+  assert.equal(allocation.executor, 'executor-1');
+  assert.equal(allocation.previousOwner, null);
+  for (const action of await Promise.all(allocated)) {
+    assert.ok(action.kind === 'allocated');
+    assert.deepEqual(action.allocation, allocation);
+  }
+  await Promise.all(busySnapshots);
+
+  // Listen for everything the double release will send, then send it.
+  const acted = [a, b].map((viewer) => next(viewer, 'pool:acted', (action) => action.kind === 'released'));
+  const changed = [a, b].map((viewer) => next(viewer, 'pool:changed'));
+  const warned = [a, b].map((viewer) => next(viewer, 'release:double-detected'));
+  const releases = ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:double-release', { executor: 'executor-1' }));
+
+  assert.deepEqual(releases.map((r) => r.status), ['released', 'already_in_pool']);
+  assert.deepEqual(releases.map((r) => r.reply.slice(0, 3)), [[1, 1, 'released'], [0, 0, 'already_in_pool']]);
+  assert.deepEqual(releases.map((r) => r.doubleRelease), [false, true]);
+
+  for (const action of (await Promise.all(acted)) as PoolAction[]) {
+    assert.ok(action.kind === 'released');
+    assert.equal(action.pool, 'main');
+    assert.deepEqual(action.releases, releases, 'every viewer sees the same two replies');
+  }
+  for (const snapshot of (await Promise.all(changed)) as PoolSnapshot[]) {
+    assert.equal(snapshot.pool, 'main');
+    assert.equal(occurrences(snapshot.available, 'executor-1'), 1, 'executor-1 is in the pool once');
+    assert.equal(snapshot.available.length, 4);
+    assert.deepEqual(snapshot.busy, {});
+  }
+  for (const warning of (await Promise.all(warned)) as DoubleReleaseWarning[]) {
+    assert.equal(warning.message, 'Double release detected');
+    assert.equal(warning.pool, 'main');
+    assert.equal(warning.executor, 'executor-1');
+    assert.ok(warning.sinceLastReleaseMs >= 0 && warning.sinceLastReleaseMs < 1000);
+  }
+
+  // A viewer who joins late gets the state as it is now.
+  const late = await connect(site);
+  opened.push(late);
+  const current = ok(await late.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+  assert.deepEqual(poolState(current), poolState(await site.actions.pools.snapshot('main')));
+  assert.equal(occurrences(current.available, 'executor-1'), 1);
+  assert.deepEqual(current.busy, {});
+  late.disconnect();
+});
+
+test('a single release is broadcast as one reply; a second one is already_in_pool', async () => {
+  ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-sock-2' }));
+  const acted = next(b, 'pool:acted', (action) => action.kind === 'released');
+  const first = ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-1', pool: 'main' }));
+  assert.equal(first.status, 'released');
+  const action = await acted;
+  assert.ok(action.kind === 'released');
+  assert.deepEqual(action.releases, [first]);
+  const second: ReleaseReply = ok(await b.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-1' }));
+  assert.equal(second.status, 'already_in_pool');
+});
+
+test('watching an unknown or malformed pool is a bad_request; acting on a scenario pool too', async () => {
+  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', { pool: 'nope' }), 'bad_request');
+  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', { pool: 'NOPE!' }), 'bad_request');
+  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'e', pool: 'edge-case-test' }), 'bad_request');
+  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-99' }), 'bad_request');
+});
+
+test('garbage payloads get bad_request, change nothing, and the server keeps serving', async () => {
+  const raw: RawClient = await connect(site);
+  opened.push(raw);
+  const before = poolState(await site.actions.pools.snapshot('main'));
+  const huge = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`key${i}`, 'x'.repeat(10)])); // ~12 KB, under the 16 KB frame limit
+  const payloads: [string, unknown][] = [
+    ['a number', 42],
+    ['a string', 'executor-1'],
+    ['an array', ['executor-1']],
+    ['a huge object', huge],
+    ['wrong types', { evalId: 5, executor: 5, pool: 5 }],
+    ['extra fields', { evalId: 'e', executor: 'executor-1', admin: true }],
+    ['a nested object', { evalId: { $gt: '' }, executor: { url: 'executor-1' } }],
+  ];
+  for (const event of ['pool:watch', 'pool:allocate', 'pool:release', 'pool:double-release']) {
+    for (const [name, payload] of payloads) {
+      const ack = (await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck(event, payload)) as Ack<unknown>;
+      assert.equal(ack.ok, false, `${event} with ${name}`);
+      assertError(ack, 'bad_request');
+    }
+    // The same garbage with no ack function: nothing to answer, nothing to crash.
+    raw.emit(event, 42);
+    raw.emit(event, ['x']);
+  }
+  raw.emit('no-such-event', { evalId: 'e' });
+
+  // Still serving, this socket and the others, and the pool is as it was.
+  ok(await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+  ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+  assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before);
+  raw.disconnect();
+});
+
+test('an event with an ack but no payload is answered (the ack is not taken for the payload)', async () => {
+  const raw: RawClient = await connect(site);
+  opened.push(raw);
+  const watched = (await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch')) as Ack<PoolSnapshot>;
+  assert.equal(ok(watched).pool, 'main');
+  assertError((await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate')) as Ack<unknown>, 'bad_request');
+  raw.disconnect();
+});
+
+test('an action sent without an ack still acts, and every viewer sees it', async () => {
+  const raw: RawClient = await connect(site);
+  opened.push(raw);
+  const acted = next(a, 'pool:acted', (action) => action.kind === 'allocated' && action.allocation.evalId === 'eval-no-ack');
+  raw.emit('pool:allocate', { evalId: 'eval-no-ack' });
+  const action = await acted;
+  assert.ok(action.kind === 'allocated');
+  assert.equal((await site.actions.pools.snapshot('main')).busy[action.allocation.executor], 'eval-no-ack');
+  raw.disconnect();
+});
+
+test('a message over the 16 KB frame limit drops that socket only', async () => {
+  const raw: RawClient = await connect(site);
+  opened.push(raw);
+  const before = poolState(await site.actions.pools.snapshot('main'));
+  const dropped = new Promise<string>((resolve) => raw.once('disconnect', (reason) => resolve(reason)));
+  raw.emit('pool:allocate', { evalId: 'e', pad: 'x'.repeat(20_000) });
+  assert.equal(await dropped, 'transport close');
+  ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+  assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before);
+});
+
+test('a viewer over its rate limit gets rate_limited; other viewers and watching are not limited', async () => {
+  const limitedSite = await startSite({ VIEWER_ACTIONS_PER_SECOND: '0.1', VIEWER_ACTION_BURST: '2' });
+  const eager = await connect(limitedSite);
+  const other = await connect(limitedSite);
+  try {
+    ok(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-1' }));
+    ok(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-1' }));
+    const before = poolState(await limitedSite.actions.pools.snapshot('main'));
+    assertError(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-2' }), 'rate_limited');
+    assertError(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:double-release', { executor: 'executor-1' }), 'rate_limited');
+    assert.deepEqual(poolState(await limitedSite.actions.pools.snapshot('main')), before, 'a refused action changes nothing');
+    ok(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+    ok(await other.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-3' }));
+  } finally {
+    eager.disconnect();
+    other.disconnect();
+    await limitedSite.close();
+  }
+});
