@@ -19,10 +19,13 @@ export interface TalkTestOutcome {
 }
 
 export function runTalkTest(redisUrl: string, pool: string, onLine: (line: string, pid: number | null) => void, timeoutMs = 60_000): Promise<TalkTestOutcome> {
+  // When this server itself runs under node's test runner, NODE_TEST_CONTEXT would make the
+  // child report to it in its private protocol instead of printing TAP for us.
+  const { NODE_TEST_CONTEXT: _context, ...env } = process.env;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', TALK_TEST_FILE], {
       cwd: ROOT,
-      env: { ...process.env, TALK_TEST_REDIS_URL: redisUrl, TALK_TEST_POOL: pool },
+      env: { ...env, TALK_TEST_REDIS_URL: redisUrl, TALK_TEST_POOL: pool },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = child.pid ?? null;
