@@ -244,6 +244,8 @@ class Runtime implements EvalRuntime {
       run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'kill-sent', text: `run timed out: supervisor sends SIGKILL to ${lane} (pid ${pid}), still busy with it`, data: { lane, pid } });
       this.supervisor.kill(lane);
     }
+    // Not picked up yet? Then it never will be: it would release an executor outside any run.
+    this.queues[run.queue].remove(run.evalJobId).catch(() => 0);
     run.finish('timed-out');
   }
 
@@ -262,6 +264,13 @@ class Runtime implements EvalRuntime {
       return;
     }
     const run = this.runFor('runId' in message ? message.runId : null, 'job' in message ? message.job : null);
+    if (message.type === 'kill-me' && !run) {
+      // A fault's process hangs until killed, whatever run it was for (say one that timed out before
+      // the job was picked up): left alive it would hold its job's lock, renewed, forever.
+      this.log.warn('killing a worker at a fault checkpoint outside its run', { lane, pid, runId: message.runId });
+      this.supervisor.kill(lane);
+      return;
+    }
     if (!run) {
       this.log.debug('worker message outside its run', { lane, pid, type: message.type });
       return;
