@@ -31,6 +31,13 @@ export class PanelFrame {
     if (event.key === 'Escape') this.shrink();
   };
   /**
+   * Space or Enter on a focused panel button presses the button, and must not also
+   * reach reveal's document listener, which would advance the slide at the same time.
+   */
+  private readonly onButtonKey = (event: KeyboardEvent) => {
+    if ((event.key === ' ' || event.key === 'Enter') && event.target instanceof HTMLButtonElement) event.stopPropagation();
+  };
+  /**
    * Shown too small to aim at (a phone, where the slide is scaled to a third), a tap
    * anywhere on the panel enlarges it instead of pressing whatever tiny thing is under
    * the finger. Measured on screen, so a tablet or a laptop keeps direct clicks.
@@ -63,6 +70,7 @@ export class PanelFrame {
       this.body,
     );
     this.root.addEventListener('click', this.onTapWhileSmall, { capture: true });
+    this.root.addEventListener('keydown', this.onButtonKey);
   }
 
   render(): void {
@@ -82,6 +90,7 @@ export class PanelFrame {
   destroy(): void {
     this.shrink();
     this.root.removeEventListener('click', this.onTapWhileSmall, { capture: true });
+    this.root.removeEventListener('keydown', this.onButtonKey);
     this.badge.destroy();
     this.root.remove();
   }

@@ -66,6 +66,8 @@ export class LuaReleasePanel implements PanelController {
   private target: string | null = null;
   private targetPinned = false;
   private lastAllocated: string | null = null;
+  /** Once this viewer allocates, other viewers' allocations no longer move its target. */
+  private lastAllocatedMine = false;
 
   private readonly myEvalIds = new Set<string>();
   private readonly entries = new Map<string, ActionEntry>();
@@ -244,13 +246,15 @@ export class LuaReleasePanel implements PanelController {
     this.entries.set(key, entry);
     if (this.entries.size > LOG_SIZE * 2) this.entries.delete(this.entries.keys().next().value as string);
     this.latest = entry;
-    if (action.kind === 'allocated') {
+    if (action.kind === 'allocated' && (mine || !this.lastAllocatedMine)) {
       this.lastAllocated = action.allocation.executor;
+      this.lastAllocatedMine = mine;
       this.chooseTarget();
       this.renderPool();
     }
     if (action.kind === 'reset') {
       this.lastAllocated = null;
+      this.lastAllocatedMine = false;
       this.targetPinned = false;
     }
     this.addLog({ kind: 'action', entry, at: action.at });
@@ -258,7 +262,10 @@ export class LuaReleasePanel implements PanelController {
     this.renderControls();
   }
 
-  /** The executor the buttons act on: the viewer's pick, else the latest allocated, else a busy one. */
+  /**
+   * The executor the buttons act on: the viewer's pick, else the one it allocated last
+   * (or, before it allocates anything, the one anybody allocated last), else a busy one.
+   */
   private chooseTarget(): void {
     const executors = this.snapshot?.executors ?? [];
     const has = (url: string | null): url is string => url !== null && executors.includes(url);

@@ -254,8 +254,13 @@ test('errors from the server are shown in plain words', async () => {
 
   const reset = await api<PoolSnapshot>(site, 'POST', '/api/pool/reset', { pool: 'main' }, { authorization: `Bearer ${PRESENTER_SECRET}` });
   await waitForAvailable(page, reset.body.available);
-  await button(page, 'Allocate').click();
+  // From the keyboard this time: Space presses the button and leaves the slide where it is.
+  const slide = await page.evaluate(() => JSON.stringify(window.Reveal?.getIndices()));
+  await button(page, 'Allocate').focus();
+  await page.keyboard.press('Space');
   await page.locator(`${PANEL} [data-role="error"]`).waitFor({ state: 'hidden' });
+  assert.equal(Object.keys((await poolInRedis()).busy).length, 1, 'the allocation happened');
+  assert.equal(await page.evaluate(() => JSON.stringify(window.Reveal?.getIndices())), slide, 'the deck did not advance (no slide, no fragment)');
 });
 
 test('offline: the badge says so and the buttons are disabled; back online the panel re-reads Redis', async () => {
