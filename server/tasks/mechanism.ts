@@ -63,7 +63,9 @@ export function describeMechanism(events: TimelineEvent[], outcome: EvalRunOutco
         steps.push(
           data.lockLost === true
             ? `${who(event)} finished late: moveToFinished refused to store its result (${String(data.message)})`
-            : `moveToCompleted failed: the result could not be serialized (${String(data.message)}); ${who(event)} took the failure path`,
+            : data.unserializable === true
+              ? `moveToCompleted failed: the result could not be serialized (${String(data.message)}); ${who(event)} took the failure path`
+              : `moveToCompleted failed (${String(data.message)}); ${who(event)} took the failure path`,
         );
         break;
       case 'fail-store-failed':

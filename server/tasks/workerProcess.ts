@@ -27,6 +27,8 @@ import type { ChildMessage, EvalJobData, JobRef, LinkJobData, ParentMessage, Wor
 import type { TimelineKind } from './types.ts';
 
 const CLEANUP_LANE = 'cleanup-job';
+/** BullMQ's words when a worker finishes a job whose lock it no longer holds. */
+const LOCK_ERROR = /^(Missing lock|Lock mismatch) for job /;
 
 function send(message: ChildMessage): void {
   if (process.connected) process.send?.(message);
@@ -47,7 +49,7 @@ process.once('message', (message: ParentMessage) => {
 interface TrackHooks {
   started(queue: QueueName, job: Job): void;
   ended(queue: QueueName, job: Job): void;
-  completeFailed(queue: QueueName, job: Job, error: Error): void;
+  completeFailed(queue: QueueName, job: Job, error: Error, result: unknown): void;
   failFailed(queue: QueueName, job: Job, error: Error, cause: Error): void;
 }
 
@@ -84,7 +86,7 @@ class TrackedWorker<D> extends Worker<D> {
     try {
       return await (super.handleCompleted as (...args: unknown[]) => Promise<Job<D>>).call(this, result, job, token, ...rest);
     } catch (error) {
-      this.hooks.completeFailed(this.queueName, job, error as Error);
+      this.hooks.completeFailed(this.queueName, job, error as Error, result);
       throw error;
     }
   }
@@ -238,18 +240,30 @@ async function start(config: WorkerConfig): Promise<void> {
       const runId = (job.data as Partial<EvalJobData>).runId ?? null;
       send({ type: 'processing', phase: 'end', runId, job: ref(queue, job) });
     },
-    completeFailed(queue, job, error) {
+    completeFailed(queue, job, error, result) {
       reported.add(error);
       const runId = (job.data as Partial<EvalJobData>).runId ?? null;
-      const lockLost = /lock/i.test(error.message);
+      const lockLost = LOCK_ERROR.test(error.message);
+      // BullMQ serializes the result before it talks to Redis: does the result serialize at all?
+      let unserializable = false;
+      try {
+        JSON.stringify(result);
+      } catch {
+        unserializable = true;
+      }
       event(
         runId,
         ref(queue, job),
         'store-failed',
         lockLost
           ? `moveToCompleted refused: ${error.message} (${lane} no longer holds the job's lock)`
-          : `moveToCompleted threw before reaching Redis: ${error.message}`,
-        { lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane, data: { queue, jobId: String(job.id), message: error.message, lockLost } },
+          : unserializable
+            ? `moveToCompleted threw before reaching Redis, serializing the result: ${error.message}`
+            : `moveToCompleted threw: ${error.message}`,
+        {
+          lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane,
+          data: { queue, jobId: String(job.id), message: error.message, lockLost, unserializable },
+        },
       );
     },
     failFailed(queue, job, error, cause) {
@@ -257,7 +271,7 @@ async function start(config: WorkerConfig): Promise<void> {
       const runId = (job.data as Partial<EvalJobData>).runId ?? null;
       event(runId, ref(queue, job), 'fail-store-failed', `moveToFailed refused too: ${error.message}`, {
         lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane,
-        data: { queue, jobId: String(job.id), message: error.message, cause: cause.message, lockLost: /lock/i.test(error.message) },
+        data: { queue, jobId: String(job.id), message: error.message, cause: cause.message, lockLost: LOCK_ERROR.test(error.message) },
       });
     },
   };
