@@ -132,7 +132,8 @@ test('POST /api/release: the script reply, released then already_in_pool with th
 test('POST /api/pool/reset: 403 without the presenter secret, and nothing reset', async () => {
   await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-1' } });
   const before = await redisState(site);
-  for (const headers of [{}, { authorization: 'Bearer wrong-secret-123' }, { authorization: PRESENTER_SECRET }, { authorization: `Basic ${PRESENTER_SECRET}` }]) {
+  const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-secret-123' }, { authorization: PRESENTER_SECRET }, { authorization: `Basic ${PRESENTER_SECRET}` }];
+  for (const headers of attempts) {
     assertApiError(await call(site, 'POST', '/api/pool/reset', { json: {}, headers }), 403, 'forbidden');
   }
   assert.deepEqual(await redisState(site), before);

@@ -52,7 +52,7 @@ test('release of a busy executor: {1, 1, "released", now, -1}, back in the pool 
   const reply = await t.pools.release(POOL, 'executor-1');
 
   assert.equal(reply.reply.length, 5);
-  const [wasBusy, added, status, nowMs, previousMs] = reply.reply;
+  const [wasBusy, added, status, nowMs, previousMs] = reply.reply as [number, number, string, number, number];
   assert.equal(wasBusy, 1);
   assert.equal(added, 1);
   assert.equal(status, 'released');
@@ -76,7 +76,7 @@ test('second release: {0, 0, "already_in_pool", now, previous}; nothing added', 
 
   assert.deepEqual(second.reply.slice(0, 3), [0, 0, 'already_in_pool']);
   assert.equal(second.reply[4], first.reply[3], "previous_release_ms is the first release's now_ms");
-  assert.equal(second.sinceLastReleaseMs, second.reply[3] - first.reply[3]);
+  assert.equal(second.sinceLastReleaseMs, Number(second.reply[3]) - Number(first.reply[3]));
   assert.equal(occurrences(await available(), 'executor-1'), 1);
   assert.equal((await available()).length, 4);
 });

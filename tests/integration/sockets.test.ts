@@ -48,6 +48,13 @@ function next<E extends keyof ServerToClientEvents>(
   });
 }
 
+type AckOf<E extends keyof ClientToServerEvents> = Parameters<Parameters<ClientToServerEvents[E]>[1]>[0];
+
+/** Sends `event` and resolves with the server's ack; with no `payload`, sends the ack function alone. */
+async function send<E extends keyof ClientToServerEvents>(socket: Socket, event: E, ...payload: unknown[]): Promise<AckOf<E>> {
+  return (await (socket as RawClient).timeout(EVENT_TIMEOUT_MS).emitWithAck(event, ...payload)) as AckOf<E>;
+}
+
 function ok<T>(ack: Ack<T>): T {
   assert.ok(ack.ok, `expected ok, got ${JSON.stringify(ack)}`);
   return ack.data;
@@ -72,7 +79,7 @@ before(async () => {
   a = await connect(site);
   b = await connect(site);
   opened.push(a, b);
-  for (const viewer of [a, b]) ok(await viewer.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', { pool: 'main' }));
+  for (const viewer of [a, b]) ok(await send(viewer, 'pool:watch', { pool: 'main' }));
 });
 
 after(async () => {
@@ -90,7 +97,7 @@ beforeEach(async () => {
 test('one viewer allocates and double-releases: both viewers see the replies, one snapshot with the executor once, and the warning', async () => {
   const allocated = [a, b].map((viewer) => next(viewer, 'pool:acted', (action) => action.kind === 'allocated'));
   const busySnapshots = [a, b].map((viewer) => next(viewer, 'pool:changed', (s) => s.busy['executor-1'] === 'eval-sock-1'));
-  const allocation = ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-sock-1' }));
+  const allocation = ok(await send(a, 'pool:allocate', { evalId: 'eval-sock-1' }));
   assert.equal(allocation.executor, 'executor-1');
   assert.equal(allocation.previousOwner, null);
   for (const action of await Promise.all(allocated)) {
@@ -103,7 +110,7 @@ test('one viewer allocates and double-releases: both viewers see the replies, on
   const acted = [a, b].map((viewer) => next(viewer, 'pool:acted', (action) => action.kind === 'released'));
   const changed = [a, b].map((viewer) => next(viewer, 'pool:changed'));
   const warned = [a, b].map((viewer) => next(viewer, 'release:double-detected'));
-  const releases = ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:double-release', { executor: 'executor-1' }));
+  const releases = ok(await send(a, 'pool:double-release', { executor: 'executor-1' }));
 
   assert.deepEqual(releases.map((r) => r.status), ['released', 'already_in_pool']);
   assert.deepEqual(releases.map((r) => r.reply.slice(0, 3)), [[1, 1, 'released'], [0, 0, 'already_in_pool']]);
@@ -130,7 +137,7 @@ test('one viewer allocates and double-releases: both viewers see the replies, on
   // A viewer who joins late gets the state as it is now.
   const late = await connect(site);
   opened.push(late);
-  const current = ok(await late.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+  const current = ok(await send(late, 'pool:watch', {}));
   assert.deepEqual(poolState(current), poolState(await site.actions.pools.snapshot('main')));
   assert.equal(occurrences(current.available, 'executor-1'), 1);
   assert.deepEqual(current.busy, {});
@@ -138,22 +145,22 @@ test('one viewer allocates and double-releases: both viewers see the replies, on
 });
 
 test('a single release is broadcast as one reply; a second one is already_in_pool', async () => {
-  ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-sock-2' }));
+  ok(await send(a, 'pool:allocate', { evalId: 'eval-sock-2' }));
   const acted = next(b, 'pool:acted', (action) => action.kind === 'released');
-  const first = ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-1', pool: 'main' }));
+  const first = ok(await send(a, 'pool:release', { executor: 'executor-1', pool: 'main' }));
   assert.equal(first.status, 'released');
   const action = await acted;
   assert.ok(action.kind === 'released');
   assert.deepEqual(action.releases, [first]);
-  const second: ReleaseReply = ok(await b.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-1' }));
+  const second: ReleaseReply = ok(await send(b, 'pool:release', { executor: 'executor-1' }));
   assert.equal(second.status, 'already_in_pool');
 });
 
 test('watching an unknown or malformed pool is a bad_request; acting on a scenario pool too', async () => {
-  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', { pool: 'nope' }), 'bad_request');
-  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', { pool: 'NOPE!' }), 'bad_request');
-  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'e', pool: 'edge-case-test' }), 'bad_request');
-  assertError(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-99' }), 'bad_request');
+  assertError(await send(a, 'pool:watch', { pool: 'nope' }), 'bad_request');
+  assertError(await send(a, 'pool:watch', { pool: 'NOPE!' }), 'bad_request');
+  assertError(await send(a, 'pool:allocate', { evalId: 'e', pool: 'edge-case-test' }), 'bad_request');
+  assertError(await send(a, 'pool:release', { executor: 'executor-99' }), 'bad_request');
 });
 
 test('garbage payloads get bad_request, change nothing, and the server keeps serving', async () => {
@@ -172,7 +179,7 @@ test('garbage payloads get bad_request, change nothing, and the server keeps ser
   ];
   for (const event of ['pool:watch', 'pool:allocate', 'pool:release', 'pool:double-release']) {
     for (const [name, payload] of payloads) {
-      const ack = (await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck(event, payload)) as Ack<unknown>;
+      const ack = (await send(raw, event as keyof ClientToServerEvents, payload)) as Ack<unknown>;
       assert.equal(ack.ok, false, `${event} with ${name}`);
       assertError(ack, 'bad_request');
     }
@@ -183,8 +190,8 @@ test('garbage payloads get bad_request, change nothing, and the server keeps ser
   raw.emit('no-such-event', { evalId: 'e' });
 
   // Still serving, this socket and the others, and the pool is as it was.
-  ok(await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
-  ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+  ok(await send(raw, 'pool:watch', {}));
+  ok(await send(a, 'pool:watch', {}));
   assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before);
   raw.disconnect();
 });
@@ -192,9 +199,9 @@ test('garbage payloads get bad_request, change nothing, and the server keeps ser
 test('an event with an ack but no payload is answered (the ack is not taken for the payload)', async () => {
   const raw: RawClient = await connect(site);
   opened.push(raw);
-  const watched = (await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch')) as Ack<PoolSnapshot>;
+  const watched = await send(raw, 'pool:watch');
   assert.equal(ok(watched).pool, 'main');
-  assertError((await raw.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate')) as Ack<unknown>, 'bad_request');
+  assertError(await send(raw, 'pool:allocate'), 'bad_request');
   raw.disconnect();
 });
 
@@ -216,7 +223,7 @@ test('a message over the 16 KB frame limit drops that socket only', async () => 
   const dropped = new Promise<string>((resolve) => raw.once('disconnect', (reason) => resolve(reason)));
   raw.emit('pool:allocate', { evalId: 'e', pad: 'x'.repeat(20_000) });
   assert.equal(await dropped, 'transport close');
-  ok(await a.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
+  ok(await send(a, 'pool:watch', {}));
   assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before);
 });
 
@@ -225,14 +232,14 @@ test('a viewer over its rate limit gets rate_limited; other viewers and watching
   const eager = await connect(limitedSite);
   const other = await connect(limitedSite);
   try {
-    ok(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-1' }));
-    ok(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:release', { executor: 'executor-1' }));
+    ok(await send(eager, 'pool:allocate', { evalId: 'eval-1' }));
+    ok(await send(eager, 'pool:release', { executor: 'executor-1' }));
     const before = poolState(await limitedSite.actions.pools.snapshot('main'));
-    assertError(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-2' }), 'rate_limited');
-    assertError(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:double-release', { executor: 'executor-1' }), 'rate_limited');
+    assertError(await send(eager, 'pool:allocate', { evalId: 'eval-2' }), 'rate_limited');
+    assertError(await send(eager, 'pool:double-release', { executor: 'executor-1' }), 'rate_limited');
     assert.deepEqual(poolState(await limitedSite.actions.pools.snapshot('main')), before, 'a refused action changes nothing');
-    ok(await eager.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:watch', {}));
-    ok(await other.timeout(EVENT_TIMEOUT_MS).emitWithAck('pool:allocate', { evalId: 'eval-3' }));
+    ok(await send(eager, 'pool:watch', {}));
+    ok(await send(other, 'pool:allocate', { evalId: 'eval-3' }));
   } finally {
     eager.disconnect();
     other.disconnect();
