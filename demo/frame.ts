@@ -27,6 +27,7 @@ export class PanelFrame {
   private readonly subtitle: HTMLElement;
   private readonly enlargeButton: HTMLButtonElement;
   private overlay: HTMLElement | null = null;
+  private unsubscribe: (() => void) | null = null;
   private readonly onKey = (event: KeyboardEvent) => {
     if (event.key === 'Escape') this.shrink();
   };
@@ -51,7 +52,7 @@ export class PanelFrame {
 
   constructor(
     private readonly host: HTMLElement,
-    connection: Connection,
+    private readonly connection: Connection,
     private readonly options: FrameOptions,
   ) {
     this.badge = new ConnectionBadge(connection);
@@ -75,6 +76,8 @@ export class PanelFrame {
 
   render(): void {
     this.badge.render();
+    // Marks the whole panel while not connected: what it shows may be stale (panels.css dims it).
+    this.unsubscribe ??= this.connection.onState((state) => (this.root.dataset.connection = state));
     this.configure(this.options);
     this.host.replaceChildren(this.root);
   }
@@ -89,6 +92,8 @@ export class PanelFrame {
 
   destroy(): void {
     this.shrink();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     this.root.removeEventListener('click', this.onTapWhileSmall, { capture: true });
     this.root.removeEventListener('keydown', this.onButtonKey);
     this.badge.destroy();
