@@ -9,15 +9,8 @@
  * snapshots: every list, marker, owner and reply comes from the server, and
  * every viewer's clicks reach every other viewer (`pool:acted`).
  */
-import type {
-  AllocateReply,
-  DoubleReleaseWarning,
-  PoolAction,
-  PoolSnapshot,
-  ReleaseReply,
-} from '../../server/protocol.ts';
+import type { AllocateReply, ApiError, DoubleReleaseWarning, PoolAction, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
 import type { Connection, LocalFailure } from '../connection.ts';
-import type { ApiError } from '../../server/protocol.ts';
 import { actionButton, formatClock, formatTtl, h } from '../dom.ts';
 import { PanelFrame } from '../frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
@@ -76,7 +69,8 @@ export class LuaReleasePanel implements PanelController {
   private errorText = '';
   private tick: ReturnType<typeof setInterval> | null = null;
 
-  // DOM, built once in render().
+  // The panel's elements: made with it, put together and into the slide by render(),
+  // then only their text and attributes change.
   private readonly available = h('div', { className: 'lp-chips', attrs: { 'data-role': 'available', 'aria-label': 'available list' } });
   private readonly executors = h('div', { className: 'lp-executors', attrs: { role: 'radiogroup', 'aria-label': 'executor to release', 'data-role': 'executors' } });
   private readonly rows = new Map<string, ExecutorRow>();
