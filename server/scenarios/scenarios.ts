@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { FaultName, ReleaseKind, ReleaseReply, ScenarioName, TimelineEvent } from '../protocol.ts';
+import type { EvalRuntime } from '../tasks/evalRuntime.ts';
 import type { Logger } from '../log.ts';
 import type { ExecutorPools } from '../pool/executorPool.ts';
 import { checkInvariant } from '../pool/invariant.ts';
@@ -14,18 +15,7 @@ import type { RunRecorder } from './runRecorder.ts';
 import { runTalkTest } from './talkTest.ts';
 
 /** The slice of the task runtime (server/tasks) a scenario uses. */
-export interface EvalRunner {
-  run(request: {
-    runId: string;
-    evalId: string;
-    pool: string;
-    executor: string;
-    release: ReleaseKind;
-    callbacks: { link: boolean; linkError: boolean };
-    fault: FaultName;
-    onEvent(event: TimelineEvent): void;
-  }): Promise<{ outcome: string; mechanism: string; callbacks: { callback: string; reply: ReleaseReply }[] }>;
-}
+export type EvalRunner = Pick<EvalRuntime, 'run'>;
 
 export interface ScenarioContext {
   pools: ExecutorPools;

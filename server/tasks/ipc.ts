@@ -2,20 +2,12 @@
  * What the runtime and its worker processes say to each other over the fork's
  * IPC channel (JSON serialization), and the data the BullMQ jobs carry.
  */
-import type { ReleaseReply } from '../protocol.ts';
-import type { FaultName, TimelineKind } from './types.ts';
+import type { ReleaseKind, ReleaseReply } from '../protocol.ts';
+import type { EvalRunRequest, TimelineKind } from './types.ts';
 import type { QueueName } from './queues.ts';
 
-/** The data of an eval job. */
-export interface EvalJobData {
-  runId: string;
-  evalId: string;
-  pool: string;
-  executor: string;
-  release: 'naive' | 'lua';
-  callbacks: { link: boolean; linkError: boolean };
-  fault: FaultName;
-}
+/** The data of an eval job: the run request, less what cannot leave this process. */
+export type EvalJobData = Omit<EvalRunRequest, 'onEvent'>;
 
 /** The data of a `link` cleanup job (queued on the callbacks queue by the eval's processor). */
 export interface LinkJobData {
@@ -24,7 +16,7 @@ export interface LinkJobData {
   evalJobId: string;
   pool: string;
   executor: string;
-  release: 'naive' | 'lua';
+  release: ReleaseKind;
 }
 
 export interface WorkerConfig {

@@ -2,7 +2,13 @@
  * The task runtime's vocabulary: faults, timeline events, run requests and
  * results. Plain data only, so a run can be sent to a browser and replayed.
  */
-import { FaultName as FaultNameSchema, type FaultName as ProtocolFaultName, type ReleaseReply } from '../protocol.ts';
+import {
+  FaultName as FaultNameSchema,
+  type FaultName as ProtocolFaultName,
+  type ReleaseKind,
+  type ReleaseReply,
+  type TimelineEvent as ProtocolTimelineEvent,
+} from '../protocol.ts';
 
 /**
  * What to do to one eval run (the one definition is in protocol.ts, as the HTTP
@@ -76,19 +82,9 @@ export type TimelineKind =
   /** server: the run is over (data: the outcome). */
   | 'run-finished';
 
-export interface TimelineEvent {
-  /** Order of arrival at the server, from 1 within a run. */
-  seq: number;
-  /** Epoch ms when it happened, by the clock of the process that did it (for a Redis reply: Redis' clock). */
-  at: number;
-  lane: Lane;
-  /** The OS process that did it; null for Redis itself. */
-  pid: number | null;
+/** A timeline event of the protocol's shape, whose kind is one the runtime records. */
+export interface TimelineEvent extends ProtocolTimelineEvent {
   kind: TimelineKind;
-  /** One sentence for the audience. */
-  text: string;
-  /** Structured details: a ReleaseReply for `release-reply`, ids and reasons otherwise. */
-  data?: unknown;
 }
 
 export interface EvalRunRequest {
@@ -97,7 +93,7 @@ export interface EvalRunRequest {
   pool: string;
   /** The executor the caller already allocated to this eval. */
   executor: string;
-  release: 'naive' | 'lua';
+  release: ReleaseKind;
   /** Which callbacks the eval has attached (the talk's attempt 1 attaches linkError only). */
   callbacks: { link: boolean; linkError: boolean };
   fault: FaultName;
