@@ -55,7 +55,9 @@ export async function startPrivateRedis(options: { binary?: string; extraArgs?: 
   // watches our pid and takes Redis down with us. It exits when Redis exits.
   // `sleep 1 & wait $!`, not `sleep 1`: a trap runs only between commands, and `wait` is the one a signal interrupts.
   const watchdog = `"$0" "$@" & r=$!; trap 'kill $r 2>/dev/null; wait $r; exit' TERM INT; ` +
-    `while kill -0 ${process.pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done; kill $r 2>/dev/null; wait $r`;
+    `while kill -0 ${process.pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done; kill $r 2>/dev/null; wait $r; ` +
+    // Its working folder (empty: persistence is off) goes with it, whoever stopped it.
+    `rm -rf '${dir}'`;
   const child = spawn('sh', ['-c', watchdog, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

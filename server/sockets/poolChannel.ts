@@ -6,8 +6,8 @@
  */
 import type { Server, Socket } from 'socket.io';
 import type { z } from 'zod';
-import { AllocateRequest, ReleaseRequest, WatchRequest, type Ack, type ClientToServerEvents, type ServerToClientEvents } from '../protocol.ts';
-import { ClientError, parseOrThrow, toApiError } from '../errors.ts';
+import { AllocateRequest, ReleaseRequest, WatchRequest, type ClientToServerEvents, type ServerToClientEvents } from '../protocol.ts';
+import { onRequest } from './requests.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
 import type { RateLimiter } from '../rateLimit.ts';
@@ -43,33 +43,8 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimi
   actions.on('acted', onActed);
 
   io.on('connection', (socket: IoSocket) => {
-    /**
-     * Wraps a handler: parse the request by its schema, apply the viewer's rate limit
-     * when it acts, answer through the ack (a client may send none; then we just act).
-     */
-    const on = <R, T>(
-      event: keyof ClientToServerEvents,
-      schema: z.ZodType<R>,
-      limited: boolean,
-      handler: (request: R) => Promise<T>,
-    ) => {
-      socket.on(event, async (...args: unknown[]) => {
-        // socket.io hands the ack over last: an event sent with an ack and no payload has it first.
-        const ack = args.at(-1);
-        const request = typeof args[0] === 'function' ? undefined : args[0];
-        const reply = typeof ack === 'function' ? (ack as (result: Ack<T>) => void) : () => {};
-        try {
-          if (limited && !viewerLimiter.take(`socket:${socket.id}`)) {
-            throw new ClientError('rate_limited', 'too many actions: slow down');
-          }
-          reply({ ok: true, data: await handler(parseOrThrow(schema, request ?? {})) });
-        } catch (error) {
-          const apiError = toApiError(error);
-          if (apiError.error === 'internal') log.error('socket event failed', { event, error: String(error) });
-          reply({ ok: false, ...apiError });
-        }
-      });
-    };
+    const on = <R, T>(event: keyof ClientToServerEvents, schema: z.ZodType<R>, limited: boolean, handler: (request: R) => Promise<T>) =>
+      onRequest(socket, { viewerLimiter, log }, event, schema, { limited }, handler);
 
     on('pool:watch', WatchRequest, false, async ({ pool }) => {
       const name = actions.resolvePool(pool);

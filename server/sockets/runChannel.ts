@@ -3,8 +3,8 @@
  * limit, and every run's timeline is streamed to everyone as it happens.
  */
 import { z } from 'zod';
-import { StartRunSocketRequest, type Ack, type RunRecord, type RunSummary } from '../protocol.ts';
-import { ClientError, parseOrThrow, toApiError } from '../errors.ts';
+import { StartRunSocketRequest } from '../protocol.ts';
+import { onRequest } from './requests.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimiter } from '../rateLimit.ts';
 import type { RunService, RunServiceEvents } from '../scenarios/runService.ts';
@@ -22,28 +22,12 @@ export function createRunChannel(io: IoServer, runs: RunService, viewerLimiter: 
   runs.on('finished', onFinished);
 
   io.on('connection', (socket) => {
-    socket.on('runs:watch', async (request: unknown, ack: unknown) => {
-      const reply = typeof ack === 'function' ? (ack as (r: Ack<RunRecord[]>) => void) : () => {};
-      try {
-        parseOrThrow(WatchRuns, request ?? {});
-        await socket.join(RUNS_ROOM);
-        reply({ ok: true, data: runs.latestRuns() });
-      } catch (error) {
-        reply({ ok: false, ...toApiError(error) });
-      }
+    const deps = { viewerLimiter, log };
+    onRequest(socket, deps, 'runs:watch', WatchRuns, { limited: false }, async () => {
+      await socket.join(RUNS_ROOM);
+      return runs.latestRuns();
     });
-    socket.on('run:start', (request: unknown, ack: unknown) => {
-      const reply = typeof ack === 'function' ? (ack as (r: Ack<RunSummary>) => void) : () => {};
-      try {
-        if (!viewerLimiter.take(`socket:${socket.id}`)) throw new ClientError('rate_limited', 'too many actions: slow down');
-        const { scenario, ...options } = parseOrThrow(StartRunSocketRequest, request ?? {});
-        reply({ ok: true, data: runs.start(scenario, options) });
-      } catch (error) {
-        const apiError = toApiError(error);
-        if (apiError.error === 'internal') log.error('run:start failed', { error: String(error) });
-        reply({ ok: false, ...apiError });
-      }
-    });
+    onRequest(socket, deps, 'run:start', StartRunSocketRequest, { limited: true }, ({ scenario, ...options }) => runs.start(scenario, options));
   });
 
   return {

@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
+import { io as connect } from 'socket.io-client';
 import { api, startSite, type Site } from '../support/site.ts';
 
 let site: Site;
@@ -119,4 +120,40 @@ test('bad run requests are refused and start nothing', async () => {
   assert.equal((await api(site, 'GET', '/api/runs/run-does-not-exist')).status, 404);
   assert.equal((await api(site, 'GET', '/api/runs/..%2Fetc')).status, 400);
   assert.equal(site.runs.latestRuns().length, before);
+});
+
+test('over socket.io: runs:watch with no payload is answered, a run streams its events, garbage is refused', async () => {
+  const socket = connect(site.url, { transports: ['websocket'], forceNew: true });
+  try {
+    const watched = (await socket.timeout(5000).emitWithAck('runs:watch')) as { ok: boolean; data: RunRecord[] };
+    assert.equal(watched.ok, true);
+    assert.ok(Array.isArray(watched.data));
+
+    const bad = (await socket.timeout(5000).emitWithAck('run:start', { scenario: 'attempt-9' })) as { ok: boolean; error: string };
+    assert.deepEqual([bad.ok, bad.error], [false, 'bad_request']);
+
+    const events: string[] = [];
+    let runId = '';
+    const finished = new Promise<RunRecord>((resolve) => {
+      socket.on('run:event', (update: { runId: string; event: { kind: string } }) => {
+        if (update.runId === runId) events.push(update.event.kind);
+      });
+      socket.on('run:finished', (run: RunRecord) => {
+        if (run.id === runId) resolve(run);
+      });
+    });
+    const started = (await socket.timeout(5000).emitWithAck('run:start', { scenario: 'attempt-3', fault: 'result-unstorable' })) as {
+      ok: boolean;
+      data: RunSummary;
+    };
+    assert.equal(started.ok, true);
+    runId = started.data.id;
+    const record = await finished;
+    assert.equal(record.verdict?.sound, true);
+    assert.ok(events.includes('release-reply'), 'release replies were streamed as they happened');
+    const late = (await socket.timeout(5000).emitWithAck('runs:watch', {})) as { ok: boolean; data: RunRecord[] };
+    assert.equal(late.data.find((run) => run.scenario === 'attempt-3')?.id, runId, 'a late joiner gets the latest run of each scenario');
+  } finally {
+    socket.close();
+  }
 });
