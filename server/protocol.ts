@@ -60,6 +60,8 @@ export interface AllocateReply {
   ttlSeconds: number;
   /** Non-null when the executor's marker was still held by another eval: a duplicate handed out twice. */
   previousOwner: string | null;
+  /** What the allocation script replied, as it came: [entry, previous_owner ("" when none)]. */
+  reply: [string, string];
 }
 
 export type ErrorCode = 'bad_request' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'forbidden' | 'internal';

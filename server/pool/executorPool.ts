@@ -96,6 +96,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
       evalId,
       ttlSeconds,
       previousOwner: previousOwner === '' ? null : previousOwner,
+      reply: [entry, previousOwner],
     };
     if (allocation.previousOwner) {
       this.log.error('Executor handed to two evals', { pool, executor: allocation.executor, evalId, previousOwner });

@@ -90,7 +90,8 @@ test('POST /api/allocate: 200 with the allocation until the pool is empty, then 
   for (let i = 1; i <= 4; i++) {
     const reply = await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: `eval-${i}` } });
     assert.equal(reply.status, 200);
-    assert.deepEqual(Object.keys(reply.body).sort(), ['evalId', 'executor', 'previousOwner', 'ttlSeconds']);
+    assert.deepEqual(Object.keys(reply.body).sort(), ['evalId', 'executor', 'previousOwner', 'reply', 'ttlSeconds']);
+    assert.deepEqual(reply.body.reply, [JSON.stringify({ url: reply.body.executor }), ''], "the script's own reply: [entry, previous owner]");
     assert.equal(reply.body.evalId, `eval-${i}`);
     assert.equal(reply.body.previousOwner, null);
     assert.equal(reply.body.ttlSeconds, 600);
