@@ -40,8 +40,16 @@ async function run(scenario: string, body: Record<string, string> = {}): Promise
   return record;
 }
 
+/**
+ * The release statuses of a run, in the order Redis executed them (its clock is in
+ * the Lua reply): two callbacks in two processes may report in either order.
+ */
 const releases = (record: RunRecord) =>
-  record.events.filter((e) => e.kind === 'release-reply').map((e) => (e.data as { status: string }).status);
+  record.events
+    .filter((e) => e.kind === 'release-reply')
+    .map((e) => e.data as { status: string; reply: (number | string)[] })
+    .sort((a, b) => Number(a.reply[3] ?? 0) - Number(b.reply[3] ?? 0) || Number(a.reply[4] ?? 0) - Number(b.reply[4] ?? 0))
+    .map((reply) => reply.status);
 
 test('attempt 1 (link_error only): a successful eval never releases, the executor leaks', async () => {
   const record = await run('attempt-1', { fault: 'none' });
