@@ -1,0 +1,192 @@
+/**
+ * "The Journey to Idempotency": the talk's three attempts side by side, under
+ * the same fault, each on its own pool:
+ *  - attempt 1, link_error only (naive release): a success never releases, the
+ *    executor leaks;
+ *  - attempt 2, both callbacks with the naive release: the executor is pushed
+ *    twice and then handed to two evals at once;
+ *  - attempt 3, both callbacks with the Lua release: `already_in_pool`, sound.
+ * "Run all three" queues the three scenarios; the server plays them one after
+ * another and each column follows its own run (queued, running, finished). The
+ * headline of each verdict is the server's verdict (sound or not, and what its
+ * problems say); the talk's own words are added where the run agrees with them.
+ */
+import type { FaultName, ScenarioName } from '../../server/protocol.ts';
+import type { Connection } from '../connection.ts';
+import { actionButton, h } from '../dom.ts';
+import { PanelFrame } from '../frame.ts';
+import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
+import { errorLine, faultSelect, selectedFault } from '../runControls.ts';
+import { describeFailure, subscribeRuns, type RunFeed, type RunView, type VerdictKind } from '../runs.ts';
+import { RunDetails, callbackList, phaseText, verdictBlock } from '../runView.ts';
+import { Timeline } from '../timeline.ts';
+import '../runs.css';
+
+interface Attempt {
+  scenario: ScenarioName;
+  title: string;
+  /** What it attaches and how it releases. */
+  how: string;
+  /** The talk's words for the outcome it expects ("# Result: ..."). */
+  words: Partial<Record<VerdictKind, string>>;
+}
+
+const ATTEMPTS: readonly Attempt[] = [
+  { scenario: 'attempt-1', title: 'Attempt 1', how: 'link_error only', words: { leak: 'Lost executors on success' } },
+  { scenario: 'attempt-2', title: 'Attempt 2', how: 'both · naive release', words: { duplicate: 'Double releases causing chaos' } },
+  { scenario: 'attempt-3', title: 'Attempt 3', how: 'both · Lua release', words: { sound: 'Safe under all conditions' } },
+];
+
+const FAULTS: readonly FaultName[] = ['worker-killed', 'result-unstorable', 'lock-lost', 'worker-killed-fail', 'lock-lost-fail', 'none', 'task-fails'];
+const DEFAULT_FAULT: FaultName = 'worker-killed';
+
+interface Column {
+  attempt: Attempt;
+  root: HTMLElement;
+  phase: HTMLElement;
+  timeline: Timeline;
+  lower: HTMLElement;
+  run: RunView | null;
+}
+
+export class JourneyPanel implements PanelController {
+  private readonly connection: Connection;
+  private frame: PanelFrame | null = null;
+  private feed: RunFeed | null = null;
+  private readonly unsubscribers: (() => void)[] = [];
+  private pending = false;
+  /** The attempt shown whole (tap "details"), or null for the three columns. */
+  private detailOf: Attempt | null = null;
+
+  private readonly select = faultSelect(FAULTS, DEFAULT_FAULT, 'Fault for all three attempts');
+  private readonly runButton = actionButton('▶ Run all three', () => void this.startAll());
+  private readonly error = errorLine();
+  private readonly columnsBox = h('div', { className: 'lp-cols', attrs: { 'data-role': 'columns' } });
+  private readonly columns: Column[];
+  private readonly detailBox = h('div', { className: 'lp-col-detail', attrs: { 'data-role': 'detail' } });
+  private readonly detailTitle = h('span', { className: 'lp-col-detail-title' });
+  private readonly details = new RunDetails('Not run yet: press “Run all three”.');
+
+  constructor(private readonly context: PanelContext) {
+    this.connection = context.connection();
+    this.runButton.dataset.role = 'run-all';
+    this.runButton.title = 'Queue attempt 1, 2 and 3 under this fault; the server plays them one after another';
+    this.columns = ATTEMPTS.map((attempt) => this.createColumn(attempt));
+    this.columnsBox.append(...this.columns.map((column) => column.root));
+    const back = actionButton('← all three', () => this.showDetail(null), 'lp-button lp-button-small');
+    back.dataset.role = 'back';
+    this.detailBox.append(h('div', { className: 'lp-col-detail-head' }, back, this.detailTitle), this.details.element);
+    this.detailBox.hidden = true;
+  }
+
+  render(): void {
+    this.frame = new PanelFrame(this.context.element, this.connection, { title: 'Three attempts', subtitle: 'same fault · real runs' });
+    this.frame.root.classList.add('lp-runs');
+    this.frame.body.append(h('div', { className: 'lp-actions lp-run-controls' }, this.select, this.runButton), this.error.element, this.columnsBox, this.detailBox);
+    this.frame.render();
+    const runs = subscribeRuns(this.connection, () => this.renderRuns());
+    this.feed = runs.feed;
+    this.unsubscribers.push(runs.unsubscribe, this.connection.onState(() => this.renderControls()));
+    this.renderRuns();
+  }
+
+  configure(_options: PanelOptions): void {}
+
+  update(): void {
+    this.frame?.update();
+    for (const column of this.columns) column.timeline.refresh();
+    this.details.refresh();
+    this.renderControls();
+  }
+
+  destroy(): void {
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+    this.feed = null;
+    this.frame?.destroy();
+    this.frame = null;
+  }
+
+  private createColumn(attempt: Attempt): Column {
+    const phase = h('span', { className: 'lp-phase', attrs: { 'data-role': 'phase' } });
+    const timeline = new Timeline({ compact: true });
+    const lower = h('div', { className: 'lp-col-lower' });
+    const more = actionButton('details', () => this.showDetail(attempt), 'lp-link-button');
+    more.dataset.role = 'details';
+    more.title = `${attempt.title}: the whole timeline, every reply and the mechanism`;
+    const root = h(
+      'div',
+      { className: 'lp-col', attrs: { role: 'group', 'data-scenario': attempt.scenario, 'aria-label': attempt.title } },
+      h('div', { className: 'lp-col-head' }, h('strong', { text: attempt.title }), phase),
+      h('div', { className: 'lp-col-how', text: attempt.how }),
+      timeline.element,
+      lower,
+      more,
+    );
+    return { attempt, root, phase, timeline, lower, run: null };
+  }
+
+  private async startAll(): Promise<void> {
+    if (!this.feed) return;
+    const fault = selectedFault(this.select, DEFAULT_FAULT);
+    this.pending = true;
+    this.renderControls();
+    let failure = '';
+    // In order: the server plays queued runs one after another, attempt 1 first.
+    for (const attempt of ATTEMPTS) {
+      const result = await this.feed.start(attempt.scenario, fault);
+      if (!result.ok) {
+        failure = `${attempt.title}: ${describeFailure(result)}`;
+        break;
+      }
+    }
+    this.pending = false;
+    this.error.show(failure);
+    this.renderControls();
+  }
+
+  private showDetail(attempt: Attempt | null): void {
+    this.detailOf = attempt;
+    this.columnsBox.hidden = attempt !== null;
+    this.detailBox.hidden = attempt === null;
+    this.renderRuns();
+    this.details.refresh();
+  }
+
+  private renderRuns(): void {
+    for (const column of this.columns) {
+      const run = this.feed?.latest(column.attempt.scenario) ?? null;
+      column.run = run;
+      this.renderColumn(column, run);
+    }
+    if (this.detailOf) {
+      const column = this.columns.find((c) => c.attempt === this.detailOf);
+      this.detailTitle.textContent = `${this.detailOf.title}: ${this.detailOf.how}`;
+      this.details.update(column?.run ?? null);
+    }
+    this.renderControls();
+  }
+
+  private renderColumn(column: Column, run: RunView | null): void {
+    column.root.dataset.phase = run?.phase ?? 'none';
+    if (run) column.root.dataset.runId = run.id;
+    else delete column.root.dataset.runId;
+    column.phase.textContent = run ? phaseText(run) : 'not run';
+    column.phase.className = `lp-phase lp-phase-${run?.phase ?? 'none'}`;
+    column.timeline.update(run?.events ?? [], { startedAt: run?.summary?.startedAt ?? run?.startedAt ?? null, live: run?.phase === 'running', runId: run?.id ?? null });
+    if (!run) {
+      column.lower.replaceChildren(h('p', { className: 'lp-muted lp-empty', text: 'not run yet' }));
+      return;
+    }
+    const finished = run.phase === 'finished' || run.phase === 'failed';
+    // The verdict first: its headline stays in sight; its problems may need the column to scroll.
+    column.lower.replaceChildren(verdictBlock(run, { compact: true, words: column.attempt.words }), callbackList(run.events, { compact: true, finished }));
+    if (run.summary?.fault) column.lower.append(h('div', { className: 'lp-col-fault', text: `fault: ${run.summary.fault}` }));
+  }
+
+  private renderControls(): void {
+    const busy = this.pending || this.columns.some((column) => column.run?.phase === 'queued' || column.run?.phase === 'running');
+    this.runButton.disabled = !this.feed?.watching || busy;
+    this.runButton.setAttribute('aria-busy', String(busy));
+    this.error.showFeedError(this.feed?.error ?? '');
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * Scenario runs as the panels see them: one feed per page connection that joins
+ * the server's `runs` room, keeps what the server sent about each run (its
+ * summary, its timeline events by sequence number, its final record) and tells
+ * the panels when anything changed. Nothing here invents a step: a run's phase,
+ * events and verdict are what the server streamed (`run:*`) or acknowledged
+ * (`runs:watch`, `run:start`).
+ *
+ * Several panels share one feed (one `runs:watch` per connect, not one per panel);
+ * the last one to unsubscribe detaches it.
+ */
+import type {
+  ApiError,
+  FaultName,
+  InvariantVerdict,
+  ReleaseReply,
+  RunRecord,
+  RunSummary,
+  ScenarioName,
+  TimelineEvent,
+} from '../server/protocol.ts';
+import type { Connection, LocalFailure } from './connection.ts';
+
+/** Where a run is: waiting behind other runs on the stage, playing, or over. */
+export type RunPhase = 'queued' | 'running' | 'finished' | 'failed';
+
+/** One run, as far as this page knows it. */
+export interface RunView {
+  id: string;
+  scenario: ScenarioName;
+  /** Null when the page only saw events of the run so far (it joined mid-run). */
+  summary: RunSummary | null;
+  /** Every event the server sent, in sequence order, each once. */
+  events: TimelineEvent[];
+  phase: RunPhase;
+  /** When the run was queued (server clock). */
+  startedAt: number;
+}
+
+interface RunState {
+  id: string;
+  scenario: ScenarioName;
+  summary: RunSummary | null;
+  events: Map<number, TimelineEvent>;
+  sorted: TimelineEvent[] | null;
+  /** `run:started` was seen: the run left the queue. */
+  started: boolean;
+  startedAt: number;
+}
+
+/** How many runs of each scenario are kept (the latest is the one shown). */
+const KEEP_PER_SCENARIO = 3;
+
+export type FeedListener = () => void;
+
+/** What a click on a run button got: the run, or why not. */
+export type StartResult = { ok: true; run: RunView } | ({ ok: false } & ApiError) | LocalFailure;
+
+export class RunFeed {
+  private readonly runs = new Map<string, RunState>();
+  private readonly listeners = new Set<FeedListener>();
+  private readonly cleanups: (() => void)[] = [];
+  private watchingNow = false;
+  private watchError = '';
+
+  constructor(private readonly connection: Connection) {
+    this.cleanups.push(
+      connection.on('run:started', (summary) => {
+        const state = this.ensure(summary.id, summary.scenario, summary.startedAt);
+        state.summary = summary;
+        state.started = true;
+        this.changed();
+      }),
+      connection.on('run:event', ({ runId, scenario, event }) => {
+        const state = this.ensure(runId, scenario, event.kind === 'queued' ? event.at : null);
+        this.addEvent(state, event);
+        this.changed();
+      }),
+      connection.on('run:finished', (record) => {
+        this.ingest(record);
+        this.changed();
+      }),
+      connection.onState((state) => {
+        if (state !== 'connected' && this.watchingNow) {
+          this.watchingNow = false;
+          this.changed();
+        }
+      }),
+      connection.onConnect(() => void this.watch()),
+    );
+  }
+
+  /** Joined the runs room on this connection: runs can be started and followed. */
+  get watching(): boolean {
+    return this.watchingNow && this.connection.connected;
+  }
+
+  /** Why the runs could not be followed, in words ('' when they can). */
+  get error(): string {
+    return this.watchError;
+  }
+
+  subscribe(listener: FeedListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** The newest run of a scenario (queued ones included), or null. */
+  latest(scenario: ScenarioName): RunView | null {
+    let best: RunState | null = null;
+    for (const state of this.runs.values()) {
+      if (state.scenario !== scenario) continue;
+      if (!best || state.startedAt > best.startedAt || (state.startedAt === best.startedAt && state.id > best.id)) best = state;
+    }
+    return best ? view(best) : null;
+  }
+
+  get(id: string): RunView | null {
+    const state = this.runs.get(id);
+    return state ? view(state) : null;
+  }
+
+  /**
+   * Asks the server to queue a run. Settles with the server's answer or a local
+   * failure; on success the run is known here at once (phase `queued`).
+   */
+  async start(scenario: ScenarioName, fault?: FaultName): Promise<StartResult> {
+    const result = await this.connection.request('run:start', fault ? { scenario, fault } : { scenario });
+    if (!result.ok) return result;
+    const state = this.ensure(result.data.id, result.data.scenario, result.data.startedAt);
+    state.summary ??= result.data;
+    this.changed();
+    return { ok: true, run: view(state) };
+  }
+
+  destroy(): void {
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.listeners.clear();
+  }
+
+  private async watch(): Promise<void> {
+    this.watchingNow = false;
+    const result = await this.connection.request('runs:watch', {});
+    if (!result.ok) {
+      this.watchError = `Cannot follow the runs: ${describeFailure(result)}`;
+      this.changed();
+      return;
+    }
+    this.watchError = '';
+    this.watchingNow = true;
+    for (const record of result.data) this.ingest(record);
+    this.changed();
+  }
+
+  /** A whole record (the watch's, or a finished run's): the authority on everything it holds. */
+  private ingest(record: RunRecord): void {
+    const { events, ...summary } = record;
+    const state = this.ensure(record.id, record.scenario, record.startedAt);
+    state.summary = summary;
+    state.startedAt = record.startedAt;
+    // A record that has more than its `queued` event has left the queue.
+    if (events.some((event) => event.kind !== 'queued') || record.status !== 'running') state.started = true;
+    for (const event of events) this.addEvent(state, event);
+  }
+
+  private addEvent(state: RunState, event: TimelineEvent): void {
+    if (state.events.has(event.seq)) return;
+    state.events.set(event.seq, event);
+    state.sorted = null;
+    if (event.kind !== 'queued') state.started = true;
+  }
+
+  private ensure(id: string, scenario: ScenarioName, startedAt: number | null): RunState {
+    let state = this.runs.get(id);
+    if (!state) {
+      state = { id, scenario, summary: null, events: new Map(), sorted: null, started: false, startedAt: startedAt ?? Date.now() };
+      this.runs.set(id, state);
+      this.prune(scenario);
+    } else if (startedAt !== null && state.summary === null) {
+      state.startedAt = startedAt;
+    }
+    return state;
+  }
+
+  private prune(scenario: ScenarioName): void {
+    const ofScenario = [...this.runs.values()].filter((state) => state.scenario === scenario).sort((a, b) => b.startedAt - a.startedAt);
+    for (const old of ofScenario.slice(KEEP_PER_SCENARIO)) this.runs.delete(old.id);
+  }
+
+  private changed(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+function view(state: RunState): RunView {
+  state.sorted ??= [...state.events.values()].sort((a, b) => a.seq - b.seq);
+  const status = state.summary?.status;
+  const phase: RunPhase = status === 'finished' ? 'finished' : status === 'failed' ? 'failed' : state.started ? 'running' : 'queued';
+  return { id: state.id, scenario: state.scenario, summary: state.summary, events: state.sorted, phase, startedAt: state.startedAt };
+}
+
+const feeds = new WeakMap<Connection, RunFeed>();
+
+/**
+ * The page's run feed, shared by every panel on the connection. Subscribe to be
+ * told of changes; the returned function unsubscribes, and the last one out
+ * detaches the feed from the connection.
+ */
+export function subscribeRuns(connection: Connection, listener: FeedListener): { feed: RunFeed; unsubscribe(): void } {
+  let feed = feeds.get(connection);
+  if (!feed) {
+    feed = new RunFeed(connection);
+    feeds.set(connection, feed);
+  }
+  const shared = feed;
+  const off = shared.subscribe(listener);
+  return {
+    feed: shared,
+    unsubscribe() {
+      off();
+      if (shared.listenerCount === 0 && feeds.get(connection) === shared) {
+        feeds.delete(connection);
+        shared.destroy();
+      }
+    },
+  };
+}
+
+// ---- Words: what the panels say about runs, from what the server sent ----
+
+/** The faults, in the talk's words. */
+export const FAULT_LABELS: Record<FaultName, string> = {
+  'result-unstorable': "result can't be stored after callbacks were dispatched",
+  'worker-killed': 'worker killed after dispatching link',
+  'worker-killed-fail': 'worker killed after dispatching link, the job is then failed',
+  'lock-lost': 'lock lost while the task still runs',
+  'lock-lost-fail': 'lock lost while the task still runs, the job is then failed',
+  'worker-killed-silent': 'worker killed before any callback',
+  'task-fails': 'no fault: the task fails',
+  none: 'no fault: the task succeeds',
+};
+
+export const PHASE_LABELS: Record<RunPhase, string> = {
+  queued: 'queued',
+  running: 'running…',
+  finished: 'finished',
+  failed: 'run failed',
+};
+
+/** An error from a `run:start` or `runs:watch` Ack, or from the connection, in plain words. */
+export function describeFailure(failure: ApiError | LocalFailure): string {
+  switch (failure.error) {
+    case 'rate_limited':
+      return /stage is busy/i.test(failure.message)
+        ? 'The stage is busy: other runs are waiting their turn. Try again in a moment.'
+        : 'Too many clicks: wait a second, then try again.';
+    case 'bad_request':
+      return `The server refused the request: ${failure.message}`;
+    case 'redis_unavailable':
+      return 'Redis is not answering right now. Try again in a moment.';
+    case 'forbidden':
+      return `Not allowed: ${failure.message}`;
+    case 'offline':
+      return 'Not connected to the server: the buttons come back with the connection.';
+    case 'timeout':
+      return `${failure.message} The run may still have started: it will show here if it did.`;
+    case 'pool_empty':
+    case 'internal':
+    default:
+      return 'The server could not start the run. Try again.';
+  }
+}
+
+/** The release reply an event carries, when it is a `release-reply`. */
+export function releaseReplyOf(event: TimelineEvent): ReleaseReply | null {
+  const data = event.data as Partial<ReleaseReply> | undefined;
+  if (event.kind !== 'release-reply' || !data || typeof data.status !== 'string' || !Array.isArray(data.reply)) return null;
+  return data as ReleaseReply;
+}
+
+/** The verdict an `invariant` event carries. */
+export function verdictOf(event: TimelineEvent): InvariantVerdict | null {
+  const data = event.data as Partial<InvariantVerdict> | undefined;
+  if (event.kind !== 'invariant' || !data || typeof data.sound !== 'boolean') return null;
+  return data as InvariantVerdict;
+}
+
+export type ReplyTone = 'released' | 'already_in_pool' | 'not_busy' | 'duplicate';
+
+/**
+ * How a release reply should look. A reply that pushed the executor (`added` 1)
+ * although it was not busy (`wasBusy` 0) put a second copy in the list: only the
+ * naive release (DEL + LPUSH) ever does that; the Lua release refuses.
+ */
+export function replyTone(reply: ReleaseReply): ReplyTone {
+  if (reply.status === 'released' && reply.added === 1 && reply.wasBusy === 0) return 'duplicate';
+  return reply.status;
+}
+
+export const REPLY_WORDS: Record<ReplyTone, string> = {
+  released: 'released',
+  already_in_pool: 'already_in_pool',
+  not_busy: 'not_busy',
+  duplicate: 'pushed again: duplicate',
+};
+
+export type CallbackName = 'link' | 'link_error';
+
+export interface CallbackStep {
+  callback: CallbackName | null;
+  /** The process the callback ran in (`cleanup-job` for link, a worker for link_error). */
+  lane: string | null;
+  /** The event of the reply, and the reply itself. */
+  event: TimelineEvent;
+  reply: ReleaseReply;
+  tone: ReplyTone;
+}
+
+/**
+ * Every release of a run with the callback that made it, in the order Redis
+ * replied. The reply's event names its callback ("link's release: ..."); the
+ * callback's lane is the one of the matching `callback-started` event.
+ */
+export function callbackSteps(events: readonly TimelineEvent[]): CallbackStep[] {
+  const startedLanes = new Map<CallbackName, string[]>();
+  const steps: CallbackStep[] = [];
+  for (const event of events) {
+    if (event.kind === 'callback-started') {
+      const callback = (event.data as { callback?: string } | undefined)?.callback;
+      if (callback === 'link' || callback === 'link_error') startedLanes.set(callback, [...(startedLanes.get(callback) ?? []), event.lane]);
+      continue;
+    }
+    const reply = releaseReplyOf(event);
+    if (!reply) continue;
+    const named = /^(link_error|link)'s release/.exec(event.text)?.[1] as CallbackName | undefined;
+    const callback = named ?? null;
+    const lanes = callback ? startedLanes.get(callback) : undefined;
+    steps.push({ callback, lane: lanes?.shift() ?? null, event, reply, tone: replyTone(reply) });
+  }
+  return steps;
+}
+
+/** What went wrong in a run, in one or two words, from the server's verdict. */
+export type VerdictKind = 'sound' | 'leak' | 'duplicate' | 'broken';
+
+export function verdictKind(verdict: InvariantVerdict): VerdictKind {
+  if (verdict.sound) return 'sound';
+  const problems = verdict.problems.join('\n');
+  if (/available list \d+ times|handed to .* at once|duplicat/i.test(problems) || verdict.duplicated > 0) return 'duplicate';
+  if (/leaked|lost/i.test(problems) || verdict.lost > 0) return 'leak';
+  return 'broken';
+}
+
+/** A duration for the audience: "64 ms", "1.3 s". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}

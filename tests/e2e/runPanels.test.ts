@@ -1,0 +1,350 @@
+/**
+ * The four run panels (Act 1, the Journey, Defense in Depth, the edge-case
+ * test) in a real Chromium against the real site: the built deck, socket.io,
+ * BullMQ with two worker processes, real faults and a private Redis. What each
+ * panel shows is cross-checked with the server's own record of the run
+ * (GET /api/runs/:id), because a panel must show the server's run, not a guess.
+ *
+ * One browser, one page (two cores): every panel on the page is live from the
+ * start, whatever slide is shown. Waits are for what the page shows, never for
+ * a guessed time: a run takes 1-3 s, up to ~10 s on a loaded machine.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { RunRecord, RunSummary } from '../../server/protocol.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { api, startSite, type Site } from '../support/site.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const RUN_TIMEOUT = 30_000;
+
+const SLIDES = {
+  innocent: 'Act 1: The Innocent Pattern',
+  journey: 'The Journey to Idempotency',
+  defense: 'Defense in Depth',
+  edge: 'Testing the Edge Cases',
+} as const;
+
+const INNOCENT = '[data-panel="innocent-pattern"]';
+const JOURNEY = '[data-panel="journey"]';
+const DEFENSE = '[data-panel="defense"]';
+const EDGE = '[data-panel="edge-case-test"]';
+
+let site: Site | undefined;
+let browser: Browser | undefined;
+let context: BrowserContext | undefined;
+let page: Page;
+const errors: Error[] = [];
+
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+/** The site serves dist/: build it when missing or older than the deck's or the panels' sources. */
+async function ensureDeckBuilt(): Promise<void> {
+  const index = join(ROOT, 'dist', 'index.html');
+  const sources = Math.max(newest(join(ROOT, 'slides')), newest(join(ROOT, 'demo')));
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+}
+
+before(async () => {
+  await ensureDeckBuilt();
+  site = await startSite({ TASK_WORKERS: '2', STAGE_TTL_SECONDS: '2', REAPER_SWEEP_MS: '500' }, { deck: true });
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error));
+  await page.goto(`${site.url}/`);
+  await page.waitForFunction(() => window.Reveal?.isReady() === true);
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  await browser?.close();
+  await site?.close();
+});
+
+async function showSlide(title: string): Promise<void> {
+  const index = await page.evaluate(
+    (wanted) => (window.Reveal?.getSlides() ?? []).findIndex((slide) => slide.querySelector('h1, h2')?.textContent?.trim() === wanted),
+    title,
+  );
+  assert.ok(index >= 0, `the deck has the slide "${title}"`);
+  await page.evaluate((h) => window.Reveal?.slide(h), index);
+  await page.waitForFunction((wanted) => window.Reveal?.getCurrentSlide()?.querySelector('h1, h2')?.textContent?.trim() === wanted, title);
+}
+
+async function screenshot(name: string): Promise<void> {
+  await page.screenshot({ path: `/tmp/runpanel-${name}.png` });
+}
+
+async function serverRun(id: string): Promise<RunRecord> {
+  assert.ok(site);
+  const { status, body } = await api<RunRecord>(site, 'GET', `/api/runs/${id}`);
+  assert.equal(status, 200, `GET /api/runs/${id}`);
+  return body;
+}
+
+/** Waits until `selector` shows a finished run other than `previous`; returns its id. */
+async function finishedRun(selector: string, previous: string | null = null): Promise<string> {
+  await page.waitForFunction(
+    ({ selector, previous }) => {
+      const element = document.querySelector<HTMLElement>(selector);
+      return element?.dataset.phase === 'finished' && element.dataset.runId !== undefined && element.dataset.runId !== previous;
+    },
+    { selector, previous },
+    { timeout: RUN_TIMEOUT },
+  );
+  return (await page.locator(selector).getAttribute('data-run-id')) ?? '';
+}
+
+function texts(selector: string): Promise<string[]> {
+  return page.locator(selector).evaluateAll((elements) => elements.map((element) => element.textContent?.trim() ?? ''));
+}
+
+test('Act 1: both callbacks fire for result-unstorable, on two lanes, with the mechanism in words', async () => {
+  await showSlide(SLIDES.innocent);
+  await page.locator(`${INNOCENT} [data-role="badge"][data-state="connected"]`).waitFor();
+  const run = page.locator(`${INNOCENT} [data-role="run-view"]`);
+  const button = page.locator(`${INNOCENT} button[data-role="run"]`);
+  await page.locator(`${INNOCENT} select[data-role="fault"]`).selectOption('result-unstorable');
+  await button.waitFor();
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, INNOCENT);
+  const before = (await run.getAttribute('data-run-id')) ?? null;
+  await button.click();
+  const runId = await finishedRun(`${INNOCENT} [data-role="run-view"]`, before);
+  const record = await serverRun(runId);
+  assert.equal(record.scenario, 'innocent-pattern');
+  assert.equal(record.fault, 'result-unstorable');
+
+  // The lanes: link ran as a cleanup job, link_error in the worker; Redis replied to both.
+  const lanes = ((await page.locator(`${INNOCENT} [data-role="timeline"]`).getAttribute('data-lanes')) ?? '').split(' ');
+  for (const lane of ['server', 'cleanup-job', 'redis']) assert.ok(lanes.includes(lane), `lane ${lane} in ${lanes.join(',')}`);
+  assert.ok(lanes.some((lane) => /^worker-\d+$/.test(lane)), 'a worker lane');
+  const linkLane = await page.locator(`${INNOCENT} .lp-tl-mark[data-callback="link"]`).first().evaluate((mark) => mark.closest<HTMLElement>('[data-lane]')?.dataset.lane);
+  const errorLane = await page.locator(`${INNOCENT} .lp-tl-mark[data-callback="link_error"]`).first().evaluate((mark) => mark.closest<HTMLElement>('[data-lane]')?.dataset.lane);
+  assert.equal(linkLane, 'cleanup-job', 'link is queued as a job of its own');
+  assert.match(errorLane ?? '', /^worker-\d+$/, 'link_error is called in the worker');
+  const serverReplies = record.events.filter((e) => e.kind === 'release-reply').map((e) => (e.data as { status: string }).status);
+  assert.deepEqual(
+    await page.locator(`${INNOCENT} .lp-tl-mark[data-kind="release-reply"]`).evaluateAll((marks) => marks.map((mark) => mark.getAttribute('data-status'))),
+    serverReplies,
+  );
+  assert.deepEqual(serverReplies, ['released', 'already_in_pool']);
+
+  // The callbacks and replies, in words, and the server's verdict and mechanism.
+  assert.deepEqual(
+    await page.locator(`${INNOCENT} [data-role="callbacks"] .lp-step`).evaluateAll((steps) => steps.map((step) => `${step.getAttribute('data-callback')}:${step.getAttribute('data-status')}`)),
+    ['link:released', 'link_error:already_in_pool'],
+  );
+  assert.match((await page.locator(`${INNOCENT} [data-role="callbacks-ran"]`).textContent()) ?? '', /link \+ link_error/);
+  assert.equal(await page.locator(`${INNOCENT} [data-role="verdict"] .lp-verdict-summary`).textContent(), record.verdict?.summary);
+  assert.equal(await page.locator(`${INNOCENT} [data-role="verdict"]`).getAttribute('data-kind'), 'sound');
+  assert.ok(record.mechanism && record.mechanism.length > 20);
+  assert.equal(await page.locator(`${INNOCENT} [data-role="mechanism"]`).textContent(), `What fired: ${record.mechanism}`);
+  assert.equal(await button.isEnabled(), true, 'the button is back once the run is over');
+  await screenshot('innocent-pattern');
+});
+
+test('the Journey: attempt 1 leaks, attempt 2 duplicates and conflicts, attempt 3 holds, as the server judged', async () => {
+  await showSlide(SLIDES.journey);
+  const column = (scenario: string) => `${JOURNEY} .lp-col[data-scenario="${scenario}"]`;
+  const previous = await Promise.all(['attempt-1', 'attempt-2', 'attempt-3'].map((s) => page.locator(column(s)).getAttribute('data-run-id')));
+  assert.equal(await page.locator(`${JOURNEY} select[data-role="fault"]`).inputValue(), 'worker-killed', 'the fault defaults to a killed worker');
+  const button = page.locator(`${JOURNEY} button[data-role="run-all"]`);
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run-all"]`)?.disabled === false, JOURNEY);
+  await button.click();
+
+  // Queued server-side, played one after another: while one runs, a later one waits.
+  await page.waitForFunction(
+    (panel) => {
+      const phases = [...document.querySelectorAll<HTMLElement>(`${panel} .lp-col`)].map((col) => col.dataset.phase);
+      return phases.includes('running') || phases.includes('queued');
+    },
+    JOURNEY,
+  );
+  assert.equal(await button.isDisabled(), true, 'no second click while the three play');
+  await screenshot('journey-running');
+
+  const ids: Record<string, string> = {};
+  for (const [index, scenario] of ['attempt-1', 'attempt-2', 'attempt-3'].entries()) {
+    ids[scenario] = await finishedRun(column(scenario), previous[index] ?? null);
+  }
+
+  for (const scenario of ['attempt-1', 'attempt-2', 'attempt-3']) {
+    const record = await serverRun(ids[scenario]!);
+    assert.equal(record.fault, 'worker-killed');
+    const verdict = page.locator(`${column(scenario)} [data-role="verdict"]`);
+    // The panel shows the server's verdict: sound or not, its summary, every problem.
+    assert.equal(await verdict.getAttribute('data-sound'), String(record.verdict?.sound));
+    assert.equal(await verdict.locator('.lp-verdict-summary').textContent(), record.verdict?.summary);
+    assert.deepEqual(await texts(`${column(scenario)} [data-role="verdict"] .lp-problems li`), record.verdict?.problems ?? []);
+    const replies = record.events.filter((e) => e.kind === 'release-reply').map((e) => (e.data as { status: string }).status);
+    assert.deepEqual(await page.locator(`${column(scenario)} [data-role="callbacks"] .lp-step[data-status]`).evaluateAll((s) => s.map((x) => x.getAttribute('data-status'))), replies);
+  }
+
+  // Attempt 1: link_error only: the successful eval never releases; the executor leaks.
+  const one = column('attempt-1');
+  assert.equal(await page.locator(`${one} [data-role="verdict"]`).getAttribute('data-kind'), 'leak');
+  assert.match((await page.locator(`${one} [data-role="verdict"]`).textContent()) ?? '', /✗ Leak.*Lost executors on success.*leaked/s);
+
+  // Attempt 2: the naive release pushes twice; two evals get one executor.
+  const two = column('attempt-2');
+  assert.equal(await page.locator(`${two} [data-role="verdict"]`).getAttribute('data-kind'), 'duplicate');
+  const twoText = (await page.locator(`${two} [data-role="verdict"]`).textContent()) ?? '';
+  assert.match(twoText, /✗ Duplicate.*Double releases causing chaos/s);
+  assert.match(twoText, /in the available list 2 times/);
+  assert.match(twoText, /handed to eval-\S+ and eval-\S+ at once/);
+  await page.locator(`${two} [data-role="callbacks"] .lp-step[data-tone="duplicate"]`).waitFor();
+  await page.locator(`${two} [data-role="callbacks"] [data-kind="conflict"]`).waitFor();
+  await page.locator(`${two} .lp-tl-mark[data-kind="conflict"]`).waitFor();
+
+  // Attempt 3: the Lua release answers already_in_pool; the pool holds.
+  const three = column('attempt-3');
+  assert.equal(await page.locator(`${three} [data-role="verdict"]`).getAttribute('data-kind'), 'sound');
+  assert.match((await page.locator(`${three} [data-role="verdict"]`).textContent()) ?? '', /✓ Sound.*Safe under all conditions/s);
+  assert.deepEqual(await page.locator(`${three} [data-role="callbacks"] .lp-step[data-status]`).evaluateAll((s) => s.map((x) => x.getAttribute('data-tone'))), [
+    'released',
+    'already_in_pool',
+  ]);
+  assert.equal(await page.locator(`${three} [data-role="callbacks"] [data-kind="conflict"]`).count(), 0);
+
+  // The latest runs the server holds are the ones shown.
+  const latest = new Map(site!.runs.latestRuns().map((run) => [run.scenario, run.id]));
+  for (const scenario of ['attempt-1', 'attempt-2', 'attempt-3'] as const) assert.equal(ids[scenario], latest.get(scenario));
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run-all"]`)?.disabled === false, JOURNEY);
+  await screenshot('journey');
+
+  // Details: one attempt whole, then back to the three.
+  await page.locator(`${two} button[data-role="details"]`).click();
+  await page.locator(`${JOURNEY} [data-role="detail"] [data-role="run-view"][data-phase="finished"]`).waitFor();
+  assert.equal(await page.locator(`${JOURNEY} [data-role="detail"] [data-role="run-view"]`).getAttribute('data-run-id'), ids['attempt-2']);
+  await page.locator(`${JOURNEY} [data-role="detail"] .lp-tl-mark[data-tone="duplicate"]`).waitFor();
+  await screenshot('journey-detail');
+  await page.locator(`${JOURNEY} button[data-role="back"]`).click();
+  await page.locator(`${JOURNEY} [data-role="columns"]`).waitFor();
+});
+
+test('Defense in depth: the TTL brings a lost executor back, warnings are logged and counted, a burst never doubles', async () => {
+  assert.ok(site);
+  await showSlide(SLIDES.defense);
+  await page.locator(`${DEFENSE} [data-role="badge"][data-state="connected"]`).waitFor();
+
+  // Layer 2: kill a worker before any callback; the busy marker's TTL counts down, then the reaper returns it.
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run-ttl"]`)?.disabled === false, DEFENSE);
+  await page.locator(`${DEFENSE} button[data-role="run-ttl"]`).click();
+  const busy = page.locator(`${DEFENSE} .lp-ttl-chip[data-state="busy"]`);
+  await busy.waitFor({ timeout: RUN_TIMEOUT });
+  const executor = (await busy.getAttribute('data-executor')) ?? '';
+  assert.match((await busy.locator('[data-role="ttl"]').textContent()) ?? '', /^TTL (\d\.\d s|0: expiring)$/);
+  await screenshot('defense-ttl');
+  await page.locator(`${DEFENSE} .lp-ttl-chip[data-state="reclaimed"][data-executor="${executor}"]`).waitFor({ timeout: RUN_TIMEOUT });
+  await page.locator(`${DEFENSE} [data-role="ttl-steps"] [data-kind="reclaimed"]`).waitFor({ timeout: RUN_TIMEOUT });
+  await page.locator(`${DEFENSE} [data-role="ttl-outcome"]`, { hasText: 'back in the pool without any callback' }).waitFor({ timeout: RUN_TIMEOUT });
+  const ttlRun = site.runs.latestRuns().find((run) => run.scenario === 'ttl-safety-net');
+  assert.ok(ttlRun?.events.some((event) => event.kind === 'reclaimed'));
+  assert.ok(!ttlRun?.events.some((event) => event.kind === 'release-reply'), 'no callback released it');
+
+  // Layer 3: a double release on the Lua slide's pool reaches this panel's log, and the counter follows /metrics.
+  const allocation = await site.actions.allocate({ evalId: 'eval-defense', pool: 'main' });
+  await site.actions.doubleRelease({ executor: allocation.executor, pool: 'main' });
+  await page.locator(`${DEFENSE} [data-role="warnings"] .lp-log-warning[data-pool="main"]`, { hasText: `Double release detected: ${allocation.executor}` }).waitFor();
+  const metrics = await (await fetch(`${site.url}/metrics`)).text();
+  const total = [...metrics.matchAll(/^idem_double_releases_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+  assert.ok(total >= 1);
+  await page.waitForFunction(
+    ({ panel, total }) => document.querySelector(`${panel} [data-role="double-release-total"]`)?.textContent === String(total),
+    { panel: DEFENSE, total },
+  );
+
+  // Layer 4: 24 asked at once, 4 granted, 4 distinct executors, counted from the run's events.
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run-burst"]`)?.disabled === false, DEFENSE);
+  await page.locator(`${DEFENSE} button[data-role="run-burst"]`).click();
+  await page.locator(`${DEFENSE} [data-role="burst"] [data-role="verdict"]`).waitFor({ timeout: RUN_TIMEOUT });
+  const burst = site.runs.latestRuns().find((run) => run.scenario === 'atomic-allocation');
+  assert.ok(burst);
+  const granted = burst.events.filter((e) => e.kind === 'allocate' && (e.data as { executor: string | null }).executor);
+  assert.equal(
+    await page.locator(`${DEFENSE} [data-role="burst-counts"]`).textContent(),
+    `${burst.events.filter((e) => e.kind === 'allocate').length} asked, ${granted.length} granted, ${new Set(granted.map((e) => (e.data as { executor: string }).executor)).size} distinct executors`,
+  );
+  assert.equal(await page.locator(`${DEFENSE} [data-role="burst-counts"]`).textContent(), '24 asked, 4 granted, 4 distinct executors');
+  await screenshot('defense');
+});
+
+test("the talk's test runs live: output as it comes, passed, and the captured warning", async () => {
+  await showSlide(SLIDES.edge);
+  await page.locator(`${EDGE} [data-role="badge"][data-state="connected"]`).waitFor();
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, EDGE);
+  await page.locator(`${EDGE} button[data-role="run"]`).click();
+  await page.locator(`${EDGE} [data-role="test-result"][data-state="passed"]`).waitFor({ timeout: RUN_TIMEOUT * 2 });
+  assert.match((await page.locator(`${EDGE} [data-role="test-result"]`).textContent()) ?? '', /PASSED.*test_double_callback_resilience passed/s);
+  await page.locator(`${EDGE} [data-role="test-output"] li`, { hasText: /^ok 1 - test_double_callback_resilience$/ }).waitFor();
+  await page.locator(`${EDGE} [data-role="captured-log"] mark`, { hasText: 'Double release detected' }).waitFor();
+  const record = site!.runs.latestRuns().find((run) => run.scenario === 'edge-case-test');
+  assert.ok(record);
+  assert.equal(await page.locator(`${EDGE} [data-role="test-output"] li:not(.lp-term-note)`).count(), record.events.filter((e) => e.kind === 'test-output').length);
+  assert.deepEqual(
+    await texts(`${EDGE} [data-role="captured-log"] .lp-captured-line`),
+    record.events.filter((e) => e.kind === 'captured-log').map((e) => e.text),
+  );
+  await screenshot('edge-case-test');
+});
+
+test('a late joiner sees the latest run of each panel at once', async () => {
+  assert.ok(site);
+  await page.reload();
+  await page.waitForFunction(() => window.Reveal?.isReady() === true);
+  const latest = new Map(site.runs.latestRuns().map((run) => [run.scenario, run]));
+  // The slides are not on screen: wait for the panels' content, not for it to be visible.
+  const attached = { state: 'attached' } as const;
+  await page.locator(`${INNOCENT} [data-role="run-view"][data-phase="finished"]`).waitFor(attached);
+  assert.equal(await page.locator(`${INNOCENT} [data-role="run-view"]`).getAttribute('data-run-id'), latest.get('innocent-pattern')?.id);
+  for (const scenario of ['attempt-1', 'attempt-2', 'attempt-3'] as const) {
+    assert.equal(await page.locator(`${JOURNEY} .lp-col[data-scenario="${scenario}"]`).getAttribute('data-run-id'), latest.get(scenario)?.id);
+  }
+  await page.locator(`${EDGE} [data-role="test-result"][data-state="passed"]`).waitFor(attached);
+  await page.locator(`${DEFENSE} [data-role="burst-counts"]`, { hasText: '24 asked, 4 granted, 4 distinct executors' }).waitFor(attached);
+});
+
+test('errors in plain words: a full stage says so; offline, the buttons are disabled', async () => {
+  assert.ok(site && context);
+  await showSlide(SLIDES.innocent);
+  const button = page.locator(`${INNOCENT} button[data-role="run"]`);
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, INNOCENT);
+  // Fill the stage's queue from elsewhere: one run playing, five waiting.
+  for (let i = 0; i < 6; i++) {
+    const started: { status: number; body: RunSummary } = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'worker-killed' });
+    assert.equal(started.status, 202);
+  }
+  await button.click();
+  await page.locator(`${INNOCENT} [data-role="error"]`, { hasText: 'The stage is busy' }).waitFor();
+  await site.runs.idle();
+
+  await context.setOffline(true);
+  await page.locator(`${INNOCENT} [data-role="badge"]:is([data-state="offline"], [data-state="reconnecting"])`).waitFor();
+  for (const [panel, role] of [
+    [INNOCENT, 'run'],
+    [JOURNEY, 'run-all'],
+    [DEFENSE, 'run-ttl'],
+    [DEFENSE, 'run-burst'],
+    [EDGE, 'run'],
+  ] as const) {
+    await page.waitForFunction(({ panel, role }) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="${role}"]`)?.disabled === true, { panel, role });
+  }
+  await context.setOffline(false);
+  await page.locator(`${INNOCENT} [data-role="badge"][data-state="connected"]`).waitFor();
+  await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, INNOCENT);
+  assert.deepEqual(errors, []);
+});
