@@ -63,7 +63,8 @@ export function callbackList(events: readonly TimelineEvent[], options: { compac
     list.append(h('li', { className: 'lp-step lp-step-conflict', text, attrs: { 'data-kind': 'conflict', title: event.text } }));
   }
   if (list.childElementCount === 0) {
-    list.append(h('li', { className: 'lp-step lp-step-none', text: options.finished ? 'no callback released the executor' : compact ? 'no release yet' : 'no release yet' }));
+    const none = options.finished ? (compact ? 'no release at all' : 'no callback released the executor') : 'no release yet';
+    list.append(h('li', { className: 'lp-step lp-step-none', text: none }));
   }
   return list;
 }
@@ -86,10 +87,18 @@ export function verdictBlock(run: RunView, options: { compact?: boolean; words?:
   const kind = verdictKind(verdict);
   block.dataset.kind = kind;
   block.dataset.sound = String(verdict.sound);
-  block.append(h('div', { className: 'lp-verdict-head', text: VERDICT_HEADS[kind] }));
+  const head = h('div', { className: 'lp-verdict-head', text: VERDICT_HEADS[kind] });
   const words = options.words?.[kind];
-  if (words) block.append(h('div', { className: 'lp-verdict-words', text: words }));
-  block.append(h('div', { className: 'lp-verdict-summary', text: verdict.summary }));
+  const summaryLine = h('div', { className: 'lp-verdict-summary', text: verdict.summary });
+  if (options.compact) {
+    block.append(head);
+    if (words) block.append(h('div', { className: 'lp-verdict-words', text: words }));
+    block.append(summaryLine);
+  } else {
+    // One line for the headline and the server's summary: the panel has little height.
+    block.append(h('div', { className: 'lp-verdict-line' }, head, summaryLine));
+    if (words) block.append(h('div', { className: 'lp-verdict-words', text: words }));
+  }
   if (verdict.problems.length > 0) {
     block.append(h('ul', { className: 'lp-problems' }, ...verdict.problems.map((problem) => h('li', { text: problem }))));
   }
@@ -131,7 +140,7 @@ export class RunDetails {
     this.status.replaceChildren(h('span', { className: `lp-phase lp-phase-${run.phase}`, text: phaseText(run), attrs: { 'data-role': 'phase' } }));
     if (fault) this.status.append(h('span', { className: 'lp-run-fault', text: `fault: ${fault}`, attrs: { title: FAULT_LABELS[fault] } }));
     if (run.summary) this.status.append(h('span', { className: 'lp-run-release', text: `${run.summary.release} release` }));
-    this.timeline.update(run.events, { startedAt: run.summary?.startedAt ?? run.startedAt, live: run.phase === 'running', runId: run.id });
+    this.timeline.update(run.events, { live: run.phase === 'running', runId: run.id });
 
     const finished = run.phase === 'finished' || run.phase === 'failed';
     const ran = callbacksThatRan(run.events);

@@ -17,12 +17,12 @@
  */
 import type { TimelineEvent } from '../server/protocol.ts';
 import { h } from './dom.ts';
-import { formatDuration, releaseReplyOf, replyTone, verdictOf } from './runs.ts';
+import { formatDuration, releaseReplyOf, replyTone, verdictOf, type ReplyTone } from './runs.ts';
 
 export interface TimelineOptions {
   /** Narrow columns: short lane names, smaller marks, no axis labels between the ends. */
   compact?: boolean;
-  /** The run's start (epoch ms); the first event's time when left out. */
+  /** Time zero (epoch ms); the first drawn event's time when left out (a run's wait in the queue is not drawn). */
   startedAt?: number | null;
   /** The run is still playing: a "now" cursor at the right end. */
   live?: boolean;
@@ -72,11 +72,14 @@ export interface MarkLook {
   strong: boolean;
 }
 
+/** Replies differ by shape as well as colour: released ●, already there ◉, a second copy ✚, nothing to do ○. */
+const REPLY_GLYPHS: Record<ReplyTone, string> = { released: '●', already_in_pool: '◉', duplicate: '✚', not_busy: '○' };
+
 export function markLook(event: TimelineEvent): MarkLook {
   const reply = releaseReplyOf(event);
   if (reply) {
     const tone = replyTone(reply);
-    return { glyph: tone === 'duplicate' ? '✚' : '●', tone: `reply-${tone}`, strong: true };
+    return { glyph: REPLY_GLYPHS[tone], tone: `reply-${tone}`, strong: true };
   }
   const verdict = verdictOf(event);
   if (verdict) return { glyph: verdict.sound ? '✓' : '✗', tone: verdict.sound ? 'good' : 'bad', strong: !verdict.sound };
@@ -172,6 +175,9 @@ export interface LayoutOptions {
   minSpanMs?: number;
 }
 
+/** Kinds not drawn as marks. */
+const HIDDEN_KINDS = new Set(['queued']);
+
 /** Events within this many ms, of one lane and one kind, are drawn as one mark. */
 const SAME_MOMENT_MS = 3;
 
@@ -181,10 +187,13 @@ export function layoutTimeline(events: readonly TimelineEvent[], options: Layout
   const breakMs = options.breakMs ?? 250;
   const breakWidth = options.breakWidth ?? 16;
   const minSpanMs = options.minSpanMs ?? 100;
-  if (events.length === 0) return { lanes: [], marks: [], breaks: [], spanMs: 0 };
+  // A run's `queued` event is the server's bookkeeping: the time a run waits behind
+  // others on the stage is not part of its story.
+  const shown = events.filter((event) => !HIDDEN_KINDS.has(event.kind));
+  if (shown.length === 0) return { lanes: [], marks: [], breaks: [], spanMs: 0 };
 
-  const start = options.startedAt ?? Math.min(...events.map((event) => event.at));
-  const bySeq = [...events].sort((a, b) => a.seq - b.seq);
+  const start = options.startedAt ?? Math.min(...shown.map((event) => event.at));
+  const bySeq = [...shown].sort((a, b) => a.seq - b.seq);
 
   // Group: one lane, one kind, one moment, nothing else of that lane in between.
   const open = new Map<string, TimelineMark>();
@@ -250,6 +259,8 @@ export function layoutTimeline(events: readonly TimelineEvent[], options: Layout
 
 // ---- DOM ----
 
+const DETAIL_HINT = 'Point at (or tap) a mark to read what happened.';
+
 /** Fallback plot widths (px) while the panel is not laid out (a slide not yet shown). */
 const FALLBACK_WIDTH = { normal: 330, compact: 96 };
 
@@ -266,20 +277,26 @@ export class Timeline {
     this.options = options;
     this.grid = h('div', { className: 'lp-tl-grid' });
     this.axis = h('div', { className: 'lp-tl-axis' });
-    this.detail = h('div', { className: 'lp-tl-detail', attrs: { 'data-role': 'timeline-detail', 'aria-live': 'polite' } });
+    this.detail = h('div', { className: 'lp-tl-detail', text: DETAIL_HINT, attrs: { 'data-role': 'timeline-detail', 'aria-live': 'polite' } });
     this.element = h('div', { className: options.compact ? 'lp-tl lp-tl-compact' : 'lp-tl', attrs: { 'data-role': 'timeline' } }, this.grid, this.axis);
     if (!options.compact) this.element.append(this.detail);
     // Hover (a mouse on the projector) or tap (a phone): the mark's words under the lanes.
     const show = (event: Event) => {
       const mark = (event.target as Element | null)?.closest?.('.lp-tl-mark');
-      if (mark instanceof HTMLElement && this.textOf.has(mark)) this.detail.textContent = this.textOf.get(mark) ?? '';
+      if (mark instanceof HTMLElement && this.textOf.has(mark)) {
+        this.detail.textContent = this.textOf.get(mark) ?? '';
+        this.detail.classList.add('lp-tl-detail-on');
+      }
     };
     this.element.addEventListener('mouseover', show);
     this.element.addEventListener('click', show);
   }
 
   update(events: readonly TimelineEvent[], options: TimelineOptions = this.options): void {
-    if ((options.runId ?? null) !== (this.options.runId ?? null)) this.detail.textContent = '';
+    if ((options.runId ?? null) !== (this.options.runId ?? null)) {
+      this.detail.textContent = DETAIL_HINT;
+      this.detail.classList.remove('lp-tl-detail-on');
+    }
     this.events = events;
     this.options = { ...options, compact: this.options.compact };
     this.draw();
@@ -330,7 +347,12 @@ export class Timeline {
     const ticks = h('div', { className: 'lp-tl-inner' });
     ticks.append(h('span', { className: 'lp-tl-tick lp-tl-tick-start', text: '0' }));
     if (!compact) {
+      // A silence's length under its cut, unless it would run into the ends' labels or the previous one.
+      const room = 46 / Math.max(width, 1);
+      let lastX = room / 2;
       for (const item of layout.breaks) {
+        if (item.x - lastX < room || item.x > 1 - room * 1.3) continue;
+        lastX = item.x;
         ticks.append(h('span', { className: 'lp-tl-tick lp-tl-tick-break', text: `+${formatDuration(item.ms)}`, attrs: { style: `left:${(item.x * 100).toFixed(2)}%` } }));
       }
     }

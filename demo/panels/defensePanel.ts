@@ -32,7 +32,7 @@ const WARNING_POOLS = ['main', 'innocent-pattern', 'attempt-1', 'attempt-2', 'at
 const LOG_SIZE = 20;
 const TICK_MS = 100;
 /** The steps of a TTL run worth a line. */
-const TTL_STEPS = new Set(['kill-requested', 'worker-killed', 'run-finished', 'ttl', 'reclaimed', 'error']);
+const TTL_STEPS = new Set(['worker-killed', 'ttl', 'reclaimed', 'error']);
 
 export class DefensePanel implements PanelController {
   private readonly connection: Connection;
@@ -264,7 +264,7 @@ export class DefensePanel implements PanelController {
     const chips = snapshot.executors.map((url) => {
       const owner = snapshot.busy[url];
       const listed = snapshot.available.includes(url);
-      const chip = h('span', { className: 'lp-ttl-chip', attrs: { 'data-executor': url } }, h('span', { className: 'lp-name', text: url }));
+      const chip = h('div', { className: 'lp-ttl-chip', attrs: { 'data-executor': url } }, h('span', { className: 'lp-name', text: url }));
       if (owner !== undefined) {
         chip.dataset.state = 'busy';
         chip.title = `busy for ${owner}; the TTL of its busy marker counts down (PTTL ${snapshot.busyTtlMs[url] ?? '?'} ms when read)`;
@@ -316,7 +316,8 @@ export class DefensePanel implements PanelController {
             'li',
             { className: 'lp-log-warning', attrs: { 'data-pool': warning.pool, title: JSON.stringify(warning) } },
             h('span', { className: 'lp-time', text: formatClock(warning.at) }),
-            `⚠ ${warning.message}: ${warning.executor} in ${warning.pool}, ${warning.sinceLastReleaseMs} ms apart`,
+            h('span', { className: 'lp-log-pool', text: warning.pool }),
+            ` ⚠ ${warning.message}: ${warning.executor}, ${warning.sinceLastReleaseMs} ms apart`,
           ),
         ),
       );
@@ -365,11 +366,17 @@ export class DefensePanel implements PanelController {
           h('strong', { text: String(distinct) }),
           ` distinct executor${distinct === 1 ? '' : 's'}`,
         ),
-        h('div', { className: 'lp-burst-grants' }, ...granted.map((grant) => h('span', { className: 'lp-chip lp-chip-s', text: `${grant.executor} ← ${grant.evalId}` }))),
+        h('div', { className: 'lp-burst-grants' }, ...granted.map((grant) => h('span', { className: 'lp-grant', text: `${grant.executor} ← ${grant.evalId}` }))),
       );
     }
     if (verdict && run.phase === 'finished') {
-      parts.push(h('div', { className: verdict.sound ? 'lp-burst-verdict lp-good' : 'lp-burst-verdict lp-bad', text: `${VERDICT_HEADS[verdictKind(verdict)]}: ${verdict.summary}`, attrs: { 'data-role': 'verdict' } }));
+      parts.push(
+        h('div', {
+          className: verdict.sound ? 'lp-burst-verdict lp-good' : 'lp-burst-verdict lp-bad',
+          text: `${verdict.sound ? '✓' : '✗'} ${verdict.summary}`,
+          attrs: { 'data-role': 'verdict', title: [verdict.summary, ...verdict.problems].join('\n') },
+        }),
+      );
     } else if (run.phase === 'failed') {
       parts.push(h('div', { className: 'lp-burst-verdict lp-bad', text: `✗ ${run.summary?.error ?? 'the run failed'}` }));
     } else if (parts.length === 0) {

@@ -17,7 +17,7 @@ import { actionButton, h } from '../dom.ts';
 import { PanelFrame } from '../frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
 import { errorLine, faultSelect, selectedFault } from '../runControls.ts';
-import { describeFailure, subscribeRuns, type RunFeed, type RunView, type VerdictKind } from '../runs.ts';
+import { PHASE_LABELS, describeFailure, formatDuration, subscribeRuns, type RunFeed, type RunView, type VerdictKind } from '../runs.ts';
 import { RunDetails, callbackList, phaseText, verdictBlock } from '../runView.ts';
 import { Timeline } from '../timeline.ts';
 import '../runs.css';
@@ -110,17 +110,17 @@ export class JourneyPanel implements PanelController {
     const phase = h('span', { className: 'lp-phase', attrs: { 'data-role': 'phase' } });
     const timeline = new Timeline({ compact: true });
     const lower = h('div', { className: 'lp-col-lower' });
-    const more = actionButton('details', () => this.showDetail(attempt), 'lp-link-button');
+    const more = actionButton('⤢', () => this.showDetail(attempt), 'lp-col-more');
     more.dataset.role = 'details';
-    more.title = `${attempt.title}: the whole timeline, every reply and the mechanism`;
+    more.title = `${attempt.title} in full: every lane, every reply, the mechanism`;
+    more.setAttribute('aria-label', `${attempt.title}: details`);
     const root = h(
       'div',
       { className: 'lp-col', attrs: { role: 'group', 'data-scenario': attempt.scenario, 'aria-label': attempt.title } },
-      h('div', { className: 'lp-col-head' }, h('strong', { text: attempt.title }), phase),
-      h('div', { className: 'lp-col-how', text: attempt.how }),
+      h('div', { className: 'lp-col-head' }, h('strong', { text: attempt.title }), more),
+      h('div', { className: 'lp-col-how' }, h('span', { text: attempt.how }), phase),
       timeline.element,
       lower,
-      more,
     );
     return { attempt, root, phase, timeline, lower, run: null };
   }
@@ -158,6 +158,7 @@ export class JourneyPanel implements PanelController {
       column.run = run;
       this.renderColumn(column, run);
     }
+    this.frame?.configure({ title: 'Three attempts', subtitle: faultLine(this.columns.map((column) => column.run)) });
     if (this.detailOf) {
       const column = this.columns.find((c) => c.attempt === this.detailOf);
       this.detailTitle.textContent = `${this.detailOf.title}: ${this.detailOf.how}`;
@@ -170,17 +171,17 @@ export class JourneyPanel implements PanelController {
     column.root.dataset.phase = run?.phase ?? 'none';
     if (run) column.root.dataset.runId = run.id;
     else delete column.root.dataset.runId;
-    column.phase.textContent = run ? phaseText(run) : 'not run';
+    column.phase.textContent = run ? shortPhase(run) : 'not run';
+    column.phase.title = run ? phaseText(run) : 'not run yet';
     column.phase.className = `lp-phase lp-phase-${run?.phase ?? 'none'}`;
-    column.timeline.update(run?.events ?? [], { startedAt: run?.summary?.startedAt ?? run?.startedAt ?? null, live: run?.phase === 'running', runId: run?.id ?? null });
+    column.timeline.update(run?.events ?? [], { live: run?.phase === 'running', runId: run?.id ?? null });
     if (!run) {
       column.lower.replaceChildren(h('p', { className: 'lp-muted lp-empty', text: 'not run yet' }));
       return;
     }
     const finished = run.phase === 'finished' || run.phase === 'failed';
-    // The verdict first: its headline stays in sight; its problems may need the column to scroll.
-    column.lower.replaceChildren(verdictBlock(run, { compact: true, words: column.attempt.words }), callbackList(run.events, { compact: true, finished }));
-    if (run.summary?.fault) column.lower.append(h('div', { className: 'lp-col-fault', text: `fault: ${run.summary.fault}` }));
+    // The replies, then the verdict: its headline stays in sight; long problems let the column scroll.
+    column.lower.replaceChildren(callbackList(run.events, { compact: true, finished }), verdictBlock(run, { compact: true, words: column.attempt.words }));
   }
 
   private renderControls(): void {
@@ -189,4 +190,18 @@ export class JourneyPanel implements PanelController {
     this.runButton.setAttribute('aria-busy', String(busy));
     this.error.showFeedError(this.feed?.error ?? '');
   }
+}
+
+/** "✓ 1.5 s": a column's phase in the few characters it has. */
+function shortPhase(run: RunView): string {
+  const summary = run.summary;
+  if (run.phase === 'finished' && summary?.finishedAt) return `✓ ${formatDuration(summary.finishedAt - summary.startedAt)}`;
+  return PHASE_LABELS[run.phase];
+}
+
+/** The panel's subtitle: the fault the runs shown played under. */
+function faultLine(runs: readonly (RunView | null)[]): string {
+  const faults = [...new Set(runs.flatMap((run) => (run?.summary ? [run.summary.fault] : [])))];
+  if (faults.length === 0) return 'same fault · real runs';
+  return faults.length === 1 ? `all under ${faults[0]}` : `under ${faults.join(', ')}`;
 }
