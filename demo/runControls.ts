@@ -26,10 +26,20 @@ export function faultSelect(faults: readonly FaultName[], initial: FaultName, la
     event.stopPropagation();
   });
   select.addEventListener('change', () => {
+    select.dataset.touched = 'true';
     if (pointer) select.blur();
     pointer = false;
   });
   return select;
+}
+
+/**
+ * Shows the fault of the run on screen, so a viewer who did not pick one sees what
+ * the presenter ran (and a click runs it again); once the viewer picks, theirs stays.
+ */
+export function followFault(select: HTMLSelectElement, fault: FaultName | null | undefined): void {
+  if (!fault || select.dataset.touched === 'true') return;
+  if ([...select.options].some((option) => option.value === fault)) select.value = fault;
 }
 
 export function selectedFault(select: HTMLSelectElement, fallback: FaultName): FaultName {

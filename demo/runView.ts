@@ -16,12 +16,18 @@ export const VERDICT_HEADS: Record<VerdictKind, string> = {
   broken: '✗ Broken',
 };
 
+/** How long a finished run played (ms), not counting its wait in the stage's queue; null while it plays. */
+export function playedMs(run: RunView): number | null {
+  const finishedAt = run.summary?.finishedAt;
+  if (!finishedAt) return null;
+  const firstStep = run.events.find((event) => event.kind !== 'queued')?.at ?? run.summary?.startedAt ?? run.startedAt;
+  return Math.max(0, finishedAt - firstStep);
+}
+
 /** "finished in 1.5 s", "running…", "queued". */
 export function phaseText(run: RunView): string {
-  const summary = run.summary;
-  if ((run.phase === 'finished' || run.phase === 'failed') && summary?.finishedAt) {
-    return `${PHASE_LABELS[run.phase]} in ${formatDuration(summary.finishedAt - summary.startedAt)}`;
-  }
+  const played = playedMs(run);
+  if ((run.phase === 'finished' || run.phase === 'failed') && played !== null) return `${PHASE_LABELS[run.phase]} in ${formatDuration(played)}`;
   return PHASE_LABELS[run.phase];
 }
 

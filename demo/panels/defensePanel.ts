@@ -329,7 +329,7 @@ export class DefensePanel implements PanelController {
     const counted = this.doubleReleases;
     this.counter.replaceChildren(
       h('span', { className: 'lp-counter-name', text: 'idem_double_releases_total ' }),
-      h('strong', { text: counted ? String(counted.total) : '—', attrs: { 'data-role': 'double-release-total' } }),
+      h('strong', { text: counted ? String(counted.total) : '—', attrs: { 'data-role': 'double-release-total', 'data-zero': String(!counted || counted.total === 0) } }),
     );
     this.counter.title = counted
       ? `from GET /metrics: ${Object.entries(counted.byPool).map(([pool, count]) => `${pool} ${count}`).join(', ') || 'none yet'}`

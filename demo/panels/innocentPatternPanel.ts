@@ -14,7 +14,7 @@ import type { Connection } from '../connection.ts';
 import { actionButton, h } from '../dom.ts';
 import { PanelFrame } from '../frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
-import { errorLine, faultSelect, selectedFault } from '../runControls.ts';
+import { errorLine, faultSelect, followFault, selectedFault } from '../runControls.ts';
 import { describeFailure, subscribeRuns, type RunFeed, type RunView } from '../runs.ts';
 import { RunDetails } from '../runView.ts';
 import '../runs.css';
@@ -82,6 +82,7 @@ export class InnocentPatternPanel implements PanelController {
 
   private renderRun(): void {
     this.run = this.feed?.latest(SCENARIO) ?? null;
+    followFault(this.select, this.run?.summary?.fault);
     this.details.update(this.run);
     this.renderControls();
   }

@@ -16,9 +16,9 @@ import type { Connection } from '../connection.ts';
 import { actionButton, h } from '../dom.ts';
 import { PanelFrame } from '../frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
-import { errorLine, faultSelect, selectedFault } from '../runControls.ts';
+import { errorLine, faultSelect, followFault, selectedFault } from '../runControls.ts';
 import { PHASE_LABELS, describeFailure, formatDuration, subscribeRuns, type RunFeed, type RunView, type VerdictKind } from '../runs.ts';
-import { RunDetails, callbackList, phaseText, verdictBlock } from '../runView.ts';
+import { RunDetails, callbackList, phaseText, playedMs, verdictBlock } from '../runView.ts';
 import { Timeline } from '../timeline.ts';
 import '../runs.css';
 
@@ -158,7 +158,10 @@ export class JourneyPanel implements PanelController {
       column.run = run;
       this.renderColumn(column, run);
     }
-    this.frame?.configure({ title: 'Three attempts', subtitle: faultLine(this.columns.map((column) => column.run)) });
+    const runs = this.columns.map((column) => column.run);
+    this.frame?.configure({ title: 'Three attempts', subtitle: faultLine(runs) });
+    const faults = new Set(runs.map((run) => run?.summary?.fault));
+    if (faults.size === 1) followFault(this.select, [...faults][0]);
     if (this.detailOf) {
       const column = this.columns.find((c) => c.attempt === this.detailOf);
       this.detailTitle.textContent = `${this.detailOf.title}: ${this.detailOf.how}`;
@@ -194,8 +197,8 @@ export class JourneyPanel implements PanelController {
 
 /** "✓ 1.5 s": a column's phase in the few characters it has. */
 function shortPhase(run: RunView): string {
-  const summary = run.summary;
-  if (run.phase === 'finished' && summary?.finishedAt) return `✓ ${formatDuration(summary.finishedAt - summary.startedAt)}`;
+  const played = playedMs(run);
+  if (run.phase === 'finished' && played !== null) return `✓ ${formatDuration(played)}`;
   return PHASE_LABELS[run.phase];
 }
 
