@@ -360,3 +360,19 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
+
+/** `idem_double_releases_total{pool="..."} N` lines of the Prometheus text format, summed. */
+export function parseDoubleReleases(text: string): { total: number; byPool: Record<string, number> } {
+  const byPool: Record<string, number> = {};
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const match = /^idem_double_releases_total(?:\{([^}]*)\})?\s+([0-9.eE+-]+)/.exec(line);
+    if (!match) continue;
+    const value = Number(match[2]);
+    if (!Number.isFinite(value)) continue;
+    total += value;
+    const pool = /pool="([^"]*)"/.exec(match[1] ?? '')?.[1] ?? '';
+    byPool[pool] = (byPool[pool] ?? 0) + value;
+  }
+  return { total, byPool };
+}

@@ -19,7 +19,7 @@ import { actionButton, formatClock, formatTtl, h } from '../dom.ts';
 import { PanelFrame } from '../frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
 import { errorLine } from '../runControls.ts';
-import { PHASE_LABELS, describeFailure, subscribeRuns, verdictKind, type RunFeed, type RunView } from '../runs.ts';
+import { PHASE_LABELS, describeFailure, parseDoubleReleases, subscribeRuns, verdictKind, type RunFeed, type RunView } from '../runs.ts';
 import { VERDICT_HEADS, phaseText } from '../runView.ts';
 import { markLook } from '../timeline.ts';
 import '../runs.css';
@@ -429,20 +429,4 @@ function allocationOf(events: readonly TimelineEvent[]): { executor: string; ttl
 /** Seconds with a tenth under a minute ("1.4 s"), m:ss above. */
 function formatLeft(ms: number): string {
   return ms < 60_000 ? `${(Math.ceil(ms / 100) / 10).toFixed(1)} s` : formatTtl(ms);
-}
-
-/** `idem_double_releases_total{pool="..."} N` lines of the Prometheus text format, summed. */
-export function parseDoubleReleases(text: string): { total: number; byPool: Record<string, number> } {
-  const byPool: Record<string, number> = {};
-  let total = 0;
-  for (const line of text.split('\n')) {
-    const match = /^idem_double_releases_total(?:\{([^}]*)\})?\s+([0-9.eE+-]+)/.exec(line);
-    if (!match) continue;
-    const value = Number(match[2]);
-    if (!Number.isFinite(value)) continue;
-    total += value;
-    const pool = /pool="([^"]*)"/.exec(match[1] ?? '')?.[1] ?? '';
-    byPool[pool] = (byPool[pool] ?? 0) + value;
-  }
-  return { total, byPool };
 }
