@@ -192,7 +192,8 @@ async function start(config: WorkerConfig): Promise<void> {
         pid: null,
         // The Lua release reports Redis' own clock; the naive one only what the commands return.
         at: data.release === 'lua' && typeof answer.reply[3] === 'number' ? answer.reply[3] : at,
-        data: answer,
+        // The reply, and which callback in which lane asked for it.
+        data: { ...answer, callback, by: callbackLane },
       });
       return answer;
     } catch (error) {
@@ -375,7 +376,7 @@ async function start(config: WorkerConfig): Promise<void> {
     }
 
     if (crashing) {
-      event(data.runId, jobRef, 'kill-requested', `${lane} is about to crash: link is out, the job is not yet marked done`);
+      event(data.runId, jobRef, 'kill-requested', `${lane} is about to crash: ${dispatchedLink ? 'link is out' : 'no link attached'}, the job is not yet marked done`);
       send({ type: 'kill-me', runId: data.runId, job: jobRef, dispatchedLink });
       return hang();
     }

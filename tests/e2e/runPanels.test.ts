@@ -141,13 +141,15 @@ test('Act 1: both callbacks fire for result-unstorable, on two lanes, with the m
     await page.locator(`${INNOCENT} .lp-tl-mark[data-kind="release-reply"]`).evaluateAll((marks) => marks.map((mark) => mark.getAttribute('data-status'))),
     serverReplies,
   );
-  assert.deepEqual(serverReplies, ['released', 'already_in_pool']);
+  // Which callback reaches Redis first is a real race (link runs on another worker); either way one puts it back.
+  assert.deepEqual([...serverReplies].sort(), ['already_in_pool', 'released']);
 
   // The callbacks and replies, in words, and the server's verdict and mechanism.
-  assert.deepEqual(
-    await page.locator(`${INNOCENT} [data-role="callbacks"] .lp-step`).evaluateAll((steps) => steps.map((step) => `${step.getAttribute('data-callback')}:${step.getAttribute('data-status')}`)),
-    ['link:released', 'link_error:already_in_pool'],
-  );
+  const steps = await page
+    .locator(`${INNOCENT} [data-role="callbacks"] .lp-step`)
+    .evaluateAll((elements) => elements.map((step) => `${step.getAttribute('data-callback')}:${step.getAttribute('data-status')}`));
+  assert.deepEqual(steps.map((step) => step.split(':')[0]).sort(), ['link', 'link_error']);
+  assert.deepEqual(steps.map((step) => step.split(':')[1]).sort(), ['already_in_pool', 'released']);
   assert.match((await page.locator(`${INNOCENT} [data-role="callbacks-ran"]`).textContent()) ?? '', /link \+ link_error/);
   assert.equal(await page.locator(`${INNOCENT} [data-role="verdict"] .lp-verdict-summary`).textContent(), record.verdict?.summary);
   assert.equal(await page.locator(`${INNOCENT} [data-role="verdict"]`).getAttribute('data-kind'), 'sound');
