@@ -20,6 +20,7 @@ import type {
   TimelineEvent,
 } from '../server/protocol.ts';
 import type { Connection, LocalFailure } from './connection.ts';
+import { commonFailureText } from './failures.ts';
 
 /** Where a run is: waiting behind other runs on the stage, playing, or over. */
 export type RunPhase = 'queued' | 'running' | 'finished' | 'failed';
@@ -258,20 +259,10 @@ export function describeFailure(failure: ApiError | LocalFailure): string {
       return /stage is busy/i.test(failure.message)
         ? 'The stage is busy: other runs are waiting their turn. Try again in a moment.'
         : 'Too many clicks: wait a second, then try again.';
-    case 'bad_request':
-      return `The server refused the request: ${failure.message}`;
-    case 'redis_unavailable':
-      return 'Redis is not answering right now. Try again in a moment.';
-    case 'forbidden':
-      return `Not allowed: ${failure.message}`;
-    case 'offline':
-      return 'Not connected to the server: the buttons come back with the connection.';
     case 'timeout':
       return `${failure.message} The run may still have started: it will show here if it did.`;
-    case 'pool_empty':
-    case 'internal':
     default:
-      return 'The server could not start the run. Try again.';
+      return commonFailureText(failure) ?? 'The server could not start the run. Try again.';
   }
 }
 

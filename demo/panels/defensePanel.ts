@@ -14,13 +14,12 @@
  *    `allocate` events.
  */
 import type { DoubleReleaseWarning, PoolSnapshot, ScenarioName, TimelineEvent } from '../../server/protocol.ts';
-import type { Connection } from '../connection.ts';
 import { actionButton, formatClock, formatTtl, h } from '../dom.ts';
-import { PanelFrame } from '../frame.ts';
-import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
-import { errorLine } from '../runControls.ts';
-import { PHASE_LABELS, describeFailure, parseDoubleReleases, subscribeRuns, verdictKind, type RunFeed, type RunView } from '../runs.ts';
+import type { PanelContext, PanelOptions } from '../panel.ts';
+import { RunPanel, underWay } from '../runPanel.ts';
+import { PHASE_LABELS, describeFailure, parseDoubleReleases, verdictKind, type RunView } from '../runs.ts';
 import { VERDICT_HEADS, phaseText } from '../runView.ts';
+import { CountdownTicker } from '../ticker.ts';
 import { markLook } from '../timeline.ts';
 import '../runs.css';
 
@@ -34,26 +33,20 @@ const TICK_MS = 100;
 /** The steps of a TTL run worth a line. */
 const TTL_STEPS = new Set(['worker-killed', 'ttl', 'reclaimed', 'error']);
 
-export class DefensePanel implements PanelController {
-  private readonly connection: Connection;
-  private frame: PanelFrame | null = null;
-  private feed: RunFeed | null = null;
-  private readonly unsubscribers: (() => void)[] = [];
+export class DefensePanel extends RunPanel {
   private unsubscribeConnect: (() => void) | null = null;
 
   private snapshot: PoolSnapshot | null = null;
   private receivedAt = 0;
   private ttlRun: RunView | null = null;
   private burstRun: RunView | null = null;
-  private pending = new Set<ScenarioName>();
   private warnings: DoubleReleaseWarning[] = [];
   private doubleReleases: { total: number; byPool: Record<string, number> } | null = null;
   private metricsTimer: ReturnType<typeof setTimeout> | null = null;
-  private tick: ReturnType<typeof setInterval> | null = null;
+  private readonly ticker = new CountdownTicker(TICK_MS, () => this.renderTtls());
 
-  private readonly ttlButton = actionButton('☠ Kill a worker', () => void this.start(TTL_SCENARIO));
-  private readonly burstButton = actionButton('⚡ Burst of 24', () => void this.start(BURST_SCENARIO));
-  private readonly error = errorLine();
+  private readonly ttlButton = actionButton('☠ Kill a worker', () => void this.startRuns(TTL_SCENARIO, [{ scenario: TTL_SCENARIO }]));
+  private readonly burstButton = actionButton('⚡ Burst of 24', () => void this.startRuns(BURST_SCENARIO, [{ scenario: BURST_SCENARIO }]));
   private readonly ttlPhase = h('span', { className: 'lp-phase', attrs: { 'data-role': 'phase' } });
   private readonly executors = h('div', { className: 'lp-ttl-executors', attrs: { 'data-role': 'ttl-executors' } });
   private readonly ttlSteps = h('ol', { className: 'lp-ttl-steps', attrs: { 'data-role': 'ttl-steps' } });
@@ -62,18 +55,16 @@ export class DefensePanel implements PanelController {
   private readonly burstPhase = h('span', { className: 'lp-phase', attrs: { 'data-role': 'phase' } });
   private readonly burstResult = h('div', { className: 'lp-burst', attrs: { 'data-role': 'burst' } });
 
-  constructor(private readonly context: PanelContext) {
-    this.connection = context.connection();
+  constructor(context: PanelContext) {
+    super(context, { title: 'Defense in depth', subtitle: 'layers 2-4, live', classes: ['lp-defense'] });
     this.ttlButton.dataset.role = 'run-ttl';
     this.ttlButton.title = 'Kill a worker before it dispatches any callback: only the busy marker TTL can return the executor (run:start ttl-safety-net)';
     this.burstButton.dataset.role = 'run-burst';
     this.burstButton.title = '24 evals ask for an executor at once (run:start atomic-allocation)';
   }
 
-  render(): void {
-    this.frame = new PanelFrame(this.context.element, this.connection, { title: 'Defense in depth', subtitle: 'layers 2-4, live' });
-    this.frame.root.classList.add('lp-runs', 'lp-defense');
-    this.frame.body.append(
+  protected content(): HTMLElement[] {
+    return [
       this.error.element,
       h(
         'div',
@@ -94,46 +85,40 @@ export class DefensePanel implements PanelController {
         h('div', { className: 'lp-layer-head' }, h('span', { className: 'lp-layer-name', text: 'Layer 4 · atomic allocation' }), this.burstPhase, this.burstButton),
         this.burstResult,
       ),
-    );
-    this.frame.render();
-    const runs = subscribeRuns(this.connection, () => this.renderRuns());
-    this.feed = runs.feed;
+    ];
+  }
+
+  override render(): void {
+    super.render();
     this.unsubscribers.push(
-      runs.unsubscribe,
-      this.connection.onState(() => this.renderControls()),
       this.connection.on('pool:changed', (snapshot) => {
         if (snapshot.pool === TTL_POOL) this.applySnapshot(snapshot);
       }),
       this.connection.on('release:double-detected', (warning) => this.addWarning(warning)),
     );
-    this.renderRuns();
     this.renderPool();
     this.renderWarnings();
   }
 
-  configure(_options: PanelOptions): void {
+  override configure(_options: PanelOptions): void {
     // Every (re)connect is a new socket in no room: watch the pools again.
     this.unsubscribeConnect?.();
     this.unsubscribeConnect = this.connection.onConnect(() => void this.watchPools());
   }
 
-  update(): void {
-    this.frame?.update();
-    this.renderControls();
+  override update(): void {
+    super.update();
     this.renderPool();
     this.syncTicker();
   }
 
-  destroy(): void {
+  override destroy(): void {
     this.unsubscribeConnect?.();
     this.unsubscribeConnect = null;
-    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
-    this.feed = null;
-    this.stopTicker();
+    this.ticker.stop();
     if (this.metricsTimer) clearTimeout(this.metricsTimer);
     this.metricsTimer = null;
-    this.frame?.destroy();
-    this.frame = null;
+    super.destroy();
   }
 
   // ---- Talking to the server ----
@@ -150,16 +135,6 @@ export class DefensePanel implements PanelController {
       }
     }
     this.refreshMetrics();
-  }
-
-  private async start(scenario: ScenarioName): Promise<void> {
-    if (!this.feed) return;
-    this.pending.add(scenario);
-    this.renderControls();
-    const result = await this.feed.start(scenario);
-    this.pending.delete(scenario);
-    this.error.show(result.ok ? '' : describeFailure(result));
-    this.renderControls();
   }
 
   /** Reads the counter from GET /metrics, soon (several warnings in a row cost one read). */
@@ -202,7 +177,7 @@ export class DefensePanel implements PanelController {
 
   // ---- Rendering ----
 
-  private renderRuns(): void {
+  protected renderRuns(): void {
     const previousTtl = this.ttlRun;
     this.ttlRun = this.feed?.latest(TTL_SCENARIO) ?? null;
     this.burstRun = this.feed?.latest(BURST_SCENARIO) ?? null;
@@ -214,9 +189,9 @@ export class DefensePanel implements PanelController {
     if (previousTtl?.phase !== this.ttlRun?.phase) this.refreshMetrics();
   }
 
-  private renderControls(): void {
+  protected renderControls(): void {
     const watching = this.feed?.watching === true;
-    const busy = (scenario: ScenarioName, run: RunView | null) => this.pending.has(scenario) || run?.phase === 'queued' || run?.phase === 'running';
+    const busy = (scenario: ScenarioName, run: RunView | null) => this.pending.has(scenario) || underWay(run);
     this.ttlButton.disabled = !watching || busy(TTL_SCENARIO, this.ttlRun);
     this.burstButton.disabled = !watching || busy(BURST_SCENARIO, this.burstRun);
     if (this.feed?.error) this.error.showFeedError(this.feed.error);
@@ -386,20 +361,7 @@ export class DefensePanel implements PanelController {
   }
 
   private syncTicker(): void {
-    const needed = this.context.isVisible() && this.snapshot !== null && Object.keys(this.snapshot.busy).length > 0;
-    if (needed && !this.tick) {
-      this.tick = setInterval(() => {
-        if (this.renderTtls() === 0) this.stopTicker();
-      }, TICK_MS);
-    } else if (!needed) {
-      this.stopTicker();
-      this.renderTtls();
-    }
-  }
-
-  private stopTicker(): void {
-    if (this.tick) clearInterval(this.tick);
-    this.tick = null;
+    if (!this.ticker.sync(this.context.isVisible(), this.snapshot)) this.renderTtls();
   }
 }
 

@@ -6,12 +6,10 @@
  * result (`test-result`) and the log line the test captured (`captured-log`).
  */
 import type { TimelineEvent } from '../../server/protocol.ts';
-import type { Connection } from '../connection.ts';
 import { actionButton, h } from '../dom.ts';
-import { PanelFrame } from '../frame.ts';
-import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
-import { errorLine } from '../runControls.ts';
-import { PHASE_LABELS, describeFailure, subscribeRuns, type RunFeed, type RunView } from '../runs.ts';
+import type { PanelContext } from '../panel.ts';
+import { RunPanel } from '../runPanel.ts';
+import { PHASE_LABELS, type RunView } from '../runs.ts';
 import { phaseText } from '../runView.ts';
 import '../runs.css';
 
@@ -24,72 +22,35 @@ interface TestResultData {
   results?: { name: string; ok: boolean }[];
 }
 
-export class EdgeCaseTestPanel implements PanelController {
-  private readonly connection: Connection;
-  private frame: PanelFrame | null = null;
-  private feed: RunFeed | null = null;
-  private readonly unsubscribers: (() => void)[] = [];
+export class EdgeCaseTestPanel extends RunPanel {
   private run: RunView | null = null;
-  private pending = false;
   private shownRun: string | null = null;
   private shownLines = 0;
 
-  private readonly runButton = actionButton('▶ Run the test', () => void this.start());
+  private readonly runButton = actionButton('▶ Run the test', () => void this.startRuns('run', [{ scenario: SCENARIO }]));
   private readonly phase = h('span', { className: 'lp-phase', attrs: { 'data-role': 'phase' } });
-  private readonly error = errorLine();
   private readonly result = h('div', { className: 'lp-test-result', attrs: { 'data-role': 'test-result', 'aria-live': 'polite' } });
   private readonly output = h('ol', { className: 'lp-terminal', attrs: { 'data-role': 'test-output', 'aria-label': 'test runner output' } });
   private readonly captured = h('div', { className: 'lp-captured', attrs: { 'data-role': 'captured-log' } });
 
-  constructor(private readonly context: PanelContext) {
-    this.connection = context.connection();
+  constructor(context: PanelContext) {
+    super(context, { title: 'The talk’s test', subtitle: 'node --test, live Redis', classes: ['lp-edge'] });
     this.runButton.dataset.role = 'run';
     this.runButton.title = 'Run tests/integration/talk.test.ts with node --test against the live Redis (run:start edge-case-test)';
   }
 
-  render(): void {
-    this.frame = new PanelFrame(this.context.element, this.connection, { title: 'The talk’s test', subtitle: 'node --test, live Redis' });
-    this.frame.root.classList.add('lp-runs', 'lp-edge');
-    this.frame.body.append(
+  protected content(): HTMLElement[] {
+    return [
       h('div', { className: 'lp-actions lp-run-controls' }, this.runButton, this.phase),
       this.error.element,
       this.result,
       h('div', { className: 'lp-label' }, h('span', { text: 'test runner output' }), h('span', { className: 'lp-hint', text: 'tests/integration/talk.test.ts' })),
       this.output,
       this.captured,
-    );
-    this.frame.render();
-    const runs = subscribeRuns(this.connection, () => this.renderRun());
-    this.feed = runs.feed;
-    this.unsubscribers.push(runs.unsubscribe, this.connection.onState(() => this.renderControls()));
-    this.renderRun();
+    ];
   }
 
-  configure(_options: PanelOptions): void {}
-
-  update(): void {
-    this.frame?.update();
-    this.renderControls();
-  }
-
-  destroy(): void {
-    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
-    this.feed = null;
-    this.frame?.destroy();
-    this.frame = null;
-  }
-
-  private async start(): Promise<void> {
-    if (!this.feed) return;
-    this.pending = true;
-    this.renderControls();
-    const result = await this.feed.start(SCENARIO);
-    this.pending = false;
-    this.error.show(result.ok ? '' : describeFailure(result));
-    this.renderControls();
-  }
-
-  private renderRun(): void {
+  protected renderRuns(): void {
     const run = this.feed?.latest(SCENARIO) ?? null;
     this.run = run;
     this.phase.textContent = run ? phaseText(run) : '';
@@ -164,11 +125,8 @@ export class EdgeCaseTestPanel implements PanelController {
     );
   }
 
-  private renderControls(): void {
-    const busy = this.pending || this.run?.phase === 'queued' || this.run?.phase === 'running';
-    this.runButton.disabled = !this.feed?.watching || busy;
-    this.runButton.setAttribute('aria-busy', String(busy));
-    this.error.showFeedError(this.feed?.error ?? '');
+  protected renderControls(): void {
+    this.renderRunButton(this.runButton, [this.run]);
   }
 }
 

@@ -12,12 +12,11 @@
  * problems say); the talk's own words are added where the run agrees with them.
  */
 import type { FaultName, ScenarioName } from '../../server/protocol.ts';
-import type { Connection } from '../connection.ts';
 import { actionButton, h } from '../dom.ts';
-import { PanelFrame } from '../frame.ts';
-import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
-import { errorLine, faultSelect, followFault, selectedFault } from '../runControls.ts';
-import { PHASE_LABELS, describeFailure, formatDuration, subscribeRuns, type RunFeed, type RunView, type VerdictKind } from '../runs.ts';
+import type { PanelContext } from '../panel.ts';
+import { faultSelect, followFault, selectedFault } from '../runControls.ts';
+import { RunPanel } from '../runPanel.ts';
+import { PHASE_LABELS, formatDuration, type RunView, type VerdictKind } from '../runs.ts';
 import { RunDetails, callbackList, phaseText, playedMs, verdictBlock } from '../runView.ts';
 import { Timeline } from '../timeline.ts';
 import '../runs.css';
@@ -49,26 +48,20 @@ interface Column {
   run: RunView | null;
 }
 
-export class JourneyPanel implements PanelController {
-  private readonly connection: Connection;
-  private frame: PanelFrame | null = null;
-  private feed: RunFeed | null = null;
-  private readonly unsubscribers: (() => void)[] = [];
-  private pending = false;
+export class JourneyPanel extends RunPanel {
   /** The attempt shown whole (tap "details"), or null for the three columns. */
   private detailOf: Attempt | null = null;
 
   private readonly select = faultSelect(FAULTS, DEFAULT_FAULT, 'Fault for all three attempts');
   private readonly runButton = actionButton('▶ Run all three', () => void this.startAll());
-  private readonly error = errorLine();
   private readonly columnsBox = h('div', { className: 'lp-cols', attrs: { 'data-role': 'columns' } });
   private readonly columns: Column[];
   private readonly detailBox = h('div', { className: 'lp-col-detail', attrs: { 'data-role': 'detail' } });
   private readonly detailTitle = h('span', { className: 'lp-col-detail-title' });
   private readonly details = new RunDetails('Not run yet: press “Run all three”.');
 
-  constructor(private readonly context: PanelContext) {
-    this.connection = context.connection();
+  constructor(context: PanelContext) {
+    super(context, { title: 'Three attempts', subtitle: 'same fault · real runs' });
     this.runButton.dataset.role = 'run-all';
     this.runButton.title = 'Queue attempt 1, 2 and 3 under this fault; the server plays them one after another';
     this.columns = ATTEMPTS.map((attempt) => this.createColumn(attempt));
@@ -79,31 +72,14 @@ export class JourneyPanel implements PanelController {
     this.detailBox.hidden = true;
   }
 
-  render(): void {
-    this.frame = new PanelFrame(this.context.element, this.connection, { title: 'Three attempts', subtitle: 'same fault · real runs' });
-    this.frame.root.classList.add('lp-runs');
-    this.frame.body.append(h('div', { className: 'lp-actions lp-run-controls' }, this.select, this.runButton), this.error.element, this.columnsBox, this.detailBox);
-    this.frame.render();
-    const runs = subscribeRuns(this.connection, () => this.renderRuns());
-    this.feed = runs.feed;
-    this.unsubscribers.push(runs.unsubscribe, this.connection.onState(() => this.renderControls()));
-    this.renderRuns();
+  protected content(): HTMLElement[] {
+    return [h('div', { className: 'lp-actions lp-run-controls' }, this.select, this.runButton), this.error.element, this.columnsBox, this.detailBox];
   }
 
-  configure(_options: PanelOptions): void {}
-
-  update(): void {
-    this.frame?.update();
+  override update(): void {
+    super.update();
     for (const column of this.columns) column.timeline.refresh();
     this.details.refresh();
-    this.renderControls();
-  }
-
-  destroy(): void {
-    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
-    this.feed = null;
-    this.frame?.destroy();
-    this.frame = null;
   }
 
   private createColumn(attempt: Attempt): Column {
@@ -126,22 +102,9 @@ export class JourneyPanel implements PanelController {
   }
 
   private async startAll(): Promise<void> {
-    if (!this.feed) return;
     const fault = selectedFault(this.select, DEFAULT_FAULT);
-    this.pending = true;
-    this.renderControls();
-    let failure = '';
     // In order: the server plays queued runs one after another, attempt 1 first.
-    for (const attempt of ATTEMPTS) {
-      const result = await this.feed.start(attempt.scenario, fault);
-      if (!result.ok) {
-        failure = `${attempt.title}: ${describeFailure(result)}`;
-        break;
-      }
-    }
-    this.pending = false;
-    this.error.show(failure);
-    this.renderControls();
+    await this.startRuns('run', ATTEMPTS.map((attempt) => ({ scenario: attempt.scenario, fault, label: attempt.title })));
   }
 
   private showDetail(attempt: Attempt | null): void {
@@ -152,7 +115,7 @@ export class JourneyPanel implements PanelController {
     this.details.refresh();
   }
 
-  private renderRuns(): void {
+  protected renderRuns(): void {
     for (const column of this.columns) {
       const run = this.feed?.latest(column.attempt.scenario) ?? null;
       column.run = run;
@@ -187,11 +150,8 @@ export class JourneyPanel implements PanelController {
     column.lower.replaceChildren(callbackList(run.events, { compact: true, finished }), verdictBlock(run, { compact: true, words: column.attempt.words }));
   }
 
-  private renderControls(): void {
-    const busy = this.pending || this.columns.some((column) => column.run?.phase === 'queued' || column.run?.phase === 'running');
-    this.runButton.disabled = !this.feed?.watching || busy;
-    this.runButton.setAttribute('aria-busy', String(busy));
-    this.error.showFeedError(this.feed?.error ?? '');
+  protected renderControls(): void {
+    this.renderRunButton(this.runButton, this.columns.map((column) => column.run));
   }
 }
 

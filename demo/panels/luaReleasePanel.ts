@@ -12,8 +12,10 @@
 import type { AllocateReply, ApiError, DoubleReleaseWarning, PoolAction, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
 import type { Connection, LocalFailure } from '../connection.ts';
 import { actionButton, formatClock, formatTtl, h } from '../dom.ts';
+import { commonFailureText } from '../failures.ts';
 import { PanelFrame } from '../frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from '../panel.ts';
+import { CountdownTicker } from '../ticker.ts';
 
 const DEFAULT_POOL = 'main';
 /** How many log lines are kept; the box shows the newest that fit. */
@@ -67,7 +69,7 @@ export class LuaReleasePanel implements PanelController {
   private latest: ActionEntry | null = null;
   private log: LogItem[] = [];
   private errorText = '';
-  private tick: ReturnType<typeof setInterval> | null = null;
+  private readonly ticker = new CountdownTicker(TICK_MS, () => this.renderTtls());
 
   // The panel's elements: made with it, put together and into the slide by render(),
   // then only their text and attributes change.
@@ -152,7 +154,7 @@ export class LuaReleasePanel implements PanelController {
     this.unsubscribeConnect?.();
     this.unsubscribeConnect = null;
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
-    this.stopTicker();
+    this.ticker.stop();
     this.frame?.destroy();
     this.frame = null;
   }
@@ -441,19 +443,7 @@ export class LuaReleasePanel implements PanelController {
   }
 
   private syncTicker(): void {
-    const needed = this.context.isVisible() && this.snapshot !== null && Object.keys(this.snapshot.busy).length > 0;
-    if (needed && !this.tick) {
-      this.tick = setInterval(() => {
-        if (this.renderTtls() === 0) this.stopTicker();
-      }, TICK_MS);
-    } else if (!needed) {
-      this.stopTicker();
-    }
-  }
-
-  private stopTicker(): void {
-    if (this.tick) clearInterval(this.tick);
-    this.tick = null;
+    this.ticker.sync(this.context.isVisible(), this.snapshot);
   }
 }
 
@@ -565,18 +555,9 @@ function describe(failure: ApiError | LocalFailure): string {
       return 'Too many clicks: wait a second, then try again.';
     case 'pool_empty':
       return 'The pool is empty: every executor is busy. Release one first.';
-    case 'bad_request':
-      return `The server refused the request: ${failure.message}`;
-    case 'redis_unavailable':
-      return 'Redis is not answering right now. Try again in a moment.';
-    case 'forbidden':
-      return `Not allowed: ${failure.message}`;
-    case 'offline':
-      return 'Not connected to the server: the buttons come back with the connection.';
     case 'timeout':
       return `${failure.message} The pool above is still read live from Redis.`;
-    case 'internal':
     default:
-      return 'The server could not do that. Try again.';
+      return commonFailureText(failure) ?? 'The server could not do that. Try again.';
   }
 }
