@@ -9,16 +9,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
 import { launchBrowser } from '../support/browser.ts';
+import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
 import { PRESENTER_SECRET, api, startSite, type Site } from '../support/site.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LUA_TITLE = 'The Lua Script Solution';
 const PANEL = '[data-panel="lua-release"]';
 
@@ -38,31 +34,13 @@ interface Viewer {
   socketRequests: string[];
 }
 
-/** Newest modification time under a folder. */
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return latest;
-}
-
-/** The site serves dist/: build it when missing or older than the deck's or the panels' sources. */
-async function ensureDeckBuilt(): Promise<void> {
-  const index = join(ROOT, 'dist', 'index.html');
-  const sources = Math.max(newest(join(ROOT, 'slides')), newest(join(ROOT, 'demo')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
-}
-
 before(async () => {
   await ensureDeckBuilt();
   site = await startSite({}, { deck: true });
   browser = await launchBrowser();
   viewerA = await openViewer('');
   viewerB = await openViewer('');
-  await Promise.all([showLuaSlide(viewerA.page), showLuaSlide(viewerB.page)]);
+  await Promise.all([showSlide(viewerA.page, LUA_TITLE), showSlide(viewerB.page, LUA_TITLE)]);
 });
 
 after(async () => {
@@ -74,29 +52,16 @@ after(async () => {
 /** A fresh browser context (own cookies, own network switch) with one page of the deck. */
 async function openViewer(query: string, hash = ''): Promise<Viewer> {
   assert.ok(browser && site, 'browser and site started');
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await newDeckContext(browser);
   contexts.push(context);
-  const page = await context.newPage();
   const errors: Error[] = [];
   const socketRequests: string[] = [];
-  page.on('pageerror', (error) => errors.push(error));
+  const page = await newDeckPage(context, errors);
   page.on('request', (request) => {
     if (new URL(request.url()).pathname.startsWith('/socket.io/')) socketRequests.push(request.url());
   });
-  await page.goto(`${site.url}/${query}${hash}`);
-  await page.waitForFunction(() => window.Reveal?.isReady() === true);
+  await loadDeck(page, `${site.url}/${query}${hash}`);
   return { page, context, errors, socketRequests };
-}
-
-/** Goes to the Lua slide, found by its title (not by a slide number that may move). */
-async function showLuaSlide(page: Page): Promise<void> {
-  const index = await page.evaluate(
-    (title) => (window.Reveal?.getSlides() ?? []).findIndex((slide) => slide.querySelector('h2')?.textContent?.trim() === title),
-    LUA_TITLE,
-  );
-  assert.ok(index >= 0, 'the deck has the Lua slide');
-  await page.evaluate((h) => window.Reveal?.slide(h), index);
-  await page.waitForFunction((title) => window.Reveal?.getCurrentSlide()?.querySelector('h2')?.textContent?.trim() === title, LUA_TITLE);
 }
 
 async function poolInRedis(): Promise<PoolSnapshot> {

@@ -11,16 +11,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
 import { launchBrowser } from '../support/browser.ts';
+import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
 import { api, startSite, type Site } from '../support/site.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUN_TIMEOUT = 30_000;
 
 const SLIDES = {
@@ -41,32 +37,13 @@ let context: BrowserContext | undefined;
 let page: Page;
 const errors: Error[] = [];
 
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return latest;
-}
-
-/** The site serves dist/: build it when missing or older than the deck's or the panels' sources. */
-async function ensureDeckBuilt(): Promise<void> {
-  const index = join(ROOT, 'dist', 'index.html');
-  const sources = Math.max(newest(join(ROOT, 'slides')), newest(join(ROOT, 'demo')));
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
-}
-
 before(async () => {
   await ensureDeckBuilt();
   site = await startSite({ TASK_WORKERS: '2', STAGE_TTL_SECONDS: '2', REAPER_SWEEP_MS: '500' }, { deck: true });
   browser = await launchBrowser();
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('pageerror', (error) => errors.push(error));
-  await page.goto(`${site.url}/`);
-  await page.waitForFunction(() => window.Reveal?.isReady() === true);
+  context = await newDeckContext(browser);
+  page = await newDeckPage(context, errors);
+  await loadDeck(page, `${site.url}/`);
 });
 
 after(async () => {
@@ -74,16 +51,6 @@ after(async () => {
   await browser?.close();
   await site?.close();
 });
-
-async function showSlide(title: string): Promise<void> {
-  const index = await page.evaluate(
-    (wanted) => (window.Reveal?.getSlides() ?? []).findIndex((slide) => slide.querySelector('h1, h2')?.textContent?.trim() === wanted),
-    title,
-  );
-  assert.ok(index >= 0, `the deck has the slide "${title}"`);
-  await page.evaluate((h) => window.Reveal?.slide(h), index);
-  await page.waitForFunction((wanted) => window.Reveal?.getCurrentSlide()?.querySelector('h1, h2')?.textContent?.trim() === wanted, title);
-}
 
 async function screenshot(name: string): Promise<void> {
   await page.screenshot({ path: `/tmp/runpanel-${name}.png` });
@@ -114,7 +81,7 @@ function texts(selector: string): Promise<string[]> {
 }
 
 test('Act 1: both callbacks fire for result-unstorable, on two lanes, with the mechanism in words', async () => {
-  await showSlide(SLIDES.innocent);
+  await showSlide(page, SLIDES.innocent);
   await page.locator(`${INNOCENT} [data-role="badge"][data-state="connected"]`).waitFor();
   const run = page.locator(`${INNOCENT} [data-role="run-view"]`);
   const button = page.locator(`${INNOCENT} button[data-role="run"]`);
@@ -160,7 +127,7 @@ test('Act 1: both callbacks fire for result-unstorable, on two lanes, with the m
 });
 
 test('the Journey: attempt 1 leaks, attempt 2 duplicates and conflicts, attempt 3 holds, as the server judged', async () => {
-  await showSlide(SLIDES.journey);
+  await showSlide(page, SLIDES.journey);
   const column = (scenario: string) => `${JOURNEY} .lp-col[data-scenario="${scenario}"]`;
   const previous = await Promise.all(['attempt-1', 'attempt-2', 'attempt-3'].map((s) => page.locator(column(s)).getAttribute('data-run-id')));
   assert.equal(await page.locator(`${JOURNEY} select[data-role="fault"]`).inputValue(), 'worker-killed', 'the fault defaults to a killed worker');
@@ -240,7 +207,7 @@ test('the Journey: attempt 1 leaks, attempt 2 duplicates and conflicts, attempt 
 
 test('Defense in depth: the TTL brings a lost executor back, warnings are logged and counted, a burst never doubles', async () => {
   assert.ok(site);
-  await showSlide(SLIDES.defense);
+  await showSlide(page, SLIDES.defense);
   await page.locator(`${DEFENSE} [data-role="badge"][data-state="connected"]`).waitFor();
 
   // Layer 2: kill a worker before any callback; the busy marker's TTL counts down, then the reaper returns it.
@@ -286,7 +253,7 @@ test('Defense in depth: the TTL brings a lost executor back, warnings are logged
 });
 
 test("the talk's test runs live: output as it comes, passed, and the captured warning", async () => {
-  await showSlide(SLIDES.edge);
+  await showSlide(page, SLIDES.edge);
   await page.locator(`${EDGE} [data-role="badge"][data-state="connected"]`).waitFor();
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, EDGE);
   await page.locator(`${EDGE} button[data-role="run"]`).click();
@@ -322,7 +289,7 @@ test('a late joiner sees the latest run of each panel at once', async () => {
 
 test('errors in plain words: a full stage says so; offline, the buttons are disabled', async () => {
   assert.ok(site && context);
-  await showSlide(SLIDES.innocent);
+  await showSlide(page, SLIDES.innocent);
   const button = page.locator(`${INNOCENT} button[data-role="run"]`);
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, INNOCENT);
   // Fill the stage's queue from elsewhere: one run playing, five waiting.

@@ -1,0 +1,59 @@
+/**
+ * The deck in a real browser, for the e2e tests of its live panels: the built
+ * site, a page of it once reveal is ready, and going to a slide by its title.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Newest modification time under a folder. */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+/** The site serves dist/: build it when missing or older than the deck's or the panels' sources. */
+export async function ensureDeckBuilt(): Promise<void> {
+  const index = join(ROOT, 'dist', 'index.html');
+  const sources = Math.max(newest(join(ROOT, 'slides')), newest(join(ROOT, 'demo')));
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+}
+
+/** A fresh browser context (own cookies, own network switch), the size of a laptop screen. */
+export function newDeckContext(browser: Browser): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width: 1280, height: 800 } });
+}
+
+/** A new page in `context`; its uncaught exceptions go into `errors`. */
+export async function newDeckPage(context: BrowserContext, errors: Error[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error));
+  return page;
+}
+
+/** Opens the deck at `url` and waits until reveal is ready. */
+export async function loadDeck(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(() => window.Reveal?.isReady() === true);
+}
+
+/** Goes to the slide whose heading is `title` (not by a slide number that may move). */
+export async function showSlide(page: Page, title: string): Promise<void> {
+  const index = await page.evaluate(
+    (wanted) => (window.Reveal?.getSlides() ?? []).findIndex((slide) => slide.querySelector('h1, h2')?.textContent?.trim() === wanted),
+    title,
+  );
+  assert.ok(index >= 0, `the deck has the slide "${title}"`);
+  await page.evaluate((h) => window.Reveal?.slide(h), index);
+  await page.waitForFunction((wanted) => window.Reveal?.getCurrentSlide()?.querySelector('h1, h2')?.textContent?.trim() === wanted, title);
+}
