@@ -50,8 +50,6 @@ function entryUrl(entry: string): string {
 }
 
 export class ExecutorPools extends EventEmitter<PoolEvents> {
-  /** How many double releases each pool has seen since the server started. */
-  readonly doubleReleases = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -188,7 +186,6 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
       [keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix],
       executorUrls(size),
     )) as number;
-    this.doubleReleases.set(pool, 0);
     this.emit('changed', pool);
     return count;
   }
@@ -207,7 +204,6 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
   }
 
   private reportDoubleRelease(pool: string, executor: string, sinceLastReleaseMs: number, log: boolean): void {
-    this.doubleReleases.set(pool, (this.doubleReleases.get(pool) ?? 0) + 1);
     const warning: DoubleReleaseWarning = { message: 'Double release detected', pool, executor, sinceLastReleaseMs, at: Date.now() };
     if (log) this.log.warn(warning.message, { pool, executor, sinceLastReleaseMs });
     this.emit('double-release', warning);
