@@ -64,6 +64,9 @@ test('with notifications lost, the sweep brings it back', async () => {
     assert.ok(allocation);
     const [pool, executors, via] = await once(t.pools, 'reclaimed');
     assert.deepEqual([pool, executors, via], ['sweep', [allocation.executor], 'sweep']);
+    const snapshot = await t.pools.snapshot('sweep');
+    assert.equal(snapshot.available.filter((url) => url === allocation.executor).length, 1, 'it is really back in the list');
+    assert.equal(checkInvariant(snapshot).sound, true);
   } finally {
     await reaper.stop();
   }
