@@ -19,6 +19,7 @@ import { DEFAULT_POOL, PoolActions } from './pool/poolActions.ts';
 import { RateLimiter } from './rateLimit.ts';
 import { apiRouter } from './http/routes.ts';
 import { runRouter } from './http/runRoutes.ts';
+import { apiFallbacks, jsonBodies } from './http/respond.ts';
 import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
 import { createRunChannel } from './sockets/runChannel.ts';
 import { createMetrics } from './metrics.ts';
@@ -116,8 +117,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const app = express();
     app.disable('x-powered-by');
     app.set('trust proxy', 'loopback');
+    app.use('/api', jsonBodies());
     app.use(runRouter({ runs, viewerLimiter, metrics: metrics.registry, log }));
     app.use(apiRouter({ redis, actions, presenterSecret: config.presenterSecret, viewerLimiter, log }));
+    app.use(apiFallbacks(log));
 
     const httpServer = createHttpServer(app);
     const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });

@@ -18,6 +18,7 @@ export class ClientError extends Error {
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   forbidden: 403,
+  not_found: 404,
   pool_empty: 409,
   rate_limited: 429,
   redis_unavailable: 503,

@@ -64,7 +64,7 @@ export interface AllocateReply {
   reply: [string, string];
 }
 
-export type ErrorCode = 'bad_request' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'forbidden' | 'internal';
+export type ErrorCode = 'bad_request' | 'not_found' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'forbidden' | 'internal';
 
 export interface ApiError {
   error: ErrorCode;

@@ -125,7 +125,17 @@ test('bad run requests are refused and start nothing', async () => {
     assert.equal(response.status, 400, `${path} ${JSON.stringify(body)}`);
     assert.equal(response.body.error, 'bad_request');
   }
-  assert.equal((await api(site, 'GET', '/api/runs/run-does-not-exist')).status, 404);
+  const missing = await api<{ error: string }>(site, 'GET', '/api/runs/run-does-not-exist');
+  assert.deepEqual([missing.status, missing.body.error], [404, 'not_found']);
+  // Bodies the JSON parser refuses are answered in JSON too, like every other /api error.
+  for (const [body, status] of [
+    ['{bad', 400],
+    [JSON.stringify({ release: 'lua', padding: 'x'.repeat(5000) }), 413],
+  ] as const) {
+    const response = await fetch(`${site.url}/api/scenarios/attempt-2/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(response.status, status);
+    assert.equal(((await response.json()) as { error: string }).error, 'bad_request');
+  }
   assert.equal((await api(site, 'GET', '/api/runs/..%2Fetc')).status, 400);
   assert.equal(site.runs.latestRuns().length, before);
 });

@@ -1,0 +1,66 @@
+/**
+ * What every HTTP route shares, in one place so no route can miss it: the JSON
+ * body parser with its size limit, the wrapper that turns a handler's result or
+ * error into a JSON answer, the per-viewer rate limit, and the last-resort error
+ * handler that answers bad JSON, oversized bodies and unknown endpoints in JSON
+ * too. The app mounts the parser before every router and the handlers after.
+ */
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { ClientError, httpStatus, toApiError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { RateLimiter } from '../rateLimit.ts';
+
+export const BODY_LIMIT = '4kb';
+
+/** Parses JSON bodies of /api requests; anything else than an object or array is refused. */
+export function jsonBodies(): RequestHandler {
+  return express.json({ limit: BODY_LIMIT, strict: true });
+}
+
+/** A missing body is an empty object; anything else must be the JSON object the schema wants. */
+export function bodyOf(req: Request): unknown {
+  return req.body ?? {};
+}
+
+/** Answers with what `handler` returns, or with the error it throws as `{error, message}`. */
+export function json(log: Logger, status: number, handler: (req: Request, res: Response) => unknown): RequestHandler {
+  return async (req, res) => {
+    try {
+      res.status(status).json(await handler(req, res));
+    } catch (error) {
+      sendError(log, req, res, error);
+    }
+  };
+}
+
+export function limitedPerViewer(limiter: RateLimiter): RequestHandler {
+  return (req, _res, next) => {
+    if (limiter.take(`ip:${req.ip}`)) return next();
+    next(new ClientError('rate_limited', 'too many actions: slow down'));
+  };
+}
+
+function sendError(log: Logger, req: Request, res: Response, error: unknown): void {
+  const apiError = toApiError(error);
+  if (apiError.error === 'internal') log.error('request failed', { path: req.path, error: String(error) });
+  res.status(httpStatus(apiError.error)).json(apiError);
+}
+
+/** After every router: unknown /api endpoints, and errors from middleware (bad JSON, too large, limits, presenter check). */
+export function apiFallbacks(log: Logger): [RequestHandler, express.ErrorRequestHandler] {
+  const notFound: RequestHandler = (req, res, next) => {
+    if (!req.path.startsWith('/api/')) return next();
+    res.status(404).json({ error: 'bad_request', message: 'no such endpoint' });
+  };
+  const errors = (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (error as { status?: number }).status;
+    if (!(error instanceof ClientError) && status === 413) {
+      res.status(413).json({ error: 'bad_request', message: `body too large (${BODY_LIMIT} at most)` });
+    } else if (!(error instanceof ClientError) && status === 400) {
+      res.status(400).json({ error: 'bad_request', message: `body is not valid JSON: ${(error as Error).message}` });
+    } else {
+      sendError(log, req, res, error);
+    }
+  };
+  return [notFound, errors];
+}
