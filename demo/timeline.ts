@@ -386,11 +386,3 @@ export class Timeline {
     return element;
   }
 }
-
-/** Draws `events` into `container` (replacing what it held) and returns the timeline, for `update` later. */
-export function renderTimeline(container: HTMLElement, events: readonly TimelineEvent[], options: TimelineOptions = {}): Timeline {
-  const timeline = new Timeline(options);
-  container.replaceChildren(timeline.element);
-  timeline.update(events, options);
-  return timeline;
-}
