@@ -4,7 +4,7 @@
  * a Redis of their own instead of the machine's shared one.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { Socket, createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +83,6 @@ export async function startPrivateRedis(options: { binary?: string; extraArgs?: 
 }
 
 async function waitForPort(port: number, gaveUp: () => boolean, timeoutMs: number): Promise<void> {
-  const { Socket } = await import('node:net');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (gaveUp()) throw new Error('it exited');

@@ -10,6 +10,7 @@ import type { EvalRuntime } from '../tasks/evalRuntime.ts';
 import type { Logger } from '../log.ts';
 import type { ExecutorPools } from '../pool/executorPool.ts';
 import { checkInvariant } from '../pool/invariant.ts';
+import { poolKeys } from '../pool/keys.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import type { RunRecorder } from './runRecorder.ts';
 import { runTalkTest } from './talkTest.ts';
@@ -205,7 +206,6 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
       const clients = Array.from({ length: 4 }, () => new Redis(ctx.redisUrl, { maxRetriesPerRequest: 1 }));
       try {
         const racers = clients.map((redis) => loadScripts(redis));
-        const { poolKeys } = await import('../pool/keys.ts');
         const keys = poolKeys(run.record.pool);
         run.add({ lane: 'server', kind: 'burst', text: `${burst} evals ask for an executor at once, over ${clients.length} connections` });
         const replies = await Promise.all(
