@@ -74,11 +74,20 @@ export interface ApiError {
 /** The answer of every acknowledged socket event. */
 export type Ack<T> = { ok: true; data: T } | ({ ok: false } & ApiError);
 
-/** What one click changed, broadcast to every viewer so all of them see the same reply. */
+/** What one click changed: carried to every viewer in the next `pool:changed`, so all of them see the same reply. */
 export type PoolAction =
   | { kind: 'allocated'; pool: string; allocation: AllocateReply; at: number }
   | { kind: 'released'; pool: string; releases: ReleaseReply[]; at: number }
   | { kind: 'reset'; pool: string; size: number; at: number };
+
+/**
+ * One message per change per tick: the pool as Redis holds it after the change,
+ * and every click that led there since the previous message, in order.
+ */
+export interface PoolChange extends PoolSnapshot {
+  /** Empty when no click changed the pool (an expiry, a run's step, a worker's callback). */
+  actions: PoolAction[];
+}
 
 export interface DoubleReleaseWarning {
   message: 'Double release detected';
@@ -171,8 +180,7 @@ export interface RunRecord {
 export type RunSummary = Omit<RunRecord, 'events'>;
 
 export interface ServerToClientEvents {
-  'pool:changed': (snapshot: PoolSnapshot) => void;
-  'pool:acted': (action: PoolAction) => void;
+  'pool:changed': (change: PoolChange) => void;
   'release:double-detected': (warning: DoubleReleaseWarning) => void;
   'run:started': (run: RunSummary) => void;
   'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
