@@ -80,21 +80,23 @@ export type PoolAction =
   | { kind: 'released'; pool: string; releases: ReleaseReply[]; at: number }
   | { kind: 'reset'; pool: string; size: number; at: number };
 
-/**
- * One message per change per tick: the pool as Redis holds it after the change,
- * and every click that led there since the previous message, in order.
- */
-export interface PoolChange extends PoolSnapshot {
-  /** Empty when no click changed the pool (an expiry, a run's step, a worker's callback). */
-  actions: PoolAction[];
-}
-
 export interface DoubleReleaseWarning {
   message: 'Double release detected';
   pool: string;
   executor: string;
   sinceLastReleaseMs: number;
   at: number;
+}
+
+/**
+ * One message per change per tick: the pool as Redis holds it after the change,
+ * and what led there since the previous message, in order.
+ */
+export interface PoolChange extends PoolSnapshot {
+  /** The clicks; empty when none changed the pool (an expiry, a run's step, a worker's callback). */
+  actions: PoolAction[];
+  /** Double releases detected in this pool, whoever released (a click, a worker's callback). */
+  doubleReleases: DoubleReleaseWarning[];
 }
 
 /** What `checkInvariant` concluded about a pool, in words. */
@@ -181,7 +183,6 @@ export type RunSummary = Omit<RunRecord, 'events'>;
 
 export interface ServerToClientEvents {
   'pool:changed': (change: PoolChange) => void;
-  'release:double-detected': (warning: DoubleReleaseWarning) => void;
   'run:started': (run: RunSummary) => void;
   'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
   'run:finished': (run: RunRecord) => void;

@@ -17,6 +17,8 @@ export interface ServerUsage {
   rssMaxMb: number;
   heapUsedMb: number;
   windowMs: number;
+  /** The server's own event-loop delay p99 over the window (ms). */
+  loopLagP99Ms: number;
 }
 
 export interface ViewerReport {

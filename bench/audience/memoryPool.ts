@@ -8,7 +8,7 @@ import type { Server as HttpServer } from 'node:http';
 import express from 'express';
 import type { Server } from 'socket.io';
 import { DIST_DIR } from '../../server/app.ts';
-import type { AllocateReply, PoolAction, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
+import type { AllocateReply, DoubleReleaseWarning, PoolAction, PoolChange, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
 
 const POOL = 'main';
 const SIZE = 4;
@@ -35,13 +35,22 @@ export function servePoolInMemory(io: Server, httpServer: HttpServer, deck: bool
 
   // One message per change per tick, after the ack (as our server does).
   let pending: PoolAction[] = [];
+  let warnings: DoubleReleaseWarning[] = [];
   const publish = (action: PoolAction) => {
     pending.push(action);
+    if (action.kind === 'released') {
+      for (const reply of action.releases) {
+        if (reply.doubleRelease) {
+          warnings.push({ message: 'Double release detected', pool: POOL, executor: reply.executor, sinceLastReleaseMs: reply.sinceLastReleaseMs ?? 0, at: Date.now() });
+        }
+      }
+    }
     if (pending.length > 1) return;
     setImmediate(() => {
-      const actions = pending;
+      const change: PoolChange = { ...snapshot(), actions: pending, doubleReleases: warnings };
       pending = [];
-      io.to(`pool:${POOL}`).emit('pool:changed', { ...snapshot(), actions });
+      warnings = [];
+      io.to(`pool:${POOL}`).emit('pool:changed', change);
     });
   };
 

@@ -125,7 +125,7 @@ function line(t: Trial): string {
     `  ack p50/p99 ${fmt(t.actor.ack.p50)}/${fmt(t.actor.ack.p99)} ms (${t.actor.acked}/${t.actor.sent}${failures ? `, ${failures}` : ''})` +
     `  broadcasts ${broadcasts}, delivered ${delivered}` +
     `  cpu ${fmt(t.usage.cpuMs)} ms${t.usage.redisCpuMs !== null ? ` (+redis ${fmt(t.usage.redisCpuMs)})` : ''} / ${fmt(t.usage.windowMs)} ms, rss ${fmt(t.usage.rssMaxMb)} MB` +
-    `  generator lag p99 ${fmt(t.hall.loopLagP99Ms)} ms, actor lag p99 ${fmt(t.actor.loopLagP99Ms)} ms`
+    `  server lag p99 ${fmt(t.usage.loopLagP99Ms)} ms, generator lag p99 ${fmt(t.hall.loopLagP99Ms)} ms, actor lag p99 ${fmt(t.actor.loopLagP99Ms)} ms`
   );
 }
 

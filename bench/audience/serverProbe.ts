@@ -3,6 +3,7 @@
  * the watched room (counted where socket.io hands a packet to its adapter, once
  * per broadcast whatever the number of viewers), and its CPU and memory.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Server } from 'socket.io';
 import type { ServerUsage } from './ipc.ts';
 
@@ -17,7 +18,8 @@ export function probeServer(io: Server, room: string): ServerProbe {
   let counting = false;
   let broadcasts: Record<string, number> = {};
   adapter.broadcast = (packet, opts) => {
-    if (counting && opts.rooms.has(room)) {
+    // A room sent to shard by shard (see server/sockets/shardedRoom.ts) counts once, at its first shard.
+    if (counting && (opts.rooms.has(room) || opts.rooms.has(`${room}#0`))) {
       const event = String(packet.data[0]);
       broadcasts[event] = (broadcasts[event] ?? 0) + 1;
     }
@@ -26,6 +28,7 @@ export function probeServer(io: Server, room: string): ServerProbe {
   let cpuAt = process.cpuUsage();
   let startedAt = Date.now();
   let rssMax = 0;
+  const lag = monitorEventLoopDelay({ resolution: 10 });
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage.rss())), 200);
   sampler.unref();
   return {
@@ -35,9 +38,12 @@ export function probeServer(io: Server, room: string): ServerProbe {
       cpuAt = process.cpuUsage();
       startedAt = Date.now();
       rssMax = process.memoryUsage.rss();
+      lag.reset();
+      lag.enable();
     },
     stop(redisCpuMs = null) {
       counting = false;
+      lag.disable();
       const cpu = process.cpuUsage(cpuAt);
       return {
         broadcasts,
@@ -46,6 +52,7 @@ export function probeServer(io: Server, room: string): ServerProbe {
         rssMaxMb: Math.max(rssMax, process.memoryUsage.rss()) / 2 ** 20,
         heapUsedMb: process.memoryUsage().heapUsed / 2 ** 20,
         windowMs: Date.now() - startedAt,
+        loopLagP99Ms: lag.percentile(99) / 1e6,
       };
     },
   };

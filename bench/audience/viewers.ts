@@ -16,6 +16,7 @@ const [url, countText] = process.argv.slice(2);
 const total = Number(countText);
 const CONNECT_BATCH = 50;
 const CONNECT_TIMEOUT_MS = 20_000;
+// The events a viewer of a pool may receive (older servers sent the last two apart from the snapshot).
 const EVENTS = ['pool:changed', 'pool:acted', 'release:double-detected'] as const;
 
 let measuring = false;

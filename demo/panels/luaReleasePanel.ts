@@ -116,9 +116,7 @@ export class LuaReleasePanel implements PanelController {
         if (change.pool !== this.pool) return;
         this.applySnapshot(change);
         for (const action of change.actions) this.recordAction(action, false);
-      }),
-      this.connection.on('release:double-detected', (warning) => {
-        if (warning.pool === this.pool) this.addLog({ kind: 'warning', warning, at: warning.at });
+        for (const warning of change.doubleReleases) this.addLog({ kind: 'warning', warning, at: warning.at });
       }),
     );
     this.renderAll();

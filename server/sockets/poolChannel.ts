@@ -1,9 +1,11 @@
 /**
  * The live side of the pools: viewers watch a pool (a socket.io room), act on it
  * under a per-viewer rate limit, and every change is pushed to everyone watching.
- * One message per change per tick: the snapshot and the clicks that made it
- * travel together (`pool:changed`), so a burst costs one read of Redis and one
- * broadcast, not one per viewer, per step or per kind of news. The acting viewer
+ * One message per change per tick: the snapshot, the clicks that made it and the
+ * double releases detected on the way travel together (`pool:changed`), so a
+ * burst costs one read of Redis and one broadcast, not one per viewer, per step
+ * or per kind of news. A big hall is written to shard by shard (shardedRoom.ts),
+ * and what happens meanwhile goes into the next message. The acting viewer
  * is answered first; the hall hears of it on the next tick.
  */
 import type { Server, Socket } from 'socket.io';
@@ -13,11 +15,13 @@ import {
   ReleaseRequest,
   WatchRequest,
   type ClientToServerEvents,
+  type DoubleReleaseWarning,
   type PoolAction,
   type PoolChange,
   type ServerToClientEvents,
 } from '../protocol.ts';
 import { onRequest } from './requests.ts';
+import { ShardedRooms } from './shardedRoom.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
 import type { RateLimiter } from '../rateLimit.ts';
@@ -32,32 +36,41 @@ export interface PoolChannel {
 }
 
 export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimiter: RateLimiter, log: Logger): PoolChannel {
-  // Per pool, the clicks since the last message; a pool is in the map while a message is due.
-  const due = new Map<string, PoolAction[]>();
-  const publish = (pool: string, action?: PoolAction) => {
-    const clicks = due.get(pool);
-    if (clicks) {
-      if (action) clicks.push(action);
-      return;
+  // Per pool, what happened since the last message; a pool is in the map while a message is due.
+  const rooms = new ShardedRooms(io);
+  // Per pool, what happened since the last message; a pool is in the map while a message is due.
+  const due = new Map<string, Pick<PoolChange, 'actions' | 'doubleReleases'>>();
+  // Pools whose message is being read or sent: news waits for it, then goes in one message.
+  const sending = new Set<string>();
+  const flush = (pool: string) => {
+    const burst = due.get(pool);
+    if (!burst) return;
+    due.delete(pool);
+    sending.add(pool);
+    actions.pools
+      .snapshot(pool)
+      .then((snapshot) => rooms.emit(poolRoom(pool), 'pool:changed', { ...snapshot, ...burst } satisfies PoolChange))
+      .catch((error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }))
+      .finally(() => {
+        sending.delete(pool);
+        if (due.has(pool)) flush(pool);
+      });
+  };
+  const publish = (pool: string, news: { action?: PoolAction; warning?: DoubleReleaseWarning } = {}) => {
+    let pending = due.get(pool);
+    if (!pending) {
+      pending = { actions: [], doubleReleases: [] };
+      due.set(pool, pending);
+      // On the next turn of the event loop, so the acting client's Ack (resolved in this
+      // turn) is written first; or, while a message is on its way, right after it.
+      if (!sending.has(pool)) setImmediate(() => sending.has(pool) || flush(pool));
     }
-    due.set(pool, action ? [action] : []);
-    // On the next turn of the event loop: the acting client's Ack is written first (it
-    // resolves in this turn), then one snapshot read and one broadcast for the whole burst.
-    // A click landing while the read is on its way schedules the next message (reads on
-    // one connection come back in order, so messages do too).
-    setImmediate(() => {
-      const burst = due.get(pool) ?? [];
-      due.delete(pool);
-      actions.pools.snapshot(pool).then(
-        (snapshot) => io.to(poolRoom(pool)).emit('pool:changed', { ...snapshot, actions: burst } satisfies PoolChange),
-        (error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }),
-      );
-    });
+    if (news.action) pending.actions.push(news.action);
+    if (news.warning) pending.doubleReleases.push(news.warning);
   };
   const onChanged = (pool: string) => publish(pool);
-  const onActed = (action: PoolAction) => publish(action.pool, action);
-  const onDoubleRelease = (warning: Parameters<ServerToClientEvents['release:double-detected']>[0]) =>
-    io.to(poolRoom(warning.pool)).emit('release:double-detected', warning);
+  const onActed = (action: PoolAction) => publish(action.pool, { action });
+  const onDoubleRelease = (warning: DoubleReleaseWarning) => publish(warning.pool, { warning });
 
   actions.pools.on('changed', onChanged);
   actions.pools.on('double-release', onDoubleRelease);
@@ -69,7 +82,7 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimi
 
     on('pool:watch', WatchRequest, false, async ({ pool }) => {
       const name = actions.resolvePool(pool);
-      await socket.join(poolRoom(name));
+      await rooms.join(socket, poolRoom(name));
       return actions.pools.snapshot(name);
     });
     on('pool:allocate', AllocateRequest, true, (request) => actions.allocate(request));

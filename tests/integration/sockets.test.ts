@@ -109,7 +109,6 @@ test('one viewer allocates and double-releases: both viewers see the replies, on
 
   // Listen for everything the double release will send, then send it.
   const changed = [a, b].map((viewer) => next(viewer, 'pool:changed', (change) => change.actions.length > 0));
-  const warned = [a, b].map((viewer) => next(viewer, 'release:double-detected'));
   const releases = ok(await send(a, 'pool:double-release', { executor: 'executor-1' }));
 
   assert.deepEqual(releases.map((r) => r.status), ['released', 'already_in_pool']);
@@ -127,7 +126,11 @@ test('one viewer allocates and double-releases: both viewers see the replies, on
     assert.equal(snapshot.available.length, 4);
     assert.deepEqual(snapshot.busy, {});
   }
-  for (const warning of (await Promise.all(warned)) as DoubleReleaseWarning[]) {
+  const warned = ((await Promise.all(changed)) as PoolChange[]).map((change) => {
+    assert.equal(change.doubleReleases.length, 1, 'the warning travels with the change');
+    return change.doubleReleases[0]!;
+  });
+  for (const warning of warned as DoubleReleaseWarning[]) {
     assert.equal(warning.message, 'Double release detected');
     assert.equal(warning.pool, 'main');
     assert.equal(warning.executor, 'executor-1');
