@@ -52,7 +52,6 @@ export async function precompressDir(dir: string): Promise<{ files: number; writ
   return { files, written };
 }
 
-/** Runs after Vite has written the bundle: the copies match the files exactly. */
 export function precompress(): Plugin {
   let outDir = '';
   let logger: Logger | undefined;
@@ -63,10 +62,15 @@ export function precompress(): Plugin {
       outDir = resolve(config.root, config.build.outDir);
       logger = config.logger;
     },
-    async closeBundle() {
-      if (!existsSync(outDir)) return; // the build failed before writing anything
-      const { files, written } = await precompressDir(outDir);
-      logger?.info(`precompressed ${files} files into ${written} .br/.gz copies`);
+    // After every file of a successful build is written (a failed build writes nothing to copy).
+    writeBundle: {
+      sequential: true,
+      order: 'post',
+      async handler() {
+        if (!existsSync(outDir)) return;
+        const { files, written } = await precompressDir(outDir);
+        logger?.info(`precompressed ${files} files into ${written} .br/.gz copies`);
+      },
     },
   };
 }

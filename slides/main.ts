@@ -25,6 +25,9 @@ import './deck.css';
 import talkSource from './idempotency-challenge.md?raw';
 import { parseTalk } from './frontmatter.ts';
 import { createPanels } from '../demo/index.ts';
+import { createPhoneLayout, isSpecialView } from './phoneLayout.ts';
+import { createReaderNotes } from './readerNotes.ts';
+import { renderEmoji } from './emoji.ts';
 
 declare global {
   interface Window {
@@ -61,6 +64,9 @@ slidesElement.replaceChildren(markdownSection);
 
 const duration = typeof talk.meta.duration === 'number' && talk.meta.duration > 0 ? talk.meta.duration : undefined;
 
+// Decided before reveal starts: on a phone held upright the deck is laid out as a page.
+const phoneLayout = createPhoneLayout();
+
 const config: RevealConfig & PacingConfig = {
   hash: true,
   history: false,
@@ -81,12 +87,17 @@ const config: RevealConfig & PacingConfig = {
   // Notes (the speaker view) is registered once the deck is up: see below.
   plugins: [Markdown, Highlight],
   ...(duration ? { totalTime: Math.round(duration * 60), minimumTimePerSlide: 5 } : {}),
+  ...phoneLayout.revealOptions,
 };
 
 const deck = new Reveal(revealElement, config);
 window.Reveal = deck;
 
 await deck.initialize();
+
+renderEmoji(slidesElement);
+const readerNotes = isSpecialView() ? undefined : createReaderNotes(deck, { isPhoneLayout: phoneLayout.isActive });
+phoneLayout.attach(deck);
 
 // The speaker view is for the presenter's laptop, never needed to show the first slide:
 // it loads after it (reveal initialises a plugin registered late at once, `S` included).
@@ -110,6 +121,8 @@ const panels = createPanels(deck);
 if (import.meta.hot) {
   import.meta.hot.dispose(() => {
     panels.destroy();
+    readerNotes?.destroy();
+    phoneLayout.destroy();
     relayout.disconnect();
     deck.destroy();
   });
