@@ -18,6 +18,9 @@ const BUDGET_BYTES = 120_000;
 /** Chunks that must not be needed for the first slide: the panels, socket.io, the speaker view. */
 const LATER_CODE = /Panel-[\w-]+\.js$|\/connection-[\w-]+\.js$|\/notes-[\w-]+\.js$|\/runs-[\w-]+\.(js|css)$|socket\.io/;
 
+/** Every test fails rather than hangs. */
+const TEST_DEADLINE_MS = 60_000;
+
 let site: Site;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
@@ -47,7 +50,7 @@ for (const [label, acceptEncoding, coding] of [
   ['brotli', undefined, 'br'],
   ['gzip only', 'gzip, deflate', 'gzip'],
 ] as const) {
-  test(`the first slide needs at most ${BUDGET_BYTES / 1000} KB of compressed JS+CSS (${label})`, async () => {
+  test(`the first slide needs at most ${BUDGET_BYTES / 1000} KB of compressed JS+CSS (${label})`, { timeout: TEST_DEADLINE_MS }, async () => {
     const load = await measureFirstLoad(browser, `${site.url}/`, { acceptEncoding, timeoutMs: 15_000 });
     const needed = load.resources.filter((resource) => resource.beforeReady && (resource.type === 'script' || resource.type === 'stylesheet'));
     assert.ok(needed.some((resource) => resource.type === 'script') && needed.some((resource) => resource.type === 'stylesheet'), 'the deck needed its script and stylesheet');
@@ -60,7 +63,7 @@ for (const [label, acceptEncoding, coding] of [
   });
 }
 
-test('Python and Lua are highlighted, and highlight.js carries only those two languages', async () => {
+test('Python and Lua are highlighted, and highlight.js carries only those two languages', { timeout: TEST_DEADLINE_MS }, async () => {
   const errors: Error[] = [];
   const page = await openDeck(errors);
   const languages = await page.evaluate(() => {
@@ -94,7 +97,7 @@ test('Python and Lua are highlighted, and highlight.js carries only those two la
   assert.deepEqual(errors, []);
 });
 
-test("a panel's code loads when its slide comes near, and the panel shows up there", async () => {
+test("a panel's code loads when its slide comes near, and the panel shows up there", { timeout: TEST_DEADLINE_MS }, async () => {
   const errors: Error[] = [];
   const page = await openDeck(errors);
   const requested: string[] = [];
@@ -118,7 +121,7 @@ test("a panel's code loads when its slide comes near, and the panel shows up the
   assert.deepEqual(errors, []);
 });
 
-test('the speaker view opens (S) once the deck is up, with its previews', async () => {
+test('the speaker view opens (S) once the deck is up, with its previews', { timeout: TEST_DEADLINE_MS }, async () => {
   const errors: Error[] = [];
   const page = await openDeck(errors);
   await page.waitForFunction(() => window.Reveal?.hasPlugin('notes') === true);

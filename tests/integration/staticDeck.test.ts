@@ -44,6 +44,9 @@ function decode(reply: RawReply): Buffer {
   return reply.body;
 }
 
+/** Every test fails rather than hangs. */
+const TEST_DEADLINE_MS = 60_000;
+
 let site: Site;
 let mainScript = '';
 let stylesheet = '';
@@ -73,7 +76,7 @@ describe('precompressed deck files', () => {
     ['identity', undefined],
     ['', undefined],
   ] as const) {
-    test(`Accept-Encoding "${accept}" gets ${expected ?? 'the file as it is'}`, async () => {
+    test(`Accept-Encoding "${accept}" gets ${expected ?? 'the file as it is'}`, { timeout: TEST_DEADLINE_MS }, async () => {
       for (const path of [mainScript, stylesheet, '/']) {
         const reply = await get(site, path, accept ? { 'accept-encoding': accept } : {});
         assert.equal(reply.status, 200, path);
@@ -89,7 +92,7 @@ describe('precompressed deck files', () => {
     });
   }
 
-  test('each file keeps its own type whichever copy is sent', async () => {
+  test('each file keeps its own type whichever copy is sent', { timeout: TEST_DEADLINE_MS }, async () => {
     for (const accept of ['br', 'gzip', 'identity']) {
       assert.match(String((await get(site, mainScript, { 'accept-encoding': accept })).headers['content-type']), /^text\/javascript/);
       assert.match(String((await get(site, stylesheet, { 'accept-encoding': accept })).headers['content-type']), /^text\/css/);
@@ -97,19 +100,19 @@ describe('precompressed deck files', () => {
     }
   });
 
-  test('fonts (already compressed inside) are sent as they are', async () => {
+  test('fonts (already compressed inside) are sent as they are', { timeout: TEST_DEADLINE_MS }, async () => {
     const reply = await get(site, font, { 'accept-encoding': 'gzip, deflate, br' });
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['content-encoding'], undefined);
     assert.equal(reply.headers['content-type'], 'font/woff2');
   });
 
-  test('a copy is not served under its own name, and an unknown path is not found', async () => {
+  test('a copy is not served under its own name, and an unknown path is not found', { timeout: TEST_DEADLINE_MS }, async () => {
     assert.equal((await get(site, `${mainScript}.br`)).status, 404);
     assert.equal((await get(site, '/assets/nothing-here.js', { 'accept-encoding': 'br' })).status, 404);
   });
 
-  test('a revalidation with the ETag of the copy sent gets 304; HEAD sends headers only', async () => {
+  test('a revalidation with the ETag of the copy sent gets 304; HEAD sends headers only', { timeout: TEST_DEADLINE_MS }, async () => {
     const first = await get(site, mainScript, { 'accept-encoding': 'br' });
     const etag = String(first.headers.etag);
     assert.ok(etag.length > 2, 'an ETag');
@@ -125,7 +128,7 @@ describe('precompressed deck files', () => {
 });
 
 describe('caching', () => {
-  test('hashed assets are immutable for a year; the HTML is revalidated on every load', async () => {
+  test('hashed assets are immutable for a year; the HTML is revalidated on every load', { timeout: TEST_DEADLINE_MS }, async () => {
     for (const path of [mainScript, stylesheet, font]) {
       assert.equal((await get(site, path, { 'accept-encoding': 'br' })).headers['cache-control'], IMMUTABLE, path);
     }
@@ -135,7 +138,7 @@ describe('caching', () => {
     }
   });
 
-  test('the API is not cached as a deck file', async () => {
+  test('the API is not cached as a deck file', { timeout: TEST_DEADLINE_MS }, async () => {
     const reply = await get(site, '/api/pools/main');
     assert.notEqual(reply.headers['cache-control'], IMMUTABLE);
   });
