@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { RunRecord, RunSummary, ScenarioName, StartRunRequest, TimelineEvent } from '../protocol.ts';
 import { ClientError } from '../errors.ts';
-import { checkInvariant } from '../pool/invariant.ts';
 import { RunRecorder } from './runRecorder.ts';
 import { SCENARIOS, type ScenarioContext } from './scenarios.ts';
 
@@ -39,7 +38,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   /** Queues a run and returns its summary at once; the run itself plays in the background. */
   start(scenario: ScenarioName, request: StartRunRequest): RunSummary {
     if (this.waiting >= this.options.maxQueued) {
-      throw new ClientError('rate_limited', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
+      throw new ClientError('stage_busy', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
     }
     const definition = SCENARIOS[scenario];
     const options = { release: request.release ?? definition.defaults.release, fault: request.fault ?? definition.defaults.fault };
@@ -48,15 +47,19 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
     this.store(recorder.record);
     this.waiting++;
-    recorder.add({ lane: 'server', kind: 'queued', text: `${definition.title} — release: ${options.release}, fault: ${options.fault}` });
+    recorder.add({
+      lane: 'server',
+      kind: 'queued',
+      text: `${definition.title} — release: ${options.release}, fault: ${options.fault}`,
+      data: { scenario, title: definition.title, release: options.release, fault: options.fault },
+    });
 
     this.tail = this.tail.then(async () => {
       this.waiting--;
       this.emit('started', recorder.summary());
       try {
         const mechanism = await definition.play(this.ctx, recorder, options);
-        const poolAfter = await this.ctx.pools.snapshot(definition.pool);
-        recorder.finish(poolAfter, checkInvariant(poolAfter), mechanism);
+        recorder.finish(await this.ctx.pools.snapshot(definition.pool), mechanism);
       } catch (error) {
         this.ctx.log.error('scenario run failed', { runId: id, scenario, error: String(error) });
         recorder.fail(error);
