@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { RunRecord, RunSummary, ScenarioName, StartRunRequest, TimelineEvent } from '../protocol.ts';
 import { ClientError } from '../errors.ts';
-import { checkInvariant } from '../pool/invariant.ts';
 import { RunRecorder } from './runRecorder.ts';
 import { SCENARIOS, type ScenarioContext } from './scenarios.ts';
 
@@ -45,7 +44,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   start(scenario: ScenarioName, request: StartRunRequest): RunSummary {
     if (this.closedBecause) throw new ClientError('redis_unavailable', `no new runs: ${this.closedBecause}`);
     if (this.waiting >= this.options.maxQueued) {
-      throw new ClientError('rate_limited', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
+      throw new ClientError('stage_busy', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
     }
     const definition = SCENARIOS[scenario];
     const options = { release: request.release ?? definition.defaults.release, fault: request.fault ?? definition.defaults.fault };
@@ -55,7 +54,12 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     this.store(recorder.record);
     this.waiting++;
     this.queued.set(id, recorder);
-    recorder.add({ lane: 'server', kind: 'queued', text: `${definition.title} — release: ${options.release}, fault: ${options.fault}` });
+    recorder.add({
+      lane: 'server',
+      kind: 'queued',
+      text: `${definition.title} — release: ${options.release}, fault: ${options.fault}`,
+      data: { scenario, title: definition.title, release: options.release, fault: options.fault },
+    });
 
     this.tail = this.tail.then(async () => {
       // Cancelled while it waited (shutdown): already marked and announced.
@@ -66,8 +70,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       try {
         const mechanism = await definition.play(this.ctx, recorder, options);
         if (this.closedBecause) throw new Error(`cut short: ${this.closedBecause}`);
-        const poolAfter = await this.ctx.pools.snapshot(definition.pool);
-        recorder.finish(poolAfter, checkInvariant(poolAfter), mechanism);
+        recorder.finish(await this.ctx.pools.snapshot(definition.pool), mechanism);
       } catch (error) {
         if (recorder.record.status !== 'running') return; // cut short by shutdown() and announced there
         if (this.closedBecause) {
