@@ -40,21 +40,20 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimi
   const rooms = new ShardedRooms(io);
   // Per pool, what happened since the last message; a pool is in the map while a message is due.
   const due = new Map<string, Pick<PoolChange, 'actions' | 'doubleReleases'>>();
-  // Pools whose message is being read or sent: news waits for it, then goes in one message.
-  const sending = new Set<string>();
   const flush = (pool: string) => {
+    // While a big hall is still being written to, news keeps gathering: it goes in the next message.
+    const idle = rooms.whenIdle(poolRoom(pool));
+    if (idle) {
+      void idle.then(() => flush(pool));
+      return;
+    }
     const burst = due.get(pool);
     if (!burst) return;
     due.delete(pool);
-    sending.add(pool);
-    actions.pools
-      .snapshot(pool)
-      .then((snapshot) => rooms.emit(poolRoom(pool), 'pool:changed', { ...snapshot, ...burst } satisfies PoolChange))
-      .catch((error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }))
-      .finally(() => {
-        sending.delete(pool);
-        if (due.has(pool)) flush(pool);
-      });
+    actions.pools.snapshot(pool).then(
+      (snapshot) => rooms.emit(poolRoom(pool), 'pool:changed', { ...snapshot, ...burst } satisfies PoolChange),
+      (error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }),
+    );
   };
   const publish = (pool: string, news: { action?: PoolAction; warning?: DoubleReleaseWarning } = {}) => {
     let pending = due.get(pool);
@@ -62,8 +61,8 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimi
       pending = { actions: [], doubleReleases: [] };
       due.set(pool, pending);
       // On the next turn of the event loop, so the acting client's Ack (resolved in this
-      // turn) is written first; or, while a message is on its way, right after it.
-      if (!sending.has(pool)) setImmediate(() => sending.has(pool) || flush(pool));
+      // turn) is written first. Reads on one connection come back in order, so messages do too.
+      setImmediate(() => flush(pool));
     }
     if (news.action) pending.actions.push(news.action);
     if (news.warning) pending.doubleReleases.push(news.warning);
