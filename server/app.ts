@@ -85,6 +85,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => reaper.stop());
 
     // Loaded only when used: forking workers is the slowest part of starting up.
+    let stopRuntime = async () => {};
     const runtime: EvalRunner = config.taskWorkers > 0
       ? await (await import('./tasks/evalRuntime.ts')).startEvalRuntime({
           redisUrl,
@@ -94,6 +95,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           log: log.child({ part: 'tasks' }),
         }).then((started) => {
           cleanups.push(() => started.close());
+          stopRuntime = () => started.close();
           return started;
         })
       : {
@@ -108,8 +110,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       log,
     };
     const runs = new RunService(scenarioContext, { maxQueued: 5, keepRuns: 200 });
-    // Runs still playing must finish before the runtime and Redis go away.
-    cleanups.push(() => runs.idle());
+    // Queued runs are cancelled, the one playing is cut short (its workers stopped), before Redis goes away.
+    cleanups.push(() => runs.shutdown('the server is shutting down', stopRuntime, 1500));
 
     const viewerLimiter = new RateLimiter(config.viewerActionsPerSecond, config.viewerActionBurst);
     const sweep = setInterval(() => viewerLimiter.sweep(), 60_000).unref();
