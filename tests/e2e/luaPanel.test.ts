@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { PRESENTER_SECRET, api, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
 
 const LUA_TITLE = 'The Lua Script Solution';
 const PANEL = '[data-panel="lua-release"]';
@@ -37,6 +37,8 @@ interface Viewer {
 before(async () => {
   await ensureDeckBuilt();
   site = await startSite({}, { deck: true });
+  // The presenter has opened the panel: these viewers fire it as the hall would.
+  openAllPanels(site);
   browser = await launchBrowser();
   viewerA = await openViewer('');
   viewerB = await openViewer('');

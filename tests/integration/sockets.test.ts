@@ -8,7 +8,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, DoubleReleaseWarning, PoolAction, PoolSnapshot, ReleaseReply, ServerToClientEvents } from '../../server/protocol.ts';
-import { startSite, type Site } from '../support/site.ts';
+import { newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState } from '../support/redis.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -18,8 +18,10 @@ type RawClient = Socket;
 /** A safety net against a hang, not a way to wait: every wait below ends on an event. */
 const EVENT_TIMEOUT_MS = 10_000;
 
+/** A socket of a new viewer (its own session, as a phone that loaded the deck has). */
 async function connect(site: Site): Promise<Client> {
-  const socket: Client = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const cookie = await newViewerSession(site);
+  const socket: Client = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { cookie } });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
@@ -75,7 +77,8 @@ const opened: Socket[] = [];
 
 before(async () => {
   // Generous limits here: the garbage tests alone send dozens of actions from one socket.
-  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000' });
+  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000', PANEL_ACTIONS_PER_SECOND: '10000', PANEL_ACTION_BURST: '10000' });
+  openAllPanels(site);
   a = await connect(site);
   b = await connect(site);
   opened.push(a, b);
@@ -229,6 +232,7 @@ test('a message over the 16 KB frame limit drops that socket only', async () => 
 
 test('a viewer over its rate limit gets rate_limited; other viewers and watching are not limited', async () => {
   const limitedSite = await startSite({ VIEWER_ACTIONS_PER_SECOND: '0.1', VIEWER_ACTION_BURST: '2' });
+  openAllPanels(limitedSite);
   const eager = await connect(limitedSite);
   const other = await connect(limitedSite);
   try {
