@@ -11,7 +11,10 @@ export const ExecutorUrl = z.string().min(1).max(200).regex(/^[\w.:/@-]+$/, 'exe
 export const EvalId = z.string().min(1).max(100).regex(/^[\w.:-]+$/, 'evalId: letters, digits and . : - _ only');
 
 export const AllocateRequest = z.strictObject({ evalId: EvalId, pool: PoolName.optional() });
-export const ReleaseRequest = z.strictObject({ executor: ExecutorUrl, pool: PoolName.optional() });
+/** The fencing token an allocation handed out: only ever grows (see lua/allocate_executor_fenced-4.lua). */
+export const FencingToken = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+/** With `token`: the fenced release (frees only its owner's executor). Without: the talk's release. */
+export const ReleaseRequest = z.strictObject({ executor: ExecutorUrl, pool: PoolName.optional(), token: FencingToken.optional() });
 export const ResetRequest = z.strictObject({ size: z.number().int().min(1).max(64).optional(), pool: PoolName.optional() });
 
 export const WatchRequest = z.strictObject({ pool: PoolName.optional() });
@@ -29,13 +32,16 @@ export interface PoolSnapshot {
   busy: Record<string, string>;
   /** url -> milliseconds left on the busy marker's TTL (-1: no TTL). */
   busyTtlMs: Record<string, number>;
+  /** url -> the fencing token its busy marker holds (absent for a marker without one). */
+  busyToken?: Record<string, number>;
   /** Every executor of the pool, in display order. */
   executors: string[];
   /** Server clock (ms) when read, so a client can count TTLs down. */
   readAt: number;
 }
 
-export type ReleaseStatus = 'released' | 'already_in_pool' | 'not_busy';
+/** `stale_release`: the fenced release refused, the marker is gone or holds another owner's token. */
+export type ReleaseStatus = 'released' | 'already_in_pool' | 'not_busy' | 'stale_release';
 
 /** The release script's reply, as Redis returned it, plus what the server concluded from it. */
 export interface ReleaseReply {
@@ -46,6 +52,7 @@ export interface ReleaseReply {
   /**
    * What Redis replied, as it came. The Lua release: [was_busy, added, status, now_ms, previous_release_ms].
    * The naive release (two plain commands): [DEL's count, LPUSH's new list length].
+   * The fenced release: [owned, added, status, held_token]; `wasBusy` is `owned` (the marker held this token).
    */
   reply: (number | string)[];
   /** Two releases of this executor less than the threshold apart. */
@@ -60,8 +67,10 @@ export interface AllocateReply {
   ttlSeconds: number;
   /** Non-null when the executor's marker was still held by another eval: a duplicate handed out twice. */
   previousOwner: string | null;
-  /** What the allocation script replied, as it came: [entry, previous_owner ("" when none)]. */
-  reply: [string, string];
+  /** The fencing token of this allocation: larger than every earlier one; the fenced release must present it. */
+  token: number;
+  /** What the allocation script replied, as it came: [entry, previous_marker ("" when none), token]. */
+  reply: [string, string, number];
 }
 
 export type ErrorCode = 'bad_request' | 'not_found' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'forbidden' | 'internal';

@@ -8,9 +8,8 @@ import { Redis } from 'ioredis';
 import type { FaultName, ReleaseKind, ReleaseReply, ScenarioName, TimelineEvent } from '../protocol.ts';
 import type { EvalRuntime } from '../tasks/evalRuntime.ts';
 import type { Logger } from '../log.ts';
-import type { ExecutorPools } from '../pool/executorPool.ts';
+import { allocationKeys, type ExecutorPools } from '../pool/executorPool.ts';
 import { checkInvariant } from '../pool/invariant.ts';
-import { poolKeys } from '../pool/keys.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import type { RunRecorder } from './runRecorder.ts';
 import { runTalkTest } from './talkTest.ts';
@@ -206,13 +205,12 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
       const clients = Array.from({ length: 4 }, () => new Redis(ctx.redisUrl, { maxRetriesPerRequest: 1 }));
       try {
         const racers = clients.map((redis) => loadScripts(redis));
-        const keys = poolKeys(run.record.pool);
         run.add({ lane: 'server', kind: 'burst', text: `${burst} evals ask for an executor at once, over ${clients.length} connections` });
         const replies = await Promise.all(
           Array.from({ length: burst }, async (_, i) => {
             const evalId = `eval-burst-${i + 1}`;
-            const reply = (await racers[i % racers.length]!('allocate_executor', [keys.available, keys.busyPrefix], [evalId, ctx.pools.busyTtlSeconds])) as
-              | [string, string]
+            const reply = (await racers[i % racers.length]!('allocate_executor_fenced', allocationKeys(run.record.pool), [evalId, ctx.pools.busyTtlSeconds * 1000])) as
+              | [string, string, number]
               | null;
             return { evalId, executor: reply ? (JSON.parse(reply[0]) as { url: string }).url : null, previousOwner: reply?.[1] || null };
           }),

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
 import { startReaper } from '../../server/pool/reaper.ts';
 import { checkInvariant } from '../../server/pool/invariant.ts';
+import { poolKeys } from '../../server/pool/keys.ts';
 import { createCapturingLogger } from '../../server/log.ts';
 import { connectPools, type TestPools } from '../support/redis.ts';
 
@@ -29,7 +30,7 @@ test('without a reaper, an expired busy marker leaves the executor lost', async 
   const allocation = await t.pools.allocate('no-reaper', 'eval-dies', 1);
   assert.ok(allocation);
   // Wait for Redis itself to say the marker is gone (PTTL -2), not for a guessed time.
-  const busyKey = `idem:{pool}:no-reaper:busy:${allocation.executor}`;
+  const busyKey = poolKeys('no-reaper').busyPrefix + allocation.executor;
   while ((await t.redis.pttl(busyKey)) !== -2) await new Promise((r) => setTimeout(r, 100));
   const verdict = checkInvariant(await t.pools.snapshot('no-reaper'));
   assert.equal(verdict.sound, false);
