@@ -38,13 +38,12 @@ local token = ARGV[3]
 --- @include "includes/putBack"
 
 local marker = redis.call('get', busyKey)
-local held = marker and markerToken(marker) or ''
-if held == '' or held ~= token then
-  return {0, 0, 'stale_release', tonumber(held) or 0}
+if not markerHolds(marker, token) then
+  return {0, 0, 'stale_release', tonumber(marker and markerToken(marker) or 0) or 0}
 end
 
 redis.call('del', busyKey)
 if putBack(availableKey, availableIndexKey, executorUrl, executorEntry) == 0 then
-  return {1, 0, 'already_in_pool', tonumber(held)}
+  return {1, 0, 'already_in_pool', tonumber(token)}
 end
-return {1, 1, 'released', tonumber(held)}
+return {1, 1, 'released', tonumber(token)}

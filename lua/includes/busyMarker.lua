@@ -8,3 +8,13 @@ end
 local function markerToken(marker)
   return string.match(marker, '@(%d+)$') or ''
 end
+
+-- Whether a marker (or false, when there is none) holds `token` (a string of digits):
+-- a suffix compare, no pattern, since it runs on every release.
+local function markerHolds(marker, token)
+  if not marker then
+    return false
+  end
+  local suffix = '@' .. token
+  return string.sub(marker, -#suffix) == suffix
+end
