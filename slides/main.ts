@@ -24,6 +24,9 @@ import './deck.css';
 import talkSource from './idempotency-challenge.md?raw';
 import { parseTalk } from './frontmatter.ts';
 import { createPanels } from '../demo/index.ts';
+import { createPhoneLayout, isSpecialView } from './phoneLayout.ts';
+import { createReaderNotes } from './readerNotes.ts';
+import { renderEmoji } from './emoji.ts';
 
 declare global {
   interface Window {
@@ -60,6 +63,9 @@ slidesElement.replaceChildren(markdownSection);
 
 const duration = typeof talk.meta.duration === 'number' && talk.meta.duration > 0 ? talk.meta.duration : undefined;
 
+// Decided before reveal starts: on a phone held upright the deck is laid out as a page.
+const phoneLayout = createPhoneLayout();
+
 const config: RevealConfig & PacingConfig = {
   hash: true,
   history: false,
@@ -79,12 +85,17 @@ const config: RevealConfig & PacingConfig = {
   markdown: { gfm: true, breaks: true },
   plugins: [Markdown, Highlight, Notes],
   ...(duration ? { totalTime: Math.round(duration * 60), minimumTimePerSlide: 5 } : {}),
+  ...phoneLayout.revealOptions,
 };
 
 const deck = new Reveal(revealElement, config);
 window.Reveal = deck;
 
 await deck.initialize();
+
+renderEmoji(slidesElement);
+const readerNotes = isSpecialView() ? undefined : createReaderNotes(deck, { isPhoneLayout: phoneLayout.isActive });
+phoneLayout.attach(deck);
 
 // Panels render into their placeholders after this, and an empty placeholder takes no
 // room: whenever a slide's size changes, let reveal centre and scale it again.
@@ -104,6 +115,8 @@ const panels = createPanels(deck);
 if (import.meta.hot) {
   import.meta.hot.dispose(() => {
     panels.destroy();
+    readerNotes?.destroy();
+    phoneLayout.destroy();
     relayout.disconnect();
     deck.destroy();
   });

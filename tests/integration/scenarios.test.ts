@@ -9,6 +9,10 @@ import assert from 'node:assert/strict';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
 import { io as connect } from 'socket.io-client';
 import { api, startSite, type Site } from '../support/site.ts';
+import { withDeadline } from '../support/deadline.ts';
+
+/** A run's own deadline is 20 s; past this one the run service never said it finished. */
+const RUN_DEADLINE_MS = 45_000;
 
 let site: Site;
 
@@ -31,7 +35,7 @@ async function run(scenario: string, body: Record<string, string> = {}): Promise
   });
   const started = await api<RunSummary>(site, 'POST', `/api/scenarios/${scenario}/runs`, body);
   assert.equal(started.status, 202, JSON.stringify(started.body));
-  const record = await finished;
+  const record = await withDeadline(finished, RUN_DEADLINE_MS, `run ${started.body.id} to finish`);
   // The HTTP API returns the same record.
   const fetched = await api<RunRecord>(site, 'GET', `/api/runs/${record.id}`);
   assert.equal(fetched.status, 200);
@@ -166,7 +170,7 @@ test('over socket.io: runs:watch with no payload is answered, a run streams its 
     };
     assert.equal(started.ok, true);
     runId = started.data.id;
-    const record = await finished;
+    const record = await withDeadline(finished, RUN_DEADLINE_MS, `run ${runId} to finish`);
     assert.equal(record.verdict?.sound, true);
     assert.ok(events.includes('release-reply'), 'release replies were streamed as they happened');
     const late = (await socket.timeout(5000).emitWithAck('runs:watch', {})) as { ok: boolean; data: RunRecord[] };
