@@ -20,6 +20,7 @@ import { RateLimiter } from './rateLimit.ts';
 import { apiRouter } from './http/routes.ts';
 import { runRouter } from './http/runRoutes.ts';
 import { apiFallbacks, jsonBodies } from './http/respond.ts';
+import { staticDeck } from './http/staticDeck.ts';
 import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
 import { createRunChannel } from './sockets/runChannel.ts';
 import { createMetrics } from './metrics.ts';
@@ -84,6 +85,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => reaper.stop());
 
     // Loaded only when used: forking workers is the slowest part of starting up.
+    let stopRuntime = async () => {};
     const runtime: EvalRunner = config.taskWorkers > 0
       ? await (await import('./tasks/evalRuntime.ts')).startEvalRuntime({
           redisUrl,
@@ -93,6 +95,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           log: log.child({ part: 'tasks' }),
         }).then((started) => {
           cleanups.push(() => started.close());
+          stopRuntime = () => started.close();
           return started;
         })
       : {
@@ -107,8 +110,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       log,
     };
     const runs = new RunService(scenarioContext, { maxQueued: 5, keepRuns: 200 });
-    // Runs still playing must finish before the runtime and Redis go away.
-    cleanups.push(() => runs.idle());
+    // Queued runs are cancelled, the one playing is cut short (its workers stopped), before Redis goes away.
+    cleanups.push(() => runs.shutdown('the server is shutting down', stopRuntime, 1500));
 
     const viewerLimiter = new RateLimiter(config.viewerActionsPerSecond, config.viewerActionBurst);
     const sweep = setInterval(() => viewerLimiter.sweep(), 60_000).unref();
@@ -186,9 +189,5 @@ async function serveDeck(
   if (!existsSync(`${distDir}/index.html`)) {
     throw new Error(`The deck is not built (${distDir}/index.html is missing): run \`npm run build\`, or \`npm start\` which builds it.`);
   }
-  app.use(express.static(distDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
-}
-
-function noCacheForHtml(res: express.Response, path: string): void {
-  if (path.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+  app.use(staticDeck(distDir));
 }

@@ -7,14 +7,15 @@
 import Reveal, { type RevealApi, type RevealConfig } from 'reveal.js';
 import Markdown from 'reveal.js/plugin/markdown';
 import Highlight from 'reveal.js/plugin/highlight';
-import Notes from 'reveal.js/plugin/notes';
 
-// The night theme's fonts, served with the deck (see vite.config.ts: no Google Fonts at the venue).
-import '@fontsource/montserrat/700.css';
-import '@fontsource/open-sans/400.css';
-import '@fontsource/open-sans/400-italic.css';
-import '@fontsource/open-sans/700.css';
-import '@fontsource/open-sans/700-italic.css';
+// The night theme's fonts, served with the deck (see vite.config.ts: no Google Fonts at the venue):
+// the faces the theme asks for, Latin only (the talk is in English). Other glyphs (arrows,
+// emoji) come from the system's fonts either way. `font-display: swap`: text shows at once.
+import '@fontsource/montserrat/latin-700.css';
+import '@fontsource/open-sans/latin-400.css';
+import '@fontsource/open-sans/latin-400-italic.css';
+import '@fontsource/open-sans/latin-700.css';
+import '@fontsource/open-sans/latin-700-italic.css';
 import 'reveal.js/reveal.css';
 import 'reveal.js/theme/night.css';
 import 'reveal.js/plugin/highlight/monokai.css';
@@ -83,7 +84,8 @@ const config: RevealConfig & PacingConfig = {
   pdfSeparateFragments: false,
   // GitHub-style line breaks: the talk writes one item per line without blank lines between.
   markdown: { gfm: true, breaks: true },
-  plugins: [Markdown, Highlight, Notes],
+  // Notes (the speaker view) is registered once the deck is up: see below.
+  plugins: [Markdown, Highlight],
   ...(duration ? { totalTime: Math.round(duration * 60), minimumTimePerSlide: 5 } : {}),
   ...phoneLayout.revealOptions,
 };
@@ -96,6 +98,10 @@ await deck.initialize();
 renderEmoji(slidesElement);
 const readerNotes = isSpecialView() ? undefined : createReaderNotes(deck, { isPhoneLayout: phoneLayout.isActive });
 phoneLayout.attach(deck);
+
+// The speaker view is for the presenter's laptop, never needed to show the first slide:
+// it loads after it (reveal initialises a plugin registered late at once, `S` included).
+void import('reveal.js/plugin/notes').then(({ default: Notes }) => deck.registerPlugin(Notes()));
 
 // Panels render into their placeholders after this, and an empty placeholder takes no
 // room: whenever a slide's size changes, let reveal centre and scale it again.

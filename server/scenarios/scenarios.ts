@@ -5,14 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { FaultName, ReleaseKind, ReleaseReply, ScenarioName, TimelineEvent } from '../protocol.ts';
+import type { FaultName, ReleaseKind, ScenarioName } from '../protocol.ts';
 import type { EvalRuntime } from '../tasks/evalRuntime.ts';
 import type { Logger } from '../log.ts';
-import { allocationKeys, type ExecutorPools } from '../pool/executorPool.ts';
-import { checkInvariant } from '../pool/invariant.ts';
+import { allocationKeys, parseBusyMarker, type ExecutorPools } from '../pool/executorPool.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import type { RunRecorder } from './runRecorder.ts';
-import { runTalkTest } from './talkTest.ts';
+import { TALK_TEST_FILE, runTalkTest } from './talkTest.ts';
 
 /** The slice of the task runtime (server/tasks) a scenario uses. */
 export type EvalRunner = Pick<EvalRuntime, 'run'>;
@@ -45,20 +44,25 @@ export interface Scenario {
 
 const newEvalId = (label: string) => `eval-${label}-${randomBytes(3).toString('hex')}`;
 
-async function checkStep(ctx: ScenarioContext, run: RunRecorder, after: string, finishedEvals: ReadonlySet<string> = new Set()) {
-  run.addVerdict(checkInvariant(await ctx.pools.snapshot(run.record.pool), finishedEvals), after);
+async function checkStep(ctx: ScenarioContext, run: RunRecorder, after: string, finishedEvals: readonly string[] = []) {
+  run.addCheck(await ctx.pools.snapshot(run.record.pool), after, finishedEvals);
 }
 
 async function freshPool(ctx: ScenarioContext, run: RunRecorder): Promise<void> {
   const size = await ctx.pools.reset(run.record.pool);
-  run.add({ lane: 'redis', kind: 'pool-reset', text: `pool "${run.record.pool}" reset: ${size} executors available` });
+  run.add({ lane: 'redis', kind: 'pool-reset', text: `pool "${run.record.pool}" reset: ${size} executors available`, data: { pool: run.record.pool, size } });
   run.setPoolBefore(await ctx.pools.snapshot(run.record.pool));
 }
 
 async function allocate(ctx: ScenarioContext, run: RunRecorder, evalId: string, ttlSeconds?: number) {
   const allocation = await ctx.pools.allocate(run.record.pool, evalId, ttlSeconds);
   if (!allocation) {
-    run.add({ lane: 'redis', kind: 'allocate', text: `RPOP for ${evalId}: pool empty` });
+    run.add({
+      lane: 'redis',
+      kind: 'allocate',
+      text: `RPOP for ${evalId}: pool empty`,
+      data: { evalId, executor: null, ttlSeconds: null, previousOwner: null, token: null, reply: null },
+    });
     return null;
   }
   run.add({
@@ -101,20 +105,20 @@ function evalScenario(title: string, pool: string, defaults: RunOptions, callbac
         onEvent: (event) => {
           const { seq: _seq, ...rest } = event;
           run.add(rest);
-          const reply = releaseReplyOf(event);
-          if (reply) {
+          if (event.kind === 'release-reply') {
+            const { callback, callbackLane, callbackPid: _pid, release: _release, queue: _queue, jobId: _jobId, ...reply } = event.data;
             ctx.pools.observeRelease(pool, reply, options.release, { log: false });
-            checks = checks.then(() => checkStep(ctx, run, `${event.lane}'s release (${reply.status})`));
+            checks = checks.then(() => checkStep(ctx, run, `${callback}'s release in ${callbackLane} (${reply.status})`));
           }
         },
       });
       await checks;
-      const finished = new Set(result.outcome === 'completed' || result.outcome === 'failed' ? [evalId] : []);
+      const finished = result.outcome === 'completed' || result.outcome === 'failed' ? [evalId] : [];
       run.add({
         lane: 'server',
         kind: 'eval-finished',
         text: `${evalId} ${result.outcome}; callbacks that ran: ${result.callbacks.map((c) => c.callback).join(', ') || 'none'}`,
-        data: { outcome: result.outcome, callbacks: result.callbacks.map((c) => c.callback) },
+        data: { evalId, outcome: result.outcome, callbacks: result.callbacks.map((c) => c.callback) },
       });
       await checkStep(ctx, run, `${evalId} finished`, finished);
 
@@ -127,22 +131,12 @@ function evalScenario(title: string, pool: string, defaults: RunOptions, callbac
         if (allocation) holders.set(allocation.executor, [...(holders.get(allocation.executor) ?? []), allocation.evalId]);
       }
       for (const [executor, evals] of holders) {
-        if (evals.length < 2) continue;
-        const problem = `${executor} handed to ${evals.join(' and ')} at once: two jobs on one executor`;
-        run.addProblem(problem);
-        run.add({ lane: 'server', kind: 'conflict', text: problem, data: { executor, evals } });
+        if (evals.length > 1) run.addConflict(executor, evals);
       }
       await checkStep(ctx, run, `the next ${entries} allocations`, finished);
       return result.mechanism;
     },
   };
-}
-
-/** A timeline event that carries a release's reply, from whichever process made it. */
-function releaseReplyOf(event: TimelineEvent): ReleaseReply | null {
-  const data = event.data as Partial<ReleaseReply> | undefined;
-  if (event.kind !== 'release-reply' || !data || typeof data.status !== 'string' || typeof data.executor !== 'string') return null;
-  return data as ReleaseReply;
 }
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -181,13 +175,19 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
           run.add(rest);
         },
       });
-      await checkStep(ctx, run, `${evalId} was lost (${result.outcome})`, new Set([evalId]));
-      run.add({ lane: 'redis', kind: 'ttl', text: `waiting for ${allocation.executor}'s busy marker to expire (TTL ${allocation.ttlSeconds} s)` });
+      await checkStep(ctx, run, `${evalId} was lost (${result.outcome})`, [evalId]);
+      run.add({
+        lane: 'redis',
+        kind: 'ttl',
+        text: `waiting for ${allocation.executor}'s busy marker to expire (TTL ${allocation.ttlSeconds} s)`,
+        data: { executor: allocation.executor, ttlSeconds: allocation.ttlSeconds },
+      });
       const via = await reclaimed;
       run.add({
         lane: 'server',
         kind: 'reclaimed',
         text: `busy marker expired; the reaper put ${allocation.executor} back (${via === 'expiry' ? 'keyspace notification' : 'periodic sweep'})`,
+        data: { executor: allocation.executor, via },
       });
       await checkStep(ctx, run, 'the reaper');
       return `${result.mechanism}; then the busy marker's TTL ran out and the reaper returned the executor`;
@@ -205,14 +205,27 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
       const clients = Array.from({ length: 4 }, () => new Redis(ctx.redisUrl, { maxRetriesPerRequest: 1 }));
       try {
         const racers = clients.map((redis) => loadScripts(redis));
-        run.add({ lane: 'server', kind: 'burst', text: `${burst} evals ask for an executor at once, over ${clients.length} connections` });
+        run.add({
+          lane: 'server',
+          kind: 'burst',
+          text: `${burst} evals ask for an executor at once, over ${clients.length} connections`,
+          data: { size: burst, connections: clients.length },
+        });
         const replies = await Promise.all(
           Array.from({ length: burst }, async (_, i) => {
             const evalId = `eval-burst-${i + 1}`;
-            const reply = (await racers[i % racers.length]!('allocate_executor_fenced', allocationKeys(run.record.pool), [evalId, ctx.pools.busyTtlSeconds * 1000])) as
+            const ttlSeconds = ctx.pools.busyTtlSeconds;
+            const reply = (await racers[i % racers.length]!('allocate_executor_fenced', allocationKeys(run.record.pool), [evalId, ttlSeconds * 1000])) as
               | [string, string, number]
               | null;
-            return { evalId, executor: reply ? (JSON.parse(reply[0]) as { url: string }).url : null, previousOwner: reply?.[1] || null };
+            return {
+              evalId,
+              executor: reply ? (JSON.parse(reply[0]) as { url: string }).url : null,
+              ttlSeconds: reply ? ttlSeconds : null,
+              previousOwner: reply?.[1] ? parseBusyMarker(reply[1]).owner : null,
+              token: reply ? reply[2] : null,
+              reply,
+            };
           }),
         );
         const holders = new Map<string, string[]>();
@@ -226,10 +239,15 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
           if (reply.executor) holders.set(reply.executor, [...(holders.get(reply.executor) ?? []), reply.evalId]);
         }
         for (const [executor, evals] of holders) {
-          if (evals.length > 1) run.addProblem(`${executor} handed to ${evals.join(' and ')}`);
+          if (evals.length > 1) run.addConflict(executor, evals);
         }
         const granted = replies.filter((r) => r.executor).length;
-        run.add({ lane: 'server', kind: 'burst-result', text: `${granted} granted, ${burst - granted} told the pool is empty; ${holders.size} distinct executors` });
+        run.add({
+          lane: 'server',
+          kind: 'burst-result',
+          text: `${granted} granted, ${burst - granted} told the pool is empty; ${holders.size} distinct executors`,
+          data: { asked: burst, granted, distinct: holders.size },
+        });
         ctx.pools.emit('changed', run.record.pool);
         await checkStep(ctx, run, 'the burst');
         return 'RPOP inside one Lua script: each list entry goes to exactly one caller';
@@ -244,14 +262,19 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     defaults: { release: 'lua', fault: 'none' },
     title: "The talk's test, test_double_callback_resilience, run against the live Redis",
     async play(ctx, run) {
-      const outcome = await runTalkTest(ctx.redisUrl, run.record.pool, (line, pid) => run.add({ lane: 'test-runner', pid, kind: 'test-output', text: line }));
-      for (const line of outcome.capturedLogs) run.add({ lane: 'test-runner', kind: 'captured-log', text: line });
-      if (!outcome.passed) run.addProblem(`test_double_callback_resilience failed (exit code ${outcome.exitCode})`);
+      const outcome = await runTalkTest(ctx.redisUrl, run.record.pool, (line, lineType, pid) =>
+        run.add({ lane: 'test-runner', pid, kind: 'test-output', text: line, data: { line, lineType } }),
+      );
+      for (const line of outcome.capturedLogs) run.add({ lane: 'test-runner', kind: 'captured-log', text: line, data: { line } });
       run.add({
         lane: 'server',
         kind: 'test-result',
         text: outcome.passed ? 'test_double_callback_resilience passed' : 'test_double_callback_resilience FAILED',
-        data: outcome,
+        data: {
+          ...outcome,
+          file: TALK_TEST_FILE,
+          problem: outcome.passed ? null : `test_double_callback_resilience failed (exit code ${outcome.exitCode})`,
+        },
       });
       await checkStep(ctx, run, 'the test');
       return `node's test runner ran tests/integration/talk.test.ts against this server's Redis (pool "${run.record.pool}")`;
