@@ -11,7 +11,10 @@ export const ExecutorUrl = z.string().min(1).max(200).regex(/^[\w.:/@-]+$/, 'exe
 export const EvalId = z.string().min(1).max(100).regex(/^[\w.:-]+$/, 'evalId: letters, digits and . : - _ only');
 
 export const AllocateRequest = z.strictObject({ evalId: EvalId, pool: PoolName.optional() });
-export const ReleaseRequest = z.strictObject({ executor: ExecutorUrl, pool: PoolName.optional() });
+/** The fencing token an allocation handed out: only ever grows (see lua/allocate_executor_fenced-4.lua). */
+export const FencingToken = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+/** With `token`: the fenced release (frees only its owner's executor). Without: the talk's release. */
+export const ReleaseRequest = z.strictObject({ executor: ExecutorUrl, pool: PoolName.optional(), token: FencingToken.optional() });
 export const ResetRequest = z.strictObject({ size: z.number().int().min(1).max(64).optional(), pool: PoolName.optional() });
 
 export const WatchRequest = z.strictObject({ pool: PoolName.optional() });
@@ -29,6 +32,8 @@ export const PoolSnapshotSchema = z.strictObject({
   busy: z.record(z.string(), z.string()),
   /** url -> milliseconds left on the busy marker's TTL (-1: no TTL). */
   busyTtlMs: z.record(z.string(), z.number()),
+  /** url -> the fencing token its busy marker holds (absent for a marker without one). */
+  busyToken: z.record(z.string(), z.number()).optional(),
   /** Every executor of the pool, in display order. */
   executors: z.array(z.string()),
   /** Server clock (ms) when read, so a client can count TTLs down. */
@@ -36,7 +41,8 @@ export const PoolSnapshotSchema = z.strictObject({
 });
 export type PoolSnapshot = z.infer<typeof PoolSnapshotSchema>;
 
-export const ReleaseStatus = z.enum(['released', 'already_in_pool', 'not_busy']);
+/** `stale_release`: the fenced release refused, the marker is gone or holds another owner's token. */
+export const ReleaseStatus = z.enum(['released', 'already_in_pool', 'not_busy', 'stale_release']);
 export type ReleaseStatus = z.infer<typeof ReleaseStatus>;
 
 const Bit = z.union([z.literal(0), z.literal(1)]);
@@ -50,6 +56,7 @@ export const ReleaseReplySchema = z.strictObject({
   /**
    * What Redis replied, as it came. The Lua release: [was_busy, added, status, now_ms, previous_release_ms].
    * The naive release (two plain commands): [DEL's count, LPUSH's new list length].
+   * The fenced release: [owned, added, status, held_token]; `wasBusy` is `owned` (the marker held this token).
    */
   reply: z.array(z.union([z.number(), z.string()])),
   /** Two releases of this executor less than the threshold apart. */
@@ -65,8 +72,10 @@ export const AllocateReplySchema = z.strictObject({
   ttlSeconds: z.number(),
   /** Non-null when the executor's marker was still held by another eval: a duplicate handed out twice. */
   previousOwner: z.string().nullable(),
-  /** What the allocation script replied, as it came: [entry, previous_owner ("" when none)]. */
-  reply: z.tuple([z.string(), z.string()]),
+  /** The fencing token of this allocation: larger than every earlier one; the fenced release must present it. */
+  token: z.number(),
+  /** What the allocation script replied, as it came: [entry, previous_marker ("" when none), token]. */
+  reply: z.tuple([z.string(), z.string(), z.number()]),
 });
 export type AllocateReply = z.infer<typeof AllocateReplySchema>;
 
@@ -201,7 +210,10 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
       executor: z.string().nullable(),
       ttlSeconds: z.number().nullable(),
       previousOwner: z.string().nullable(),
-      reply: z.tuple([z.string(), z.string()]).nullable(),
+      /** The allocation's fencing token; null when the pool was empty. */
+      token: z.number().nullable(),
+      /** [entry, previous marker, token] as the script replied. */
+      reply: z.tuple([z.string(), z.string(), z.number()]).nullable(),
     }),
   ),
   /** One invariant check: the snapshot it judged and the checker's result, so it can be checked again. */
