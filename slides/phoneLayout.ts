@@ -88,7 +88,7 @@ export function createPhoneLayout(): PhoneLayout {
 
   function scrollToSlide(slide: HTMLElement): void {
     const top = Math.round(slide.getBoundingClientRect().top + window.scrollY);
-    if (Math.abs(window.scrollY - top) >= 1) window.scrollTo({ top, behavior: 'instant' });
+    if (Math.abs(window.scrollY - top) >= 1) window.scrollTo({ top, behavior: 'auto' });
   }
 
   function showCurrentSlide(): void {
@@ -163,7 +163,7 @@ export function createPhoneLayout(): PhoneLayout {
     active = false;
     pinned = null;
     document.documentElement.classList.remove(PHONE_CLASS);
-    window.scrollTo({ top: 0, behavior: 'instant' });
+    window.scrollTo({ top: 0, behavior: 'auto' });
     deck.configure(optionsFor(false));
     deck.sync();
     deck.layout();

@@ -1,5 +1,5 @@
 /**
- * The acting client, in a process of its own so the hall's event loop cannot
+ * The acting client (the presenter), in a process of its own so the hall's event loop cannot
  * delay it: on `go` it fires allocate / release alternately on a fixed schedule
  * (not waiting for answers, as clicks don't), and times each ack.
  *
@@ -14,7 +14,13 @@ const [url] = process.argv.slice(2);
 const ACK_TIMEOUT_MS = 10_000;
 const lag = monitorEventLoopDelay({ resolution: 10 });
 
-const socket = io(url!, { transports: ['websocket'], forceNew: true, reconnection: false });
+// The presenter: it may act whatever panels are open, and no viewer limit applies to it.
+const socket = io(url!, {
+  transports: ['websocket'],
+  forceNew: true,
+  reconnection: false,
+  extraHeaders: { authorization: `Bearer ${process.env.BENCH_PRESENTER_SECRET ?? 'bench-presenter-secret'}` },
+});
 await new Promise<void>((resolve, reject) => {
   socket.once('connect', () => resolve());
   socket.once('connect_error', reject);

@@ -19,18 +19,21 @@ const DOUBLE_RELEASE_WINDOW_MS = 100;
 export function servePoolInMemory(io: Server, httpServer: HttpServer, deck: boolean): void {
   const executors = Array.from({ length: SIZE }, (_, i) => `executor-${i + 1}`);
   let available = [...executors].reverse();
-  const busy = new Map<string, { evalId: string; until: number }>();
+  const busy = new Map<string, { evalId: string; until: number; token: number }>();
+  let lastToken = 0;
   const releasedAt = new Map<string, number>();
 
   const snapshot = (): PoolSnapshot => {
     const now = Date.now();
     const owners: Record<string, string> = {};
     const ttls: Record<string, number> = {};
+    const tokens: Record<string, number> = {};
     for (const [url, marker] of busy) {
       owners[url] = marker.evalId;
       ttls[url] = marker.until - now;
+      tokens[url] = marker.token;
     }
-    return { pool: POOL, available: [...available], busy: owners, busyTtlMs: ttls, executors, readAt: now };
+    return { pool: POOL, available: [...available], busy: owners, busyTtlMs: ttls, busyToken: tokens, executors, readAt: now };
   };
 
   // One message per change per tick, after the ack (as our server does).
@@ -85,9 +88,10 @@ export function servePoolInMemory(io: Server, httpServer: HttpServer, deck: bool
       const evalId = String(request(args).evalId ?? 'eval');
       const executor = available.pop();
       if (!executor) return answer(args, { ok: false, error: 'pool_empty', message: `pool "${POOL}" has no available executor` });
-      busy.set(executor, { evalId, until: Date.now() + TTL_SECONDS * 1000 });
+      const token = ++lastToken;
+      busy.set(executor, { evalId, until: Date.now() + TTL_SECONDS * 1000, token });
       const entry = JSON.stringify({ url: executor });
-      const allocation: AllocateReply = { executor, evalId, ttlSeconds: TTL_SECONDS, previousOwner: null, reply: [entry, ''] };
+      const allocation: AllocateReply = { executor, evalId, ttlSeconds: TTL_SECONDS, previousOwner: null, token, reply: [entry, '', token] };
       answer(args, { ok: true, data: allocation });
       publish({ kind: 'allocated', pool: POOL, allocation, at: Date.now() });
     });

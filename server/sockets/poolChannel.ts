@@ -1,6 +1,7 @@
 /**
  * The live side of the pools: viewers watch a pool (a socket.io room), act on it
- * under a per-viewer rate limit, and every change is pushed to everyone watching.
+ * when the presenter opened the Lua panel (within the viewer session's limits),
+ * and every change is pushed to everyone watching.
  * One message per change per tick: the snapshot, the clicks that made it and the
  * double releases detected on the way travel together (`pool:changed`), so a
  * burst costs one read of Redis and one broadcast, not one per viewer, per step
@@ -13,6 +14,7 @@ import type { z } from 'zod';
 import {
   AllocateRequest,
   ReleaseRequest,
+  ResetRequest,
   WatchRequest,
   type ClientToServerEvents,
   type DoubleReleaseWarning,
@@ -20,11 +22,12 @@ import {
   type PoolChange,
   type ServerToClientEvents,
 } from '../protocol.ts';
-import { onRequest } from './requests.ts';
+import { onRequest, type Access } from './requests.ts';
 import { ShardedRooms } from './shardedRoom.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
-import type { RateLimiter } from '../rateLimit.ts';
+import type { Gate } from '../hall/gate.ts';
+import { LUA_PANEL } from '../hall/audiencePanels.ts';
 
 export type IoServer = Server<ClientToServerEvents, ServerToClientEvents>;
 type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
@@ -35,8 +38,7 @@ export interface PoolChannel {
   destroy(): void;
 }
 
-export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimiter: RateLimiter, log: Logger): PoolChannel {
-  // Per pool, what happened since the last message; a pool is in the map while a message is due.
+export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate, log: Logger): PoolChannel {
   const rooms = new ShardedRooms(io);
   // Per pool, what happened since the last message; a pool is in the map while a message is due.
   const due = new Map<string, Pick<PoolChange, 'actions' | 'doubleReleases'>>();
@@ -76,18 +78,23 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, viewerLimi
   actions.on('acted', onActed);
 
   io.on('connection', (socket: IoSocket) => {
-    const on = <R, T>(event: keyof ClientToServerEvents, schema: z.ZodType<R>, limited: boolean, handler: (request: R) => Promise<T>) =>
-      onRequest(socket, { viewerLimiter, log }, event, schema, { limited }, handler);
+    const on = <R, T>(event: keyof ClientToServerEvents, schema: z.ZodType<R>, access: Access<R>, handler: (request: R) => Promise<T>) =>
+      onRequest(socket, { gate, log }, event, schema, { access }, handler);
+    // Viewers act on the Lua slide's pool only (resolvePool refuses the others).
+    const luaPanel = () => LUA_PANEL;
 
-    on('pool:watch', WatchRequest, false, async ({ pool }) => {
+    on('pool:watch', WatchRequest, 'anyone', async ({ pool }) => {
       const name = actions.resolvePool(pool);
       await rooms.join(socket, poolRoom(name));
       return actions.pools.snapshot(name);
     });
-    on('pool:allocate', AllocateRequest, true, (request) => actions.allocate(request));
-    on('pool:release', ReleaseRequest, true, (request) => actions.release(request));
-    on('pool:double-release', ReleaseRequest, true, (request) => actions.doubleRelease(request));
-    socket.on('disconnect', () => viewerLimiter.forget(`socket:${socket.id}`));
+    on('pool:allocate', AllocateRequest, luaPanel, (request) => actions.allocate(request));
+    on('pool:release', ReleaseRequest, luaPanel, (request) => actions.release(request));
+    on('pool:double-release', ReleaseRequest, luaPanel, (request) => actions.doubleRelease(request));
+    on('pool:reset', ResetRequest, 'presenter', async (request) => {
+      await actions.reset(request);
+      return actions.pools.snapshot(actions.resolvePool(request.pool));
+    });
   });
 
   return {
