@@ -197,6 +197,9 @@ test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, 
     return { wide: code.scrollWidth > code.clientWidth, overflowX: getComputedStyle(code).overflowX };
   });
   assert.deepEqual(luaCode, { wide: true, overflowX: 'auto' });
+  // On a page every slide can be read and used, not only reveal's current one, even after reveal updates its slides.
+  await page.evaluate(() => window.Reveal!.sync());
+  await page.waitForFunction(() => document.querySelectorAll('.reveal .slides section:is([inert], [hidden], [aria-hidden])').length === 0, null, WAIT);
   assert.deepEqual(errors, []);
 });
 
