@@ -73,6 +73,12 @@ export function createPhoneLayout(): PhoneLayout {
     if (active && pinned) scrollToSlide(pinned);
   });
 
+  // reveal marks slides hidden again whenever it updates them (a move, a sync, a configure):
+  // undo it each time, not only after the moves this controller hears about.
+  const closedSlides = new MutationObserver((records) => {
+    if (active && records.some((record) => record.target instanceof HTMLElement && record.target.hasAttribute(record.attributeName ?? ''))) openAllSlides();
+  });
+
   function slideElements(): HTMLElement[] {
     return deck ? (deck.getSlides() as HTMLElement[]) : [];
   }
@@ -186,7 +192,10 @@ export function createPhoneLayout(): PhoneLayout {
       window.addEventListener('keydown', onKeyDown);
       media.addEventListener('change', onMediaChange);
       const slides = deck.getSlidesElement();
-      if (slides) resizes.observe(slides);
+      if (slides) {
+        resizes.observe(slides);
+        closedSlides.observe(slides, { subtree: true, attributeFilter: ['hidden', 'inert', 'aria-hidden'] });
+      }
       if (active) enter();
     },
     destroy() {
@@ -196,6 +205,7 @@ export function createPhoneLayout(): PhoneLayout {
       window.removeEventListener('keydown', onKeyDown);
       media.removeEventListener('change', onMediaChange);
       resizes.disconnect();
+      closedSlides.disconnect();
       document.documentElement.classList.remove(PHONE_CLASS);
     },
   };
