@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, freemem, totalmem, tmpdir, type as osType, release } from 'node:os';
+import { cpus, freemem, loadavg, totalmem, tmpdir, type as osType, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -164,6 +164,7 @@ async function main(): Promise<void> {
       [`${HALL_WIFI.bitsPerSecond / 1e6} Mbit/s, ${HALL_WIFI.latencyMs} ms RTT`, HALL_WIFI],
     ];
 
+    const loadBefore = loadavg()[0]!;
     const rows: Row[] = [];
     for (const [linkName, link] of links) {
       const loads = new Map<Variant, FirstLoad[]>(variants.map((variant) => [variant, []]));
@@ -184,7 +185,11 @@ async function main(): Promise<void> {
       for (const variant of variants) rows.push(summarize(variant, linkName, loads.get(variant)!));
     }
 
-    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), ${osType()} ${release()}, Node ${process.version}, Chromium ${browser.version()}`;
+    // The load average matters: the machine is shared, and the CPU part of a load (parsing, Markdown,
+    // highlighting, layout) stretches when other work runs beside it.
+    const machine =
+      `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), ` +
+      `${osType()} ${release()}, Node ${process.version}, Chromium ${browser.version()}; 1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end`;
     const command = `npm run bench:first-load -- --runs ${RUNS}${args.baseline ? ` --baseline ${args.baseline}` : ''}`;
     const section = report(rows, machine, command);
     console.log(`\n${section}`);
