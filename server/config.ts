@@ -18,6 +18,8 @@ const Env = z.object({
   VIEWER_ACTION_BURST: z.coerce.number().int().min(1).max(1000).default(10),
   /** Worker processes for eval tasks; 0 runs no task runtime (the scenario runs that need it then fail clearly). */
   TASK_WORKERS: z.coerce.number().int().min(0).max(8).default(2),
+  /** Real `celery worker` processes, started on the first run that asks for Celery; 0: Celery runs fail clearly. */
+  CELERY_WORKERS: z.coerce.number().int().min(0).max(8).default(2),
   /** BullMQ lock duration and stall-check interval, short for the stage (BullMQ's defaults take ~60 s to notice a stall). */
   LOCK_DURATION_MS: z.coerce.number().int().min(200).max(600_000).default(1000),
   STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(500),
@@ -42,6 +44,7 @@ export interface Config {
   viewerActionsPerSecond: number;
   viewerActionBurst: number;
   taskWorkers: number;
+  celeryWorkers: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
   stageTtlSeconds: number;
@@ -76,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     viewerActionsPerSecond: e.VIEWER_ACTIONS_PER_SECOND,
     viewerActionBurst: e.VIEWER_ACTION_BURST,
     taskWorkers: e.TASK_WORKERS,
+    celeryWorkers: e.CELERY_WORKERS,
     lockDurationMs: e.LOCK_DURATION_MS,
     stalledIntervalMs: e.STALLED_INTERVAL_MS,
     stageTtlSeconds: e.STAGE_TTL_SECONDS,

@@ -128,7 +128,34 @@ export type FaultName = z.infer<typeof FaultName>;
 export const ReleaseKind = z.enum(['naive', 'lua']);
 export type ReleaseKind = z.infer<typeof ReleaseKind>;
 
-export const StartRunRequest = z.strictObject({ release: ReleaseKind.optional(), fault: FaultName.optional() });
+/** Which task framework runs the evals: BullMQ workers, or real `celery worker` processes. */
+export const RuntimeName = z.enum(['bullmq', 'celery']);
+export type RuntimeName = z.infer<typeof RuntimeName>;
+
+/** Faults that make real Celery run both callbacks, or one twice (server/tasks/celery/faults.ts says how). */
+export const CeleryFaultName = z.enum([
+  'none',
+  'task-fails',
+  'on-success-raises',
+  'result-unstorable',
+  'child-killed',
+  'worker-killed',
+  'worker-killed-dedup',
+  'worker-killed-stored',
+  'worker-killed-stored-dedup',
+  'child-killed-reject',
+  'time-limit',
+  'time-limit-on-success',
+  'visibility-timeout',
+]);
+export type CeleryFaultName = z.infer<typeof CeleryFaultName>;
+export type AnyFaultName = FaultName | CeleryFaultName;
+
+export const StartRunRequest = z.strictObject({
+  release: ReleaseKind.optional(),
+  fault: z.union([FaultName, CeleryFaultName]).optional(),
+  runtime: RuntimeName.optional(),
+});
 export type StartRunRequest = z.infer<typeof StartRunRequest>;
 export const StartRunSocketRequest = StartRunRequest.extend({ scenario: ScenarioName });
 export type StartRunSocketRequest = z.infer<typeof StartRunSocketRequest>;
@@ -153,7 +180,8 @@ export interface RunRecord {
   id: string;
   scenario: ScenarioName;
   release: ReleaseKind;
-  fault: FaultName;
+  fault: AnyFaultName;
+  runtime: RuntimeName;
   pool: string;
   status: RunStatus;
   startedAt: number;

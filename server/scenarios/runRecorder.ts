@@ -5,7 +5,7 @@
  * JSON: what the panels show live is exactly what a replay can play back.
  */
 import { EventEmitter } from 'node:events';
-import type { FaultName, InvariantVerdict, PoolSnapshot, ReleaseKind, RunRecord, RunSummary, ScenarioName, TimelineEvent } from '../protocol.ts';
+import type { AnyFaultName, InvariantVerdict, PoolSnapshot, ReleaseKind, RunRecord, RunSummary, RuntimeName, ScenarioName, TimelineEvent } from '../protocol.ts';
 
 export type NewEvent = Omit<TimelineEvent, 'seq' | 'at' | 'pid'> & { at?: number; pid?: number | null };
 
@@ -14,10 +14,11 @@ export class RunRecorder extends EventEmitter<{ event: [event: TimelineEvent] }>
   private readonly problems = new Set<string>();
   private everBroken = false;
 
-  constructor(id: string, scenario: ScenarioName, release: ReleaseKind, fault: FaultName, pool: string) {
+  constructor(id: string, scenario: ScenarioName, options: { release: ReleaseKind; fault: AnyFaultName; runtime: RuntimeName }, pool: string) {
     super();
+    const { release, fault, runtime } = options;
     this.record = {
-      id, scenario, release, fault, pool,
+      id, scenario, release, fault, runtime, pool,
       status: 'running',
       startedAt: Date.now(),
       finishedAt: null,
