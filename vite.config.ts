@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+import { highlightOnly } from './build/highlightLanguages.ts';
+import { precompress } from './build/precompress.ts';
 
 const root = fileURLToPath(new URL('./slides', import.meta.url));
 const outDir = fileURLToPath(new URL('./dist', import.meta.url));
@@ -26,11 +28,13 @@ export default defineConfig({
   root,
   // Relative asset URLs: the built deck works wherever it is mounted.
   base: './',
-  plugins: [selfHostedThemeFonts()],
+  // The talk's code is Python and Lua: highlight.js carries those two languages only.
+  plugins: [selfHostedThemeFonts(), highlightOnly(['python', 'lua']), precompress()],
   build: {
     outDir,
     emptyOutDir: true,
-    // reveal's highlight plugin bundles highlight.js with all its languages.
-    chunkSizeWarningLimit: 1500,
+    // Fonts stay files of their own: inlined into the CSS they would be downloaded
+    // before the first slide whether a slide uses them or not.
+    assetsInlineLimit: (file) => (/\.(woff2?|ttf|otf)$/.test(file) ? false : undefined),
   },
 });

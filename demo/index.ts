@@ -4,14 +4,20 @@
  * is ready; each `[data-panel]` placeholder in a slide gets the panel its name
  * registers (registry.ts), all panels share one socket.io connection, and
  * `destroy()` undoes everything (Vite's hot reload calls it).
+ *
+ * A panel's code (and socket.io's) is loaded when its slide comes near: the
+ * current slide or the one before or after it. The first slide needs none of it.
  */
 import type { RevealApi } from 'reveal.js';
-import { Connection } from './connection.ts';
+import type { Connection } from './connection.ts';
 import { h } from './dom.ts';
 import { pageMode, type PageMode } from './environment.ts';
 import type { PanelController, PanelOptions } from './panel.ts';
 import { PANELS } from './registry.ts';
 import './panels.css';
+
+/** How many slides ahead (and behind) a panel starts loading: the next press should find it there. */
+const NEAR_SLIDES = 1;
 
 export interface Panels {
   destroy(): void;
@@ -29,34 +35,60 @@ export function createPanels(deck: RevealApi): Panels {
 
   // Opened by the first panel that asks, so a deck without live panels opens no socket.
   let connection: Connection | null = null;
-  const sharedConnection = () => (connection ??= new Connection());
-
+  let destroyed = false;
   const controllers: PanelController[] = [];
-  for (const element of placeholders) {
-    const factory = PANELS[element.dataset.panel ?? ''];
-    if (!factory) continue;
+  const started = new Set<HTMLElement>();
+
+  const start = async (element: HTMLElement) => {
+    const name = element.dataset.panel ?? '';
     const slide = element.closest('section');
+    let loaded;
+    try {
+      loaded = await Promise.all([PANELS[name]!(), import('./connection.ts')]);
+    } catch (error) {
+      // A chunk that failed to download (flaky Wi-Fi) is tried again when its slide comes near again.
+      console.error(`live panel "${name}" could not be loaded`, error);
+      started.delete(element);
+      if (!destroyed) element.replaceChildren(h('div', { className: 'lp-static', text: 'This live demo could not load yet.' }));
+      return;
+    }
+    if (destroyed) return;
+    const [factory, { Connection: SharedConnection }] = loaded;
     try {
       const controller = factory({
         element,
         deck,
-        connection: sharedConnection,
+        connection: () => (connection ??= new SharedConnection()),
         isVisible: () => !document.hidden && slide !== null && slide.classList.contains('present'),
       });
+      element.replaceChildren();
       controller.render();
       controller.configure(optionsOf(element));
       controller.update();
       controllers.push(controller);
     } catch (error) {
       // One broken panel must not take the deck (or the other panels) down with it.
-      console.error(`live panel "${element.dataset.panel}" failed to start`, error);
+      console.error(`live panel "${name}" failed to start`, error);
       element.replaceChildren(h('div', { className: 'lp-static', text: 'This live demo could not start.' }));
     }
-  }
+  };
 
-  // Panels stay subscribed on every slide (it is one room per pool, and a viewer who
-  // comes back should find the state current at once); only their timers follow visibility.
+  const startNearPanels = () => {
+    const current = deck.getIndices().h;
+    for (const element of placeholders) {
+      if (started.has(element)) continue;
+      const slide = element.closest('section');
+      if (!slide || Math.abs(deck.getIndices(slide).h - current) > NEAR_SLIDES) continue;
+      started.add(element);
+      void start(element);
+    }
+  };
+  startNearPanels();
+
+  // Panels stay subscribed on every slide once started (it is one room per pool, and a viewer
+  // who comes back should find the state current at once); only their timers follow visibility.
   const update = () => {
+    startNearPanels();
     for (const controller of controllers) controller.update();
   };
   const deckEvents = ['slidechanged', 'ready', 'overviewshown', 'overviewhidden'] as const;
@@ -65,6 +97,7 @@ export function createPanels(deck: RevealApi): Panels {
 
   return {
     destroy() {
+      destroyed = true;
       for (const event of deckEvents) deck.off(event, update);
       document.removeEventListener('visibilitychange', update);
       for (const controller of controllers.splice(0)) controller.destroy();

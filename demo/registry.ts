@@ -2,18 +2,34 @@
  * Which `data-panel` name makes which panel. Adding a panel is its file in
  * panels/ plus one line here; a name not listed is left alone (its placeholder
  * stays empty and the slide's layout gives its room back to the content).
+ *
+ * Each entry loads its panel's code when asked (a chunk of its own): the first
+ * slide must not wait for the demos of the last one. index.ts asks when the
+ * panel's slide comes near.
  */
 import type { PanelFactory } from './panel.ts';
-import { DefensePanel } from './panels/defensePanel.ts';
-import { EdgeCaseTestPanel } from './panels/edgeCaseTestPanel.ts';
-import { InnocentPatternPanel } from './panels/innocentPatternPanel.ts';
-import { JourneyPanel } from './panels/journeyPanel.ts';
-import { LuaReleasePanel } from './panels/luaReleasePanel.ts';
 
-export const PANELS: Readonly<Record<string, PanelFactory>> = {
-  'lua-release': (context) => new LuaReleasePanel(context),
-  'innocent-pattern': (context) => new InnocentPatternPanel(context),
-  journey: (context) => new JourneyPanel(context),
-  defense: (context) => new DefensePanel(context),
-  'edge-case-test': (context) => new EdgeCaseTestPanel(context),
+export type PanelLoader = () => Promise<PanelFactory>;
+
+export const PANELS: Readonly<Record<string, PanelLoader>> = {
+  'lua-release': async () => {
+    const { LuaReleasePanel } = await import('./panels/luaReleasePanel.ts');
+    return (context) => new LuaReleasePanel(context);
+  },
+  'innocent-pattern': async () => {
+    const { InnocentPatternPanel } = await import('./panels/innocentPatternPanel.ts');
+    return (context) => new InnocentPatternPanel(context);
+  },
+  journey: async () => {
+    const { JourneyPanel } = await import('./panels/journeyPanel.ts');
+    return (context) => new JourneyPanel(context);
+  },
+  defense: async () => {
+    const { DefensePanel } = await import('./panels/defensePanel.ts');
+    return (context) => new DefensePanel(context);
+  },
+  'edge-case-test': async () => {
+    const { EdgeCaseTestPanel } = await import('./panels/edgeCaseTestPanel.ts');
+    return (context) => new EdgeCaseTestPanel(context);
+  },
 };

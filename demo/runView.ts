@@ -4,9 +4,9 @@
  * the pool's invariant check, the mechanism that fired, in words; and a whole
  * "run details" block (status, lanes, replies, verdict) for a panel to embed.
  */
-import type { TimelineEvent } from '../server/protocol.ts';
+import type { TimelineEvent, VerdictKind } from '../server/protocol.ts';
 import { h } from './dom.ts';
-import { FAULT_LABELS, PHASE_LABELS, REPLY_WORDS, callbackSteps, formatDuration, verdictKind, type RunView, type VerdictKind } from './runs.ts';
+import { FAULT_LABELS, PHASE_LABELS, REPLY_WORDS, callbackSteps, formatDuration, type RunView } from './runs.ts';
 import { Timeline } from './timeline.ts';
 
 export const VERDICT_HEADS: Record<VerdictKind, string> = {
@@ -41,32 +41,30 @@ export function callbackList(events: readonly TimelineEvent[], options: { compac
   const compact = options.compact === true;
   const list = h('ol', { className: compact ? 'lp-steps lp-steps-compact' : 'lp-steps', attrs: { 'data-role': 'callbacks' } });
   for (const step of callbackSteps(events)) {
-    const name = step.callback ?? 'callback';
     const badge = h('span', { className: `lp-cb lp-cb-${step.callback === 'link_error' ? 'link-error' : 'link'}`, text: step.callback === 'link_error' ? 'E' : 'L' });
     const status = h('span', { className: `lp-status lp-reply-${step.tone}`, text: compact && step.tone === 'duplicate' ? 'duplicate' : REPLY_WORDS[step.tone] });
     const item = h('li', {
       className: `lp-step lp-step-${step.tone}`,
       attrs: {
-        'data-callback': step.callback ?? '',
+        'data-callback': step.callback,
         'data-status': step.reply.status,
         'data-tone': step.tone,
-        title: `${step.event.text}${step.lane ? ` (ran in ${step.lane})` : ''}`,
+        title: `${step.event.text} (ran in ${step.lane})`,
       },
     });
     if (compact) {
       item.append(badge, h('span', { className: 'lp-step-arrow', text: '→' }), status);
     } else {
-      item.append(badge, h('span', { className: 'lp-step-name', text: name }));
-      if (step.lane) item.append(h('span', { className: 'lp-where', text: step.lane }));
+      item.append(badge, h('span', { className: 'lp-step-name', text: step.callback }), h('span', { className: 'lp-where', text: step.lane }));
       item.append(h('span', { className: 'lp-step-arrow', text: '→' }), status, h('code', { className: 'lp-tuple-s', text: tupleText(step.reply.reply) }));
     }
     list.append(item);
   }
   for (const event of events) {
     if (event.kind !== 'conflict') continue;
-    const evals = (event.data as { evals?: string[]; executor?: string } | undefined) ?? {};
-    const text = compact ? `⚠ ${evals.executor ?? 'one executor'} → ${evals.evals?.length ?? 2} evals` : `⚠ ${event.text}`;
-    list.append(h('li', { className: 'lp-step lp-step-conflict', text, attrs: { 'data-kind': 'conflict', title: event.text } }));
+    const { executor, evals, problem } = event.data;
+    const text = compact ? `⚠ ${executor} → ${evals.length} evals` : `⚠ ${problem}`;
+    list.append(h('li', { className: 'lp-step lp-step-conflict', text, attrs: { 'data-kind': 'conflict', title: problem } }));
   }
   if (list.childElementCount === 0) {
     const none = options.finished ? (compact ? 'no release at all' : 'no callback released the executor') : 'no release yet';
@@ -90,7 +88,7 @@ export function verdictBlock(run: RunView, options: { compact?: boolean; words?:
     block.append(h('div', { className: 'lp-verdict-pending', text: run.phase === 'queued' ? 'waiting for the runs ahead of it' : 'verdict when the run ends' }));
     return block;
   }
-  const kind = verdictKind(verdict);
+  const kind = verdict.kind;
   block.dataset.kind = kind;
   block.dataset.sound = String(verdict.sound);
   const head = h('div', { className: 'lp-verdict-head', text: VERDICT_HEADS[kind] });
@@ -113,9 +111,8 @@ export function verdictBlock(run: RunView, options: { compact?: boolean; words?:
 
 /** Which callbacks ran, as the server counted them at the eval's end ("link, link_error"). */
 export function callbacksThatRan(events: readonly TimelineEvent[]): string[] | null {
-  const finished = events.find((event) => event.kind === 'eval-finished');
-  const callbacks = (finished?.data as { callbacks?: unknown } | undefined)?.callbacks;
-  return Array.isArray(callbacks) ? callbacks.map(String) : null;
+  for (const event of events) if (event.kind === 'eval-finished') return event.data.callbacks;
+  return null;
 }
 
 /**

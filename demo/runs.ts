@@ -12,6 +12,7 @@
 import type {
   ApiError,
   AnyFaultName,
+  CallbackName,
   RuntimeName,
   InvariantVerdict,
   ReleaseReply,
@@ -19,6 +20,7 @@ import type {
   RunSummary,
   ScenarioName,
   TimelineEvent,
+  TimelineEventOf,
 } from '../server/protocol.ts';
 import type { Connection, LocalFailure } from './connection.ts';
 import { commonFailureText } from './failures.ts';
@@ -265,10 +267,10 @@ export const PHASE_LABELS: Record<RunPhase, string> = {
 /** An error from a `run:start` or `runs:watch` Ack, or from the connection, in plain words. */
 export function describeFailure(failure: ApiError | LocalFailure): string {
   switch (failure.error) {
+    case 'stage_busy':
+      return 'The stage is busy: other runs are waiting their turn. Try again in a moment.';
     case 'rate_limited':
-      return /stage is busy/i.test(failure.message)
-        ? 'The stage is busy: other runs are waiting their turn. Try again in a moment.'
-        : 'Too many clicks: wait a second, then try again.';
+      return 'Too many clicks: wait a second, then try again.';
     case 'timeout':
       return `${failure.message} The run may still have started: it will show here if it did.`;
     default:
@@ -278,16 +280,12 @@ export function describeFailure(failure: ApiError | LocalFailure): string {
 
 /** The release reply an event carries, when it is a `release-reply`. */
 export function releaseReplyOf(event: TimelineEvent): ReleaseReply | null {
-  const data = event.data as Partial<ReleaseReply> | undefined;
-  if (event.kind !== 'release-reply' || !data || typeof data.status !== 'string' || !Array.isArray(data.reply)) return null;
-  return data as ReleaseReply;
+  return event.kind === 'release-reply' ? event.data : null;
 }
 
 /** The verdict an `invariant` event carries. */
 export function verdictOf(event: TimelineEvent): InvariantVerdict | null {
-  const data = event.data as Partial<InvariantVerdict> | undefined;
-  if (event.kind !== 'invariant' || !data || typeof data.sound !== 'boolean') return null;
-  return data as InvariantVerdict;
+  return event.kind === 'invariant' ? event.data.verdict : null;
 }
 
 export type ReplyTone = 'released' | 'already_in_pool' | 'not_busy' | 'duplicate';
@@ -309,51 +307,24 @@ export const REPLY_WORDS: Record<ReplyTone, string> = {
   duplicate: 'pushed again: duplicate',
 };
 
-export type CallbackName = 'link' | 'link_error';
-
 export interface CallbackStep {
-  callback: CallbackName | null;
+  callback: CallbackName;
   /** The process the callback ran in (`cleanup-job` for link, a worker for link_error). */
-  lane: string | null;
+  lane: string;
   /** The event of the reply, and the reply itself. */
-  event: TimelineEvent;
+  event: TimelineEventOf<'release-reply'>;
   reply: ReleaseReply;
   tone: ReplyTone;
 }
 
-/**
- * Every release of a run with the callback that made it, in the order Redis
- * replied. The reply's event names its callback ("link's release: ..."); the
- * callback's lane is the one of the matching `callback-started` event.
- */
+/** Every release of a run with the callback that made it and where it ran, in the order Redis replied. */
 export function callbackSteps(events: readonly TimelineEvent[]): CallbackStep[] {
-  const startedLanes = new Map<CallbackName, string[]>();
   const steps: CallbackStep[] = [];
   for (const event of events) {
-    if (event.kind === 'callback-started') {
-      const callback = (event.data as { callback?: string } | undefined)?.callback;
-      if (callback === 'link' || callback === 'link_error') startedLanes.set(callback, [...(startedLanes.get(callback) ?? []), event.lane]);
-      continue;
-    }
-    const reply = releaseReplyOf(event);
-    if (!reply) continue;
-    const named = /^(link_error|link)'s release/.exec(event.text)?.[1] as CallbackName | undefined;
-    const callback = named ?? null;
-    const lanes = callback ? startedLanes.get(callback) : undefined;
-    steps.push({ callback, lane: lanes?.shift() ?? null, event, reply, tone: replyTone(reply) });
+    if (event.kind !== 'release-reply') continue;
+    steps.push({ callback: event.data.callback, lane: event.data.callbackLane, event, reply: event.data, tone: replyTone(event.data) });
   }
   return steps;
-}
-
-/** What went wrong in a run, in one or two words, from the server's verdict. */
-export type VerdictKind = 'sound' | 'leak' | 'duplicate' | 'broken';
-
-export function verdictKind(verdict: InvariantVerdict): VerdictKind {
-  if (verdict.sound) return 'sound';
-  const problems = verdict.problems.join('\n');
-  if (/available list \d+ times|handed to .* at once|duplicat/i.test(problems) || verdict.duplicated > 0) return 'duplicate';
-  if (/leaked|lost/i.test(problems) || verdict.lost > 0) return 'leak';
-  return 'broken';
 }
 
 /** A duration for the audience: "64 ms", "1.3 s". */

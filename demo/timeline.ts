@@ -84,10 +84,8 @@ export function markLook(event: TimelineEvent): MarkLook {
   const verdict = verdictOf(event);
   if (verdict) return { glyph: verdict.sound ? '✓' : '✗', tone: verdict.sound ? 'good' : 'bad', strong: !verdict.sound };
   switch (event.kind) {
-    case 'callback-started': {
-      const callback = (event.data as { callback?: string } | undefined)?.callback;
-      return callback === 'link_error' ? { glyph: 'E', tone: 'link-error', strong: true } : { glyph: 'L', tone: 'link', strong: true };
-    }
+    case 'callback-started':
+      return event.data.callback === 'link_error' ? { glyph: 'E', tone: 'link-error', strong: true } : { glyph: 'L', tone: 'link', strong: true };
     case 'conflict':
       return { glyph: '⚠', tone: 'bad', strong: true };
     case 'worker-killed':
@@ -113,18 +111,14 @@ export function markLook(event: TimelineEvent): MarkLook {
       return { glyph: '■', tone: 'good', strong: false };
     case 'task-raised':
       return { glyph: '✗', tone: 'warn', strong: false };
-    case 'allocate': {
-      const data = event.data as { executor?: string | null } | undefined;
-      return data?.executor ? { glyph: '◆', tone: 'accent', strong: false } : { glyph: '◇', tone: 'muted', strong: false };
-    }
+    case 'allocate':
+      return event.data.executor ? { glyph: '◆', tone: 'accent', strong: false } : { glyph: '◇', tone: 'muted', strong: false };
     case 'reclaimed':
       return { glyph: '↺', tone: 'good', strong: true };
     case 'ttl':
       return { glyph: '◔', tone: 'warn', strong: false };
-    case 'test-result': {
-      const passed = (event.data as { passed?: boolean } | undefined)?.passed === true;
-      return { glyph: passed ? '✓' : '✗', tone: passed ? 'good' : 'bad', strong: true };
-    }
+    case 'test-result':
+      return { glyph: event.data.passed ? '✓' : '✗', tone: event.data.passed ? 'good' : 'bad', strong: true };
     case 'captured-log':
       return { glyph: '❝', tone: 'warn', strong: true };
     case 'error':
@@ -373,8 +367,10 @@ export class Timeline {
           style: `left:${(mark.x * 100).toFixed(2)}%`,
           'data-kind': first.kind,
           'data-seq': String(first.seq),
-          ...(first.kind === 'callback-started' ? { 'data-callback': String((first.data as { callback?: string } | undefined)?.callback ?? '') } : {}),
-          ...(first.kind === 'release-reply' ? { 'data-status': releaseReplyOf(first)?.status ?? '', 'data-tone': look.tone.replace(/^reply-/, '') } : {}),
+          ...(first.kind === 'callback-started' ? { 'data-callback': first.data.callback } : {}),
+          ...(first.kind === 'release-reply'
+            ? { 'data-status': first.data.status, 'data-reply-of': first.data.callback, 'data-tone': replyTone(first.data) }
+            : {}),
         },
       },
       count > 1 ? h('sup', { className: 'lp-tl-count', text: `×${count}` }) : null,

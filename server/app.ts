@@ -20,6 +20,7 @@ import { RateLimiter } from './rateLimit.ts';
 import { apiRouter } from './http/routes.ts';
 import { runRouter } from './http/runRoutes.ts';
 import { apiFallbacks, jsonBodies } from './http/respond.ts';
+import { staticDeck } from './http/staticDeck.ts';
 import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
 import { createRunChannel } from './sockets/runChannel.ts';
 import { createMetrics } from './metrics.ts';
@@ -196,9 +197,5 @@ async function serveDeck(
   if (!existsSync(`${distDir}/index.html`)) {
     throw new Error(`The deck is not built (${distDir}/index.html is missing): run \`npm run build\`, or \`npm start\` which builds it.`);
   }
-  app.use(express.static(distDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
-}
-
-function noCacheForHtml(res: express.Response, path: string): void {
-  if (path.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+  app.use(staticDeck(distDir));
 }

@@ -21,6 +21,7 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   pool_empty: 409,
   rate_limited: 429,
+  stage_busy: 429,
   redis_unavailable: 503,
   internal: 500,
 };

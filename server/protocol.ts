@@ -21,50 +21,57 @@ export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 export type ResetRequest = z.infer<typeof ResetRequest>;
 
 /** A pool exactly as Redis holds it. */
-export interface PoolSnapshot {
-  pool: string;
+export const PoolSnapshotSchema = z.strictObject({
+  pool: z.string(),
   /** Executor urls in list order, head (LPUSH end) first; a duplicate appears twice. */
-  available: string[];
+  available: z.array(z.string()),
   /** url -> eval id that holds it. */
-  busy: Record<string, string>;
+  busy: z.record(z.string(), z.string()),
   /** url -> milliseconds left on the busy marker's TTL (-1: no TTL). */
-  busyTtlMs: Record<string, number>;
+  busyTtlMs: z.record(z.string(), z.number()),
   /** Every executor of the pool, in display order. */
-  executors: string[];
+  executors: z.array(z.string()),
   /** Server clock (ms) when read, so a client can count TTLs down. */
-  readAt: number;
-}
+  readAt: z.number(),
+});
+export type PoolSnapshot = z.infer<typeof PoolSnapshotSchema>;
 
-export type ReleaseStatus = 'released' | 'already_in_pool' | 'not_busy';
+export const ReleaseStatus = z.enum(['released', 'already_in_pool', 'not_busy']);
+export type ReleaseStatus = z.infer<typeof ReleaseStatus>;
+
+const Bit = z.union([z.literal(0), z.literal(1)]);
 
 /** The release script's reply, as Redis returned it, plus what the server concluded from it. */
-export interface ReleaseReply {
-  executor: string;
-  wasBusy: 0 | 1;
-  added: 0 | 1;
-  status: ReleaseStatus;
+export const ReleaseReplySchema = z.strictObject({
+  executor: z.string(),
+  wasBusy: Bit,
+  added: Bit,
+  status: ReleaseStatus,
   /**
    * What Redis replied, as it came. The Lua release: [was_busy, added, status, now_ms, previous_release_ms].
    * The naive release (two plain commands): [DEL's count, LPUSH's new list length].
    */
-  reply: (number | string)[];
+  reply: z.array(z.union([z.number(), z.string()])),
   /** Two releases of this executor less than the threshold apart. */
-  doubleRelease: boolean;
+  doubleRelease: z.boolean(),
   /** ms since the previous release of this executor, null when none. */
-  sinceLastReleaseMs: number | null;
-}
+  sinceLastReleaseMs: z.number().nullable(),
+});
+export type ReleaseReply = z.infer<typeof ReleaseReplySchema>;
 
-export interface AllocateReply {
-  executor: string;
-  evalId: string;
-  ttlSeconds: number;
+export const AllocateReplySchema = z.strictObject({
+  executor: z.string(),
+  evalId: z.string(),
+  ttlSeconds: z.number(),
   /** Non-null when the executor's marker was still held by another eval: a duplicate handed out twice. */
-  previousOwner: string | null;
+  previousOwner: z.string().nullable(),
   /** What the allocation script replied, as it came: [entry, previous_owner ("" when none)]. */
-  reply: [string, string];
-}
+  reply: z.tuple([z.string(), z.string()]),
+});
+export type AllocateReply = z.infer<typeof AllocateReplySchema>;
 
-export type ErrorCode = 'bad_request' | 'not_found' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'forbidden' | 'internal';
+/** `stage_busy`: the queue of scenario runs is full (not a viewer's own rate limit). */
+export type ErrorCode = 'bad_request' | 'not_found' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'stage_busy' | 'forbidden' | 'internal';
 
 export interface ApiError {
   error: ErrorCode;
@@ -89,15 +96,16 @@ export interface DoubleReleaseWarning {
 }
 
 /** What `checkInvariant` concluded about a pool, in words. */
-export interface InvariantVerdict {
-  sound: boolean;
-  summary: string;
-  problems: string[];
-  available: number;
-  busy: number;
-  lost: number;
-  duplicated: number;
-}
+export const InvariantVerdictSchema = z.strictObject({
+  sound: z.boolean(),
+  summary: z.string(),
+  problems: z.array(z.string()),
+  available: z.number().int(),
+  busy: z.number().int(),
+  lost: z.number().int(),
+  duplicated: z.number().int(),
+});
+export type InvariantVerdict = z.infer<typeof InvariantVerdictSchema>;
 
 // ---- Runs: one demo scenario played for real, recorded as a timeline ----
 
@@ -149,52 +157,254 @@ export const CeleryFaultName = z.enum([
   'visibility-timeout',
 ]);
 export type CeleryFaultName = z.infer<typeof CeleryFaultName>;
-export type AnyFaultName = FaultName | CeleryFaultName;
+/** A fault of either runtime; which runtime a run used says which list it is from. */
+export const AnyFaultName = z.union([FaultName, CeleryFaultName]);
+export type AnyFaultName = z.infer<typeof AnyFaultName>;
 
-export const StartRunRequest = z.strictObject({
-  release: ReleaseKind.optional(),
-  fault: z.union([FaultName, CeleryFaultName]).optional(),
-  runtime: RuntimeName.optional(),
-});
+export const StartRunRequest = z.strictObject({ release: ReleaseKind.optional(), fault: AnyFaultName.optional(), runtime: RuntimeName.optional() });
 export type StartRunRequest = z.infer<typeof StartRunRequest>;
 export const StartRunSocketRequest = StartRunRequest.extend({ scenario: ScenarioName });
 export type StartRunSocketRequest = z.infer<typeof StartRunSocketRequest>;
 export const RunId = z.string().regex(/^run-[a-z0-9-]{1,64}$/, 'run id: run-…');
 
-/** One step of a run: who did it, in which process, when, and what Redis replied. Plain JSON, replayable. */
-export interface TimelineEvent {
-  seq: number;
+// ---- Timeline events: one member per kind, each with its own data ----
+//
+// To add a kind: add one `eventOf('kind', z.strictObject({...}))` line to `TimelineEventSchema`
+// below. TypeScript then asks every emitter of it for that data, and every exhaustive switch
+// over kinds for a case. Panels read `data`, never `text` (the text is for people).
+
+/** The fields every event has: its place in the run, when, and which process. */
+const eventEnvelope = {
+  seq: z.number().int().positive(),
   /** Epoch ms. */
-  at: number;
-  /** `server`, `worker-1`, `worker-2`, `cleanup-job`, `redis`. */
-  lane: string;
-  pid: number | null;
-  kind: string;
-  text: string;
-  data?: unknown;
+  at: z.number(),
+  /** `server`, `worker-1`, `worker-2`, `cleanup-job`, `redis`, `test-runner`. */
+  lane: z.string(),
+  pid: z.number().int().nullable(),
+  /** What happened, in words for people. Nothing reads meaning out of it. */
+  text: z.string(),
+};
+
+function eventOf<K extends string, D extends z.ZodType>(kind: K, data: D) {
+  return z.strictObject({ ...eventEnvelope, kind: z.literal(kind), data });
 }
 
-export type RunStatus = 'running' | 'finished' | 'failed';
+export const CallbackName = z.enum(['link', 'link_error']);
+export type CallbackName = z.infer<typeof CallbackName>;
 
-export interface RunRecord {
-  id: string;
-  scenario: ScenarioName;
-  release: ReleaseKind;
-  fault: AnyFaultName;
-  runtime: RuntimeName;
-  pool: string;
-  status: RunStatus;
-  startedAt: number;
-  finishedAt: number | null;
+/** When a worker was killed for a fault: what it had done by then. */
+export const KillPhase = z.enum([
+  /** Mid-task, before dispatching any callback (worker-killed-silent). */
+  'before-any-callback',
+  /** After queueing `link`, before the result was stored. */
+  'after-link-dispatched',
+  /** After the task ran, with no `link` attached, before the result was stored. */
+  'before-result-stored',
+  /** After the result was stored, before the message was acknowledged (Celery, acks_late). */
+  'after-result-stored',
+]);
+export type KillPhase = z.infer<typeof KillPhase>;
+
+export const EvalRunOutcome = z.enum(['completed', 'failed', 'lost', 'timed-out']);
+export type EvalRunOutcome = z.infer<typeof EvalRunOutcome>;
+
+/** Which job of which BullMQ queue an event is about. */
+const jobOf = { queue: z.string(), jobId: z.string() };
+
+/** How a line of node's test runner (TAP) reads: a passing or failing test, a comment, the warning. */
+export const TestLineType = z.enum(['pass', 'fail', 'warning', 'comment', 'plain']);
+export type TestLineType = z.infer<typeof TestLineType>;
+
+export const TimelineEventSchema = z.discriminatedUnion('kind', [
+  // -- The run, on the server --
+  /** The run was accepted; it may wait behind others on the stage. */
+  eventOf('queued', z.strictObject({ scenario: ScenarioName, title: z.string(), release: ReleaseKind, fault: AnyFaultName, runtime: RuntimeName.optional() })),
+  eventOf('pool-reset', z.strictObject({ pool: z.string(), size: z.number().int() })),
+  /** An allocation and the script's reply; `executor` null: the pool was empty. */
+  eventOf(
+    'allocate',
+    z.strictObject({
+      evalId: z.string(),
+      executor: z.string().nullable(),
+      ttlSeconds: z.number().nullable(),
+      previousOwner: z.string().nullable(),
+      reply: z.tuple([z.string(), z.string()]).nullable(),
+    }),
+  ),
+  /** One invariant check: the snapshot it judged and the checker's result, so it can be checked again. */
+  eventOf('invariant', z.strictObject({ after: z.string(), snapshot: PoolSnapshotSchema, finishedEvals: z.array(z.string()), verdict: InvariantVerdictSchema })),
+  /** One executor handed to two evals at once: a problem no snapshot shows. */
+  eventOf('conflict', z.strictObject({ executor: z.string(), evals: z.array(z.string()), problem: z.string() })),
+  eventOf('eval-finished', z.strictObject({ evalId: z.string(), outcome: EvalRunOutcome, callbacks: z.array(CallbackName) })),
+  /** Waiting for a busy marker to expire. */
+  eventOf('ttl', z.strictObject({ executor: z.string(), ttlSeconds: z.number() })),
+  /** The reaper put an executor back after its busy marker expired. */
+  eventOf('reclaimed', z.strictObject({ executor: z.string(), via: z.enum(['expiry', 'sweep']) })),
+  eventOf('burst', z.strictObject({ size: z.number().int(), connections: z.number().int() })),
+  eventOf('burst-result', z.strictObject({ asked: z.number().int(), granted: z.number().int(), distinct: z.number().int() })),
+  eventOf('test-output', z.strictObject({ line: z.string(), lineType: TestLineType })),
+  /** A log line the talk's test captured and reported. */
+  eventOf('captured-log', z.strictObject({ line: z.string() })),
+  eventOf(
+    'test-result',
+    z.strictObject({
+      file: z.string(),
+      passed: z.boolean(),
+      exitCode: z.number().int().nullable(),
+      results: z.array(z.strictObject({ name: z.string(), ok: z.boolean() })),
+      capturedLogs: z.array(z.string()),
+      /** The problem a failed test is for the run's verdict; null when it passed. */
+      problem: z.string().nullable(),
+    }),
+  ),
+  eventOf('error', z.strictObject({ message: z.string() })),
+
+  // -- The task runtime: BullMQ on worker processes --
+  eventOf(
+    'enqueued',
+    z.strictObject({
+      ...jobOf,
+      evalId: z.string(),
+      executor: z.string(),
+      fault: AnyFaultName,
+      release: ReleaseKind,
+      callbacks: z.strictObject({ link: z.boolean(), linkError: z.boolean() }),
+    }),
+  ),
+  /** BullMQ handed a job to a worker (moveToActive): the eval's, or a `link` cleanup job. */
+  eventOf(
+    'picked-up',
+    z.strictObject({
+      ...jobOf,
+      job: z.enum(['eval', 'cleanup']),
+      worker: z.string(),
+      attemptsStarted: z.number().int(),
+      stalledCounter: z.number().int().nullable(),
+      deferredFailure: z.string().nullable(),
+    }),
+  ),
+  eventOf('task-ran', z.strictObject({ ...jobOf, evalId: z.string(), executor: z.string() })),
+  eventOf('task-raised', z.strictObject({ ...jobOf, message: z.string() })),
+  eventOf('event-loop-blocked', z.strictObject({ ...jobOf, blockMs: z.number(), lockDurationMs: z.number() })),
+  /** `link` was queued as a cleanup job of its own, before the result was stored. */
+  eventOf('link-dispatched', z.strictObject({ ...jobOf, linkQueue: z.string(), linkJobId: z.string() })),
+  /** A worker about to be killed stops taking cleanup jobs, so `link` runs on a survivor. */
+  eventOf('cleanup-paused', z.strictObject({ ...jobOf })),
+  /** The fault's checkpoint: the worker asks to be killed, at this phase. */
+  eventOf('kill-requested', z.strictObject({ ...jobOf, phase: KillPhase })),
+  /** The supervisor sent SIGKILL: for a fault (with its phase) or because the run timed out. */
+  eventOf(
+    'kill-sent',
+    z.strictObject({
+      lane: z.string(),
+      pid: z.number().int(),
+      reason: z.enum(['fault', 'timeout']),
+      queue: z.string().nullable(),
+      jobId: z.string().nullable(),
+      phase: KillPhase.nullable(),
+    }),
+  ),
+  /** moveToCompleted threw: the result was not stored. */
+  eventOf('store-failed', z.strictObject({ ...jobOf, message: z.string(), lockLost: z.boolean(), unserializable: z.boolean() })),
+  /** moveToFailed threw too. */
+  eventOf('fail-store-failed', z.strictObject({ ...jobOf, message: z.string(), cause: z.string(), lockLost: z.boolean() })),
+  eventOf('job-completed', z.strictObject({ ...jobOf })),
+  eventOf('job-failed', z.strictObject({ ...jobOf, reason: z.string() })),
+  /** A worker's stall check moved the job out of active. */
+  eventOf('job-stalled', z.strictObject({ ...jobOf })),
+  eventOf('lock-renewal-failed', z.strictObject({ ...jobOf })),
+  eventOf('worker-error', z.strictObject({ queue: z.string(), message: z.string() })),
+  /** A callback starts releasing the executor, in the process it runs in (the event's lane). */
+  eventOf(
+    'callback-started',
+    z.strictObject({ ...jobOf, callback: CallbackName, pool: z.string(), executor: z.string(), release: ReleaseKind }),
+  ),
+  eventOf('callback-error', z.strictObject({ ...jobOf, callback: CallbackName, executor: z.string(), message: z.string() })),
+  /** Redis' reply to one release, naming the callback that asked and the process it ran in. */
+  eventOf(
+    'release-reply',
+    ReleaseReplySchema.extend({
+      ...jobOf,
+      callback: CallbackName,
+      callbackLane: z.string(),
+      callbackPid: z.number().int(),
+      release: ReleaseKind,
+    }),
+  ),
+  /** A worker process died; `phase` when it was killed for a fault. */
+  eventOf(
+    'worker-killed',
+    z.strictObject({
+      pid: z.number().int(),
+      signal: z.string().nullable(),
+      code: z.number().int().nullable(),
+      requested: z.boolean(),
+      hadWork: z.boolean(),
+      phase: KillPhase.nullable(),
+    }),
+  ),
+  eventOf('worker-restarted', z.strictObject({ pid: z.number().int(), previousPid: z.number().int() })),
+  eventOf('run-finished', z.strictObject({ outcome: EvalRunOutcome })),
+
+  // -- The Celery runtime: real `celery worker` processes (the kinds above, plus these) --
+  /** Celery called `link_error` itself, in this process (new-style errback: request, exc, traceback). */
+  eventOf('errback-called', z.strictObject({ ...jobOf, process: z.enum(['pool child', 'worker main process']), exception: z.string() })),
+  /** The fault strikes inside the task's own code or hooks: on_success raises or hangs, the body hangs or is slow. */
+  eventOf('hook-fault', z.strictObject({ ...jobOf, point: z.enum(['body', 'on_success']), effect: z.enum(['raises', 'hangs', 'slow']) })),
+  /** Celery's task_postrun: this process is done with the eval, hooks included. */
+  eventOf('task-finished', z.strictObject({ ...jobOf, state: z.string().nullable() })),
+  /** A redelivered eval skipped by worker_deduplicate_successful_tasks (the backend said SUCCESS). */
+  eventOf('deduplicated', z.strictObject({ ...jobOf })),
+  /** The Celery workers restart to change a worker setting. */
+  eventOf('workers-restarting', z.strictObject({ deduplicate: z.boolean() })),
+]);
+
+export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
+export type TimelineKind = TimelineEvent['kind'];
+export type TimelineEventOf<K extends TimelineKind> = Extract<TimelineEvent, { kind: K }>;
+export type TimelineData<K extends TimelineKind> = TimelineEventOf<K>['data'];
+/** What an emitter says: a kind, words and that kind's data (the recorder adds seq, time, process). */
+export type TimelineEntry = { [K in TimelineKind]: { kind: K; text: string; data: TimelineData<K> } }[TimelineKind];
+
+export const RunStatus = z.enum(['running', 'finished', 'failed']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+/** What went wrong in a run, in one word: from the checks' counts and the conflicts, never from sentences. */
+export const VerdictKind = z.enum(['sound', 'leak', 'duplicate', 'broken']);
+export type VerdictKind = z.infer<typeof VerdictKind>;
+
+/**
+ * A run's verdict: sound only when every step's check was and no conflict or failed
+ * test was recorded. Problems are gathered from every step; `duplicated` and `lost`
+ * are the most any one check counted; `conflicts`, executors handed to two evals.
+ */
+export const RunVerdictSchema = InvariantVerdictSchema.extend({ kind: VerdictKind, conflicts: z.number().int() });
+export type RunVerdict = z.infer<typeof RunVerdictSchema>;
+
+/** Bumped when a run record's shape changes, so a recording says which shape it has. */
+export const RUN_FORMAT_VERSION = 2;
+
+export const RunRecordSchema = z.strictObject({
+  formatVersion: z.literal(RUN_FORMAT_VERSION),
+  id: z.string(),
+  scenario: ScenarioName,
+  release: ReleaseKind,
+  fault: AnyFaultName,
+  /** Absent in runs recorded before there was a choice: BullMQ. */
+  runtime: RuntimeName.optional(),
+  pool: z.string(),
+  status: RunStatus,
+  startedAt: z.number(),
+  finishedAt: z.number().nullable(),
   /** Which real mechanism fired, in words (e.g. "job stalled: lock expired, moved back to wait"). */
-  mechanism: string | null;
-  events: TimelineEvent[];
-  poolBefore: PoolSnapshot | null;
-  poolAfter: PoolSnapshot | null;
-  /** Sound only when every step's check was; problems gathered from all steps. */
-  verdict: InvariantVerdict | null;
-  error: string | null;
-}
+  mechanism: z.string().nullable(),
+  events: z.array(TimelineEventSchema),
+  poolBefore: PoolSnapshotSchema.nullable(),
+  poolAfter: PoolSnapshotSchema.nullable(),
+  verdict: RunVerdictSchema.nullable(),
+  error: z.string().nullable(),
+});
+export type RunRecord = z.infer<typeof RunRecordSchema>;
 
 export type RunSummary = Omit<RunRecord, 'events'>;
 

@@ -7,14 +7,15 @@
 import Reveal, { type RevealApi, type RevealConfig } from 'reveal.js';
 import Markdown from 'reveal.js/plugin/markdown';
 import Highlight from 'reveal.js/plugin/highlight';
-import Notes from 'reveal.js/plugin/notes';
 
-// The night theme's fonts, served with the deck (see vite.config.ts: no Google Fonts at the venue).
-import '@fontsource/montserrat/700.css';
-import '@fontsource/open-sans/400.css';
-import '@fontsource/open-sans/400-italic.css';
-import '@fontsource/open-sans/700.css';
-import '@fontsource/open-sans/700-italic.css';
+// The night theme's fonts, served with the deck (see vite.config.ts: no Google Fonts at the venue):
+// the faces the theme asks for, Latin only (the talk is in English). Other glyphs (arrows,
+// emoji) come from the system's fonts either way. `font-display: swap`: text shows at once.
+import '@fontsource/montserrat/latin-700.css';
+import '@fontsource/open-sans/latin-400.css';
+import '@fontsource/open-sans/latin-400-italic.css';
+import '@fontsource/open-sans/latin-700.css';
+import '@fontsource/open-sans/latin-700-italic.css';
 import 'reveal.js/reveal.css';
 import 'reveal.js/theme/night.css';
 import 'reveal.js/plugin/highlight/monokai.css';
@@ -24,6 +25,9 @@ import './deck.css';
 import talkSource from './idempotency-challenge.md?raw';
 import { parseTalk } from './frontmatter.ts';
 import { createPanels } from '../demo/index.ts';
+import { createPhoneLayout, isSpecialView } from './phoneLayout.ts';
+import { createReaderNotes } from './readerNotes.ts';
+import { renderEmoji } from './emoji.ts';
 
 declare global {
   interface Window {
@@ -60,6 +64,9 @@ slidesElement.replaceChildren(markdownSection);
 
 const duration = typeof talk.meta.duration === 'number' && talk.meta.duration > 0 ? talk.meta.duration : undefined;
 
+// Decided before reveal starts: on a phone held upright the deck is laid out as a page.
+const phoneLayout = createPhoneLayout();
+
 const config: RevealConfig & PacingConfig = {
   hash: true,
   history: false,
@@ -77,14 +84,24 @@ const config: RevealConfig & PacingConfig = {
   pdfSeparateFragments: false,
   // GitHub-style line breaks: the talk writes one item per line without blank lines between.
   markdown: { gfm: true, breaks: true },
-  plugins: [Markdown, Highlight, Notes],
+  // Notes (the speaker view) is registered once the deck is up: see below.
+  plugins: [Markdown, Highlight],
   ...(duration ? { totalTime: Math.round(duration * 60), minimumTimePerSlide: 5 } : {}),
+  ...phoneLayout.revealOptions,
 };
 
 const deck = new Reveal(revealElement, config);
 window.Reveal = deck;
 
 await deck.initialize();
+
+renderEmoji(slidesElement);
+const readerNotes = isSpecialView() ? undefined : createReaderNotes(deck, { isPhoneLayout: phoneLayout.isActive });
+phoneLayout.attach(deck);
+
+// The speaker view is for the presenter's laptop, never needed to show the first slide:
+// it loads after it (reveal initialises a plugin registered late at once, `S` included).
+void import('reveal.js/plugin/notes').then(({ default: Notes }) => deck.registerPlugin(Notes()));
 
 // Panels render into their placeholders after this, and an empty placeholder takes no
 // room: whenever a slide's size changes, let reveal centre and scale it again.
@@ -104,6 +121,8 @@ const panels = createPanels(deck);
 if (import.meta.hot) {
   import.meta.hot.dispose(() => {
     panels.destroy();
+    readerNotes?.destroy();
+    phoneLayout.destroy();
     relayout.disconnect();
     deck.destroy();
   });

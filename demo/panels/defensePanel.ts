@@ -17,7 +17,7 @@ import type { DoubleReleaseWarning, PoolSnapshot, ScenarioName, TimelineEvent } 
 import { actionButton, formatClock, formatTtl, h } from '../dom.ts';
 import type { PanelContext, PanelOptions } from '../panel.ts';
 import { RunPanel, underWay } from '../runPanel.ts';
-import { PHASE_LABELS, describeFailure, parseDoubleReleases, verdictKind, type RunView } from '../runs.ts';
+import { PHASE_LABELS, describeFailure, parseDoubleReleases, type RunView } from '../runs.ts';
 import { VERDICT_HEADS, phaseText } from '../runView.ts';
 import { CountdownTicker } from '../ticker.ts';
 import { markLook } from '../timeline.ts';
@@ -213,7 +213,7 @@ export class DefensePanel extends RunPanel {
       lines.push(
         h('li', {
           className: back ? 'lp-ttl-outcome lp-good' : 'lp-ttl-outcome lp-bad',
-          text: back ? `✓ back in the pool without any callback · ${run.summary.poolAfter ? `${run.summary.poolAfter.available.length}/${run.summary.poolAfter.executors.length} available` : ''}` : `${VERDICT_HEADS[verdictKind(verdict)]}: ${verdict.summary}`,
+          text: back ? `✓ back in the pool without any callback · ${run.summary.poolAfter ? `${run.summary.poolAfter.available.length}/${run.summary.poolAfter.executors.length} available` : ''}` : `${VERDICT_HEADS[verdict.kind]}: ${verdict.summary}`,
           attrs: { 'data-role': 'ttl-outcome', title: [verdict.summary, ...verdict.problems].join('\n') },
         }),
       );
@@ -319,11 +319,8 @@ export class DefensePanel extends RunPanel {
       this.burstResult.replaceChildren(h('div', { className: 'lp-muted', text: '24 evals ask for an executor at once, over 4 connections: RPOP inside one script hands each executor to one of them.' }));
       return;
     }
-    const allocations = run.events.filter((event) => event.kind === 'allocate');
-    const granted = allocations.flatMap((event) => {
-      const data = event.data as { executor?: string | null; evalId?: string } | undefined;
-      return data?.executor ? [{ executor: data.executor, evalId: data.evalId ?? '' }] : [];
-    });
+    const allocations = run.events.flatMap((event) => (event.kind === 'allocate' ? [event.data] : []));
+    const granted = allocations.flatMap(({ executor, evalId }) => (executor ? [{ executor, evalId }] : []));
     const distinct = new Set(granted.map((grant) => grant.executor)).size;
     const result = run.events.find((event) => event.kind === 'burst-result');
     const verdict = run.summary?.verdict;
@@ -380,10 +377,9 @@ function stepLine(event: TimelineEvent): HTMLElement {
 /** The run's allocation (executor and TTL of its busy marker), from its `allocate` event. */
 function allocationOf(events: readonly TimelineEvent[]): { executor: string; ttlSeconds: number } | null {
   for (const event of events) {
-    const data = event.data as { executor?: unknown; ttlSeconds?: unknown } | undefined;
-    if (event.kind === 'allocate' && typeof data?.executor === 'string' && typeof data.ttlSeconds === 'number') {
-      return { executor: data.executor, ttlSeconds: data.ttlSeconds };
-    }
+    if (event.kind !== 'allocate') continue;
+    const { executor, ttlSeconds } = event.data;
+    if (executor !== null && ttlSeconds !== null) return { executor, ttlSeconds };
   }
   return null;
 }

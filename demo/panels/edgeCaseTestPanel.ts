@@ -5,7 +5,7 @@
  * Redis; the panel shows the runner's output as it comes (`test-output`), the
  * result (`test-result`) and the log line the test captured (`captured-log`).
  */
-import type { TimelineEvent } from '../../server/protocol.ts';
+import type { TestLineType, TimelineEventOf } from '../../server/protocol.ts';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
 import { RunPanel } from '../runPanel.ts';
@@ -15,12 +15,6 @@ import '../runs.css';
 
 const SCENARIO = 'edge-case-test';
 const WARNING = 'Double release detected';
-
-interface TestResultData {
-  passed?: boolean;
-  exitCode?: number | null;
-  results?: { name: string; ok: boolean }[];
-}
 
 export class EdgeCaseTestPanel extends RunPanel {
   private run: RunView | null = null;
@@ -62,7 +56,7 @@ export class EdgeCaseTestPanel extends RunPanel {
   }
 
   private renderResult(run: RunView | null): void {
-    const event = run?.events.find((e) => e.kind === 'test-result');
+    const event = run?.events.find((e): e is TimelineEventOf<'test-result'> => e.kind === 'test-result');
     this.result.dataset.state = 'none';
     if (!run) {
       this.result.replaceChildren(h('div', { className: 'lp-muted', text: 'Press Run: the test releases executor-1 twice, then asserts it is listed once and that the warning was logged.' }));
@@ -76,8 +70,8 @@ export class EdgeCaseTestPanel extends RunPanel {
       );
       return;
     }
-    const data = (event.data ?? {}) as TestResultData;
-    const passed = data.passed === true;
+    const data = event.data;
+    const passed = data.passed;
     this.result.dataset.state = passed ? 'passed' : 'failed';
     this.result.replaceChildren(
       h('div', { className: 'lp-test-word', text: passed ? '✓ PASSED' : '✗ FAILED' }),
@@ -85,14 +79,14 @@ export class EdgeCaseTestPanel extends RunPanel {
       h(
         'ul',
         { className: 'lp-test-cases' },
-        ...(data.results ?? []).map((result) => h('li', { className: result.ok ? 'lp-good' : 'lp-bad', text: `${result.ok ? '✓' : '✗'} ${result.name}` })),
+        ...data.results.map((result) => h('li', { className: result.ok ? 'lp-good' : 'lp-bad', text: `${result.ok ? '✓' : '✗'} ${result.name}` })),
       ),
     );
   }
 
   /** Appends the new lines only (a live run sends them one by one); a new run starts the box afresh. */
   private renderOutput(run: RunView | null): void {
-    const lines = (run?.events ?? []).filter((event) => event.kind === 'test-output');
+    const lines = (run?.events ?? []).filter((event): event is TimelineEventOf<'test-output'> => event.kind === 'test-output');
     if (run?.id !== this.shownRun || lines.length < this.shownLines) {
       this.shownRun = run?.id ?? null;
       this.shownLines = 0;
@@ -109,7 +103,7 @@ export class EdgeCaseTestPanel extends RunPanel {
   }
 
   private renderCaptured(run: RunView | null): void {
-    const logs = (run?.events ?? []).filter((event) => event.kind === 'captured-log');
+    const logs = (run?.events ?? []).filter((event): event is TimelineEventOf<'captured-log'> => event.kind === 'captured-log');
     if (logs.length === 0) {
       this.captured.hidden = run === null;
       this.captured.replaceChildren(
@@ -121,7 +115,7 @@ export class EdgeCaseTestPanel extends RunPanel {
     this.captured.hidden = false;
     this.captured.replaceChildren(
       h('div', { className: 'lp-label' }, h('span', { text: 'captured log' }), h('span', { className: 'lp-hint', text: `assert "${WARNING}" in captured_logs` })),
-      ...logs.map((event) => h('code', { className: 'lp-captured-line' }, ...highlight(event.text, WARNING))),
+      ...logs.map((event) => h('code', { className: 'lp-captured-line' }, ...highlight(event.data.line, WARNING))),
     );
   }
 
@@ -130,10 +124,12 @@ export class EdgeCaseTestPanel extends RunPanel {
   }
 }
 
-function outputLine(event: TimelineEvent): HTMLElement {
-  const text = event.text;
-  const tone = /^\s*not ok\b/.test(text) ? 'lp-term-bad' : /^\s*ok\b/.test(text) ? 'lp-term-good' : text.includes(WARNING) ? 'lp-term-warn' : /^\s*#/.test(text) ? 'lp-term-comment' : '';
-  return h('li', { className: tone, text, attrs: { title: text } });
+/** How each kind of runner line looks (the server read the TAP). */
+const LINE_TONES: Record<TestLineType, string> = { pass: 'lp-term-good', fail: 'lp-term-bad', warning: 'lp-term-warn', comment: 'lp-term-comment', plain: '' };
+
+function outputLine(event: TimelineEventOf<'test-output'>): HTMLElement {
+  const { line, lineType } = event.data;
+  return h('li', { className: LINE_TONES[lineType], text: line, attrs: { title: line, 'data-line-type': lineType } });
 }
 
 /** `text` with each `needle` in a <mark>. */

@@ -11,12 +11,12 @@
  * headline of each verdict is the server's verdict (sound or not, and what its
  * problems say); the talk's own words are added where the run agrees with them.
  */
-import type { FaultName, ScenarioName } from '../../server/protocol.ts';
+import type { FaultName, ScenarioName, VerdictKind } from '../../server/protocol.ts';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
 import { faultSelect, followFault, selectedFault } from '../runControls.ts';
 import { RunPanel } from '../runPanel.ts';
-import { PHASE_LABELS, formatDuration, type RunView, type VerdictKind } from '../runs.ts';
+import { PHASE_LABELS, formatDuration, type RunView } from '../runs.ts';
 import { RunDetails, callbackList, phaseText, playedMs, verdictBlock } from '../runView.ts';
 import { Timeline } from '../timeline.ts';
 import '../runs.css';

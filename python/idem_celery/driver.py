@@ -1,12 +1,12 @@
 """The server's one handle on Celery: JSON lines in on stdin, JSON lines out on stdout.
 
 In:
-  {"type": "run", "run": KEY, "payload": {...}, "timeLimit": SECONDS or null}
+  {"type": "run", "run": KEY, "taskId": ID, "payload": {...}, "timeLimit": SECONDS or null}
       sends the eval with apply_async(link=release_on_success, link_error=release_on_failure)
   {"type": "forget", "run": KEY}       the server is done with the run
 Out:
   {"type": "ready"}
-  {"type": "sent", "run": KEY, "taskId": ID, "task": NAME}
+  {"type": "sent", "run": KEY, "taskId": ID, "task": NAME}   the eval is in the broker
   {"type": "event", "event": {...}}    a step a task reported (see events.py)
   {"type": "status", "run": KEY, "state": STATE, "pending": N}
       the eval's state in the result backend, and how many messages of the run are
@@ -41,11 +41,10 @@ def read_stdin(inbox):
 
 
 def send_run(command, runs):
-    payload = command['payload']
     run = command['run']
-    payload = {**payload, 'run': run}
+    task_id = command.get('taskId') or str(uuid.uuid4())
+    payload = {**command['payload'], 'run': run, 'taskId': task_id}
     task = eval_task_for(payload['fault'])
-    task_id = str(uuid.uuid4())
     events.client().set(f'idem-celery:run-of:{task_id}', run, ex=3600)
     link = release_on_success.s(payload=payload)
     if payload['fault'] == 'result-unstorable':

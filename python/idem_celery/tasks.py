@@ -22,7 +22,7 @@ from celery import Task, current_task, signals
 from . import events
 from .app import app
 from .lua_scripts import LuaScripts
-from .settings import LANE, POOL_REDIS_URL
+from .settings import EVAL_QUEUE, LANE, POOL_REDIS_URL
 
 CLEANUP_LANE = 'cleanup-job'
 
@@ -72,8 +72,8 @@ def fire_once(payload, point):
 
 
 def count_call(payload, callback):
-    """Counts the callback in Redis: what tests count, whatever any log says."""
-    key = f'idem-celery:calls:{payload["run"]}'
+    """Counts the callback in Redis, by the eval's task id: what tests count, whatever any log says."""
+    key = f'idem-celery:calls:{payload["taskId"]}'
     pipe = events.client().pipeline()
     pipe.hincrby(key, callback, 1)
     pipe.expire(key, 3600)
@@ -90,7 +90,12 @@ class ExecutorHandle:
         return f'ExecutorHandle({self.executor!r})'
 
 
-def release(payload, callback, lane):
+def job(task_id):
+    """The job an event is about, in the timeline's terms: the queue and the Celery task id."""
+    return {'queue': EVAL_QUEUE, 'jobId': task_id}
+
+
+def release(payload, callback, lane, task_id):
     """Releases the payload's executor, as the run asked (Lua or naive), and reports Redis' reply."""
     run = payload['run']
     keys = payload['keys']
@@ -98,8 +103,8 @@ def release(payload, callback, lane):
     count_call(payload, callback)
     how = 'the idempotent Lua release' if payload['release'] == 'lua' else 'the naive release (DEL + LPUSH)'
     events.report(run, 'callback-started', f'{callback} releases {executor} to pool {payload["pool"]} with {how} ({where()})',
-                  lane=lane, data={'callback': callback, 'pool': payload['pool'], 'executor': executor,
-                                   'release': payload['release'], 'worker': LANE, 'process': where()})
+                  lane=lane, data={**job(task_id), 'callback': callback, 'pool': payload['pool'], 'executor': executor,
+                                   'release': payload['release']})
     entry = json.dumps({'url': executor}, separators=(',', ':'))
     try:
         if payload['release'] == 'lua':
@@ -111,13 +116,14 @@ def release(payload, callback, lane):
             raw = pipe.execute()
     except Exception as exc:  # reported, then Celery handles it as it would
         events.report(run, 'callback-error', f'{callback} could not release {executor}: {exc}', lane=lane,
-                      data={'callback': callback, 'error': str(exc)})
+                      data={**job(task_id), 'callback': callback, 'executor': executor, 'message': str(exc)})
         raise
     raw = [part.decode() if isinstance(part, bytes) else part for part in raw]
+    # The server turns the raw reply into the protocol's ReleaseReply (one place decides what a reply means).
     events.report(run, 'release-reply', f'{callback}\'s release: {raw}', lane='redis', pid=None,
                   at=raw[3] if payload['release'] == 'lua' else None,
-                  data={'callback': callback, 'by': lane, 'executor': executor, 'kind': payload['release'],
-                        'raw': raw, 'pid': os.getpid(), 'windowMs': payload.get('windowMs', 1000)})
+                  data={**job(task_id), 'callback': callback, 'callbackLane': lane, 'callbackPid': os.getpid(),
+                        'release': payload['release'], 'executor': executor, 'raw': raw})
     return raw
 
 
@@ -128,38 +134,40 @@ class EvalTask(Task):
         payload = kwargs.get('payload') or {}
         fault = payload.get('fault')
         if fault == 'on-success-raises' and fire_once(payload, 'on_success'):
-            events.report(payload['run'], 'task-note', 'Task.on_success raises: link is already out, the result already stored',
-                          data={'point': 'on_success'})
+            events.report(payload['run'], 'hook-fault', 'Task.on_success raises: link is already out, the result already stored',
+                          data={**job(task_id), 'point': 'on_success', 'effect': 'raises'})
             raise RuntimeError('on_success failed: could not write the eval report')
         if fault == 'time-limit-on-success' and fire_once(payload, 'on_success'):
-            events.report(payload['run'], 'task-note', 'Task.on_success is slow: the hard time limit strikes inside it',
-                          data={'point': 'on_success'})
+            events.report(payload['run'], 'hook-fault', 'Task.on_success is slow: the hard time limit strikes inside it',
+                          data={**job(task_id), 'point': 'on_success', 'effect': 'hangs'})
             time.sleep(30)
 
 
 def _evaluate(self, payload):
     run = payload['run']
     fault = payload['fault']
+    task_id = self.request.id
     redelivered = bool((self.request.delivery_info or {}).get('redelivered'))
-    events.report(run, 'task-ran' if fault != 'task-fails' else 'task-raised',
-                  f'{LANE} runs eval {payload["evalId"]} on {payload["executor"]} ({self.name}'
-                  f'{", acks_late" if self.acks_late else ""}{", redelivered" if redelivered else ""})',
-                  data={'taskId': self.request.id, 'task': self.name, 'redelivered': redelivered,
-                        'hostname': self.request.hostname})
+    how = f'{self.name}{", acks_late" if self.acks_late else ""}{", redelivered" if redelivered else ""}'
     if fault == 'task-fails':
-        raise RuntimeError(f'eval {payload["evalId"]} failed: the executor exited with status 1')
+        message = f'eval {payload["evalId"]} failed: the executor exited with status 1'
+        events.report(run, 'task-raised', f'{LANE} runs eval {payload["evalId"]} ({how}): it raises', data={**job(task_id), 'message': message})
+        raise RuntimeError(message)
+    events.report(run, 'task-ran', f'{LANE} runs eval {payload["evalId"]} on {payload["executor"]} ({how})',
+                  data={**job(task_id), 'evalId': payload['evalId'], 'executor': payload['executor']})
     if fault == 'time-limit' and fire_once(payload, 'body'):
-        events.report(run, 'task-note', 'the eval hangs: the hard time limit will strike')
+        events.report(run, 'hook-fault', 'the eval hangs: the hard time limit will strike',
+                      data={**job(task_id), 'point': 'body', 'effect': 'hangs'})
         time.sleep(30)
     if fault == 'visibility-timeout' and fire_once(payload, 'body'):
         seconds = payload.get('slowSeconds', 4)
-        events.report(run, 'task-note', f'the eval takes {seconds} s, longer than the visibility timeout',
-                      data={'seconds': seconds})
+        events.report(run, 'hook-fault', f'the eval takes {seconds} s, longer than the visibility timeout',
+                      data={**job(task_id), 'point': 'body', 'effect': 'slow'})
         time.sleep(seconds)
     target = KILL_AFTER_LINK.get(fault)
     if target and not payload['callbacks']['link'] and fire_once(payload, 'after-link'):
         # No link attached: the kill strikes where link would have gone out.
-        _kill(payload, target, 'at the end of the eval (no link attached), before the result is stored')
+        _kill(payload, target, 'before-result-stored', 'at the end of the eval (no link attached), before the result is stored')
     if fault == 'result-unstorable':
         return ExecutorHandle(payload['executor'])
     return {'evalId': payload['evalId'], 'executor': payload['executor'], 'score': 0.87}
@@ -182,15 +190,16 @@ def eval_task_for(fault):
 @app.task(name='idem.release_on_success', ignore_result=True)
 def release_on_success(result, payload=None):
     """`link`: Celery queues it as a task of its own, with the eval's result."""
-    return release(payload, 'link', CLEANUP_LANE)
+    return release(payload, 'link', CLEANUP_LANE, current_task.request.id)
 
 
 @app.task(name='idem.release_on_failure', ignore_result=True)
 def release_on_failure(request, exc, traceback, payload=None):
     """`link_error`, new-style (request, exc, traceback): Celery calls it directly, in the process that saw the failure."""
-    events.report(payload['run'], 'errback-called', f'link_error called directly in the {where()} of {LANE}: {exc!r}',
-                  data={'exception': repr(exc), 'process': where()})
-    return release(payload, 'link_error', LANE)
+    task_id = getattr(request, 'id', None) or payload['taskId']
+    events.report(payload['run'], 'errback-called', f'Celery calls link_error directly, in the {where()} of {LANE}: {exc!r}',
+                  data={**job(task_id), 'process': where(), 'exception': repr(exc)})
+    return release(payload, 'link_error', LANE, task_id)
 
 
 def _payload_of_current_eval():
@@ -200,14 +209,14 @@ def _payload_of_current_eval():
     return (task.request.kwargs or {}).get('payload')
 
 
-def _kill(payload, target, point):
+def _kill(payload, target, phase, point):
     pid = os.getpid()
     if target == 'child':
         what = f'the pool child (pid {pid})'
     else:
         what = f'the whole worker {LANE} (process group {os.getpgid(0)})'
     events.report(payload['run'], 'kill-requested', f'{LANE}: SIGKILL to {what}, {point}',
-                  data={'target': target, 'pid': pid, 'pgid': os.getpgid(0), 'point': point})
+                  data={**job(payload['taskId']), 'phase': phase})
     if target == 'child':
         os.kill(pid, signal.SIGKILL)
     else:
@@ -224,10 +233,10 @@ def _after_publish(sender=None, headers=None, **_):
     if not payload:
         return
     events.report(payload['run'], 'link-dispatched', f'{LANE} queued link as task {headers.get("id")}, before storing the result',
-                  data={'taskId': headers.get('id')})
+                  data={**job(payload['taskId']), 'linkQueue': EVAL_QUEUE, 'linkJobId': headers.get('id')})
     target = KILL_AFTER_LINK.get(payload['fault'])
     if target and fire_once(payload, 'after-link'):
-        _kill(payload, target, 'after link went out, before the result is stored')
+        _kill(payload, target, 'after-link-dispatched', 'after link went out, before the result is stored')
 
 
 @signals.task_success.connect
@@ -235,10 +244,10 @@ def _after_store(sender=None, **_):
     payload = _payload_of_current_eval()
     if not payload:
         return
-    events.report(payload['run'], 'job-completed', f'{LANE} stored the eval\'s result: SUCCESS', data={'state': 'SUCCESS'})
+    events.report(payload['run'], 'job-completed', f'{LANE} stored the eval\'s result: SUCCESS', data=job(payload['taskId']))
     target = KILL_AFTER_STORE.get(payload['fault'])
     if target and fire_once(payload, 'after-store'):
-        _kill(payload, target, 'after the result is stored, before the message is acknowledged')
+        _kill(payload, target, 'after-result-stored', 'after the result is stored, before the message is acknowledged')
 
 
 @signals.task_failure.connect
@@ -250,7 +259,7 @@ def _on_failure(sender=None, task_id=None, exception=None, **_):
     payload = (getattr(request, 'kwargs', None) or {}).get('payload') if request else None
     run = payload['run'] if payload else _run_of_task(task_id)
     events.report(run, 'job-failed', f'{LANE} ({where()}) marked the eval FAILURE: {exception!r}',
-                  data={'state': 'FAILURE', 'exception': repr(exception), 'process': where(), 'taskId': task_id})
+                  data={**job(task_id), 'reason': repr(exception)})
 
 
 def _run_of_task(task_id):
@@ -266,4 +275,4 @@ def _done_with_eval(sender=None, kwargs=None, state=None, **_):
     payload = (kwargs or {}).get('payload')
     if payload:
         events.report(payload['run'], 'task-finished', f'{LANE} is done with the eval (task_postrun, state {state})',
-                      data={'state': state})
+                      data={**job(payload['taskId']), 'state': state})

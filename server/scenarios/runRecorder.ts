@@ -1,24 +1,42 @@
 /**
  * One run's record while it plays: every timeline event gets the next sequence
- * number and is announced at once (so panels draw it as it happens), and the
- * verdict gathers what every step's invariant check found. The record is plain
- * JSON: what the panels show live is exactly what a replay can play back.
+ * number and is announced at once (so panels draw it as it happens); every
+ * invariant check is an event carrying the snapshot it judged, and the run's
+ * verdict is derived from the events (runVerdict.ts). The record is plain JSON:
+ * what the panels show live is exactly what a replay can play back.
  */
 import { EventEmitter } from 'node:events';
-import type { AnyFaultName, InvariantVerdict, PoolSnapshot, ReleaseKind, RunRecord, RunSummary, RuntimeName, ScenarioName, TimelineEvent } from '../protocol.ts';
+import {
+  RUN_FORMAT_VERSION,
+  type AnyFaultName,
+  type PoolSnapshot,
+  type ReleaseKind,
+  type RunRecord,
+  type RunSummary,
+  type RuntimeName,
+  type ScenarioName,
+  type TimelineEntry,
+  type TimelineEvent,
+} from '../protocol.ts';
+import { checkInvariant } from '../pool/invariant.ts';
+import { checkStep, runVerdict } from './runVerdict.ts';
 
-export type NewEvent = Omit<TimelineEvent, 'seq' | 'at' | 'pid'> & { at?: number; pid?: number | null };
+/** An event as a scenario adds it: kind, words and data, where, and optionally when. */
+export type NewEvent = TimelineEntry & { lane: string; at?: number; pid?: number | null };
 
 export class RunRecorder extends EventEmitter<{ event: [event: TimelineEvent] }> {
   readonly record: RunRecord;
-  private readonly problems = new Set<string>();
-  private everBroken = false;
 
-  constructor(id: string, scenario: ScenarioName, options: { release: ReleaseKind; fault: AnyFaultName; runtime: RuntimeName }, pool: string) {
+  constructor(id: string, scenario: ScenarioName, release: ReleaseKind, fault: AnyFaultName, pool: string, runtime: RuntimeName = 'bullmq') {
     super();
-    const { release, fault, runtime } = options;
     this.record = {
-      id, scenario, release, fault, runtime, pool,
+      formatVersion: RUN_FORMAT_VERSION,
+      id,
+      scenario,
+      release,
+      fault,
+      runtime,
+      pool,
       status: 'running',
       startedAt: Date.now(),
       finishedAt: null,
@@ -38,41 +56,26 @@ export class RunRecorder extends EventEmitter<{ event: [event: TimelineEvent] }>
     return full;
   }
 
-  /** Records a step's invariant check, and remembers its problems for the final verdict. */
-  addVerdict(verdict: InvariantVerdict, after: string): void {
-    if (!verdict.sound) this.everBroken = true;
-    for (const problem of verdict.problems) this.problems.add(problem);
-    this.add({ lane: 'server', kind: 'invariant', text: `after ${after}: ${verdict.summary}`, data: verdict });
+  /** Checks the pool's invariant on `snapshot` and records the check with what it judged. */
+  addCheck(snapshot: PoolSnapshot, after: string, finishedEvals: readonly string[] = []): void {
+    const verdict = checkStep(snapshot, finishedEvals);
+    this.add({ lane: 'server', kind: 'invariant', text: `after ${after}: ${verdict.summary}`, data: { after, snapshot, finishedEvals: [...finishedEvals], verdict } });
   }
 
-  /** A problem no snapshot shows, e.g. one executor handed to two evals at once. */
-  addProblem(problem: string): void {
-    this.everBroken = true;
-    this.problems.add(problem);
+  /** One executor handed to several evals at once: a problem no snapshot shows. */
+  addConflict(executor: string, evals: string[]): void {
+    const problem = `${executor} handed to ${evals.join(' and ')} at once: two jobs on one executor`;
+    this.add({ lane: 'server', kind: 'conflict', text: problem, data: { executor, evals, problem } });
   }
 
   setPoolBefore(snapshot: PoolSnapshot): void {
     this.record.poolBefore = snapshot;
   }
 
-  finish(poolAfter: PoolSnapshot | null, finalCheck: InvariantVerdict | null, mechanism: string | null): RunRecord {
+  finish(poolAfter: PoolSnapshot, mechanism: string | null): RunRecord {
     this.record.poolAfter = poolAfter;
     this.record.mechanism = mechanism;
-    if (finalCheck) {
-      for (const problem of finalCheck.problems) this.problems.add(problem);
-      const problems = [...this.problems];
-      const sound = !this.everBroken && finalCheck.sound;
-      this.record.verdict = {
-        ...finalCheck,
-        sound,
-        problems,
-        summary: sound
-          ? finalCheck.summary
-          : finalCheck.sound
-            ? `Broken during the run (${problems.length} problem${problems.length === 1 ? '' : 's'}), though the pool looks whole now.`
-            : finalCheck.summary,
-      };
-    }
+    this.record.verdict = runVerdict(this.record.events, checkInvariant(poolAfter));
     this.record.status = 'finished';
     this.record.finishedAt = Date.now();
     return this.record;
@@ -82,7 +85,7 @@ export class RunRecorder extends EventEmitter<{ event: [event: TimelineEvent] }>
     this.record.status = 'failed';
     this.record.error = error instanceof Error ? error.message : String(error);
     this.record.finishedAt = Date.now();
-    this.add({ lane: 'server', kind: 'error', text: `run failed: ${this.record.error}` });
+    this.add({ lane: 'server', kind: 'error', text: `run failed: ${this.record.error}`, data: { message: this.record.error } });
     return this.record;
   }
 

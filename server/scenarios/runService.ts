@@ -8,7 +8,6 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { CeleryFaultName, FaultName, type RunRecord, type RunSummary, type ScenarioName, type StartRunRequest, type TimelineEvent } from '../protocol.ts';
 import { ClientError } from '../errors.ts';
-import { checkInvariant } from '../pool/invariant.ts';
 import { RunRecorder } from './runRecorder.ts';
 import { SCENARIOS, type ScenarioContext } from './scenarios.ts';
 
@@ -39,7 +38,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   /** Queues a run and returns its summary at once; the run itself plays in the background. */
   start(scenario: ScenarioName, request: StartRunRequest): RunSummary {
     if (this.waiting >= this.options.maxQueued) {
-      throw new ClientError('rate_limited', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
+      throw new ClientError('stage_busy', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
     }
     const definition = SCENARIOS[scenario];
     const runtime = request.runtime ?? 'bullmq';
@@ -50,7 +49,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     }
     const options = { release: request.release ?? definition.defaults.release, fault, runtime };
     const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    const recorder = new RunRecorder(id, scenario, options, definition.pool);
+    const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool, runtime);
     recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
     this.store(recorder.record);
     this.waiting++;
@@ -58,6 +57,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       lane: 'server',
       kind: 'queued',
       text: `${definition.title} — ${runtime === 'celery' ? 'on Celery, ' : ''}release: ${options.release}, fault: ${options.fault}`,
+      data: { scenario, title: definition.title, release: options.release, fault: options.fault, runtime },
     });
 
     this.tail = this.tail.then(async () => {
@@ -65,8 +65,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       this.emit('started', recorder.summary());
       try {
         const mechanism = await definition.play(this.ctx, recorder, options);
-        const poolAfter = await this.ctx.pools.snapshot(definition.pool);
-        recorder.finish(poolAfter, checkInvariant(poolAfter), mechanism);
+        recorder.finish(await this.ctx.pools.snapshot(definition.pool), mechanism);
       } catch (error) {
         this.ctx.log.error('scenario run failed', { runId: id, scenario, error: String(error) });
         recorder.fail(error);

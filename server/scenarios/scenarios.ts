@@ -5,16 +5,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { FaultName, type AnyFaultName, type CeleryFaultName, type ReleaseKind, type ReleaseReply, type RuntimeName, type ScenarioName, type TimelineEvent } from '../protocol.ts';
+import { FaultName, type AnyFaultName, type CeleryFaultName, type ReleaseKind, type RuntimeName, type ScenarioName, type TimelineEvent } from '../protocol.ts';
 import type { CeleryRuntime } from '../tasks/celery/celeryRuntime.ts';
 import type { EvalRuntime } from '../tasks/evalRuntime.ts';
 import type { Logger } from '../log.ts';
 import type { ExecutorPools } from '../pool/executorPool.ts';
-import { checkInvariant } from '../pool/invariant.ts';
 import { poolKeys } from '../pool/keys.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import type { RunRecorder } from './runRecorder.ts';
-import { runTalkTest } from './talkTest.ts';
+import { TALK_TEST_FILE, runTalkTest } from './talkTest.ts';
 
 /** The slice of the task runtime (server/tasks) a scenario uses. */
 export type EvalRunner = Pick<EvalRuntime, 'run'>;
@@ -41,10 +40,13 @@ export interface RunOptions {
   runtime: RuntimeName;
 }
 
+/** A fault both runtimes know, so a scenario's default fits either. */
+type SharedFault = FaultName & CeleryFaultName;
+
 export interface Scenario {
   /** The pool it plays on; its own, so runs of different scenarios never meet. */
   pool: string;
-  defaults: { release: ReleaseKind; fault: FaultName & CeleryFaultName };
+  defaults: { release: ReleaseKind; fault: FaultName };
   /** Whether it can run on real Celery workers too (the eval scenarios), or on BullMQ alone. */
   celery: boolean;
   /** What the slide says it shows. */
@@ -55,20 +57,25 @@ export interface Scenario {
 
 const newEvalId = (label: string) => `eval-${label}-${randomBytes(3).toString('hex')}`;
 
-async function checkStep(ctx: ScenarioContext, run: RunRecorder, after: string, finishedEvals: ReadonlySet<string> = new Set()) {
-  run.addVerdict(checkInvariant(await ctx.pools.snapshot(run.record.pool), finishedEvals), after);
+async function checkStep(ctx: ScenarioContext, run: RunRecorder, after: string, finishedEvals: readonly string[] = []) {
+  run.addCheck(await ctx.pools.snapshot(run.record.pool), after, finishedEvals);
 }
 
 async function freshPool(ctx: ScenarioContext, run: RunRecorder): Promise<void> {
   const size = await ctx.pools.reset(run.record.pool);
-  run.add({ lane: 'redis', kind: 'pool-reset', text: `pool "${run.record.pool}" reset: ${size} executors available` });
+  run.add({ lane: 'redis', kind: 'pool-reset', text: `pool "${run.record.pool}" reset: ${size} executors available`, data: { pool: run.record.pool, size } });
   run.setPoolBefore(await ctx.pools.snapshot(run.record.pool));
 }
 
 async function allocate(ctx: ScenarioContext, run: RunRecorder, evalId: string, ttlSeconds?: number) {
   const allocation = await ctx.pools.allocate(run.record.pool, evalId, ttlSeconds);
   if (!allocation) {
-    run.add({ lane: 'redis', kind: 'allocate', text: `RPOP for ${evalId}: pool empty` });
+    run.add({
+      lane: 'redis',
+      kind: 'allocate',
+      text: `RPOP for ${evalId}: pool empty`,
+      data: { evalId, executor: null, ttlSeconds: null, previousOwner: null, reply: null },
+    });
     return null;
   }
   run.add({
@@ -85,7 +92,12 @@ async function allocate(ctx: ScenarioContext, run: RunRecorder, evalId: string, 
  * the pool drained by as many evals as it has entries, at once: where it holds a
  * duplicate, two evals are handed the same executor.
  */
-function evalScenario(title: string, pool: string, defaults: Scenario['defaults'], callbacks: { link: boolean; linkError: boolean }): Scenario {
+function evalScenario(
+  title: string,
+  pool: string,
+  defaults: { release: ReleaseKind; fault: SharedFault },
+  callbacks: { link: boolean; linkError: boolean },
+): Scenario {
   return {
     pool,
     defaults,
@@ -111,10 +123,10 @@ function evalScenario(title: string, pool: string, defaults: Scenario['defaults'
         onEvent: (event: TimelineEvent) => {
           const { seq: _seq, ...rest } = event;
           run.add(rest);
-          const reply = releaseReplyOf(event);
-          if (reply) {
+          if (event.kind === 'release-reply') {
+            const { callback, callbackLane, callbackPid: _pid, release: _release, queue: _queue, jobId: _jobId, ...reply } = event.data;
             ctx.pools.observeRelease(pool, reply, options.release, { log: false });
-            checks = checks.then(() => checkStep(ctx, run, `${event.lane}'s release (${reply.status})`));
+            checks = checks.then(() => checkStep(ctx, run, `${callback}'s release in ${callbackLane} (${reply.status})`));
           }
         },
       };
@@ -123,12 +135,12 @@ function evalScenario(title: string, pool: string, defaults: Scenario['defaults'
           ? await ctx.celery.run({ ...request, fault: options.fault as CeleryFaultName })
           : await ctx.runtime.run({ ...request, fault: bullFault(options) });
       await checks;
-      const finished = new Set(result.outcome === 'completed' || result.outcome === 'failed' ? [evalId] : []);
+      const finished = result.outcome === 'completed' || result.outcome === 'failed' ? [evalId] : [];
       run.add({
         lane: 'server',
         kind: 'eval-finished',
         text: `${evalId} ${result.outcome}; callbacks that ran: ${result.callbacks.map((c) => c.callback).join(', ') || 'none'}`,
-        data: { outcome: result.outcome, callbacks: result.callbacks.map((c) => c.callback) },
+        data: { evalId, outcome: result.outcome, callbacks: result.callbacks.map((c) => c.callback) },
       });
       await checkStep(ctx, run, `${evalId} finished`, finished);
 
@@ -141,10 +153,7 @@ function evalScenario(title: string, pool: string, defaults: Scenario['defaults'
         if (allocation) holders.set(allocation.executor, [...(holders.get(allocation.executor) ?? []), allocation.evalId]);
       }
       for (const [executor, evals] of holders) {
-        if (evals.length < 2) continue;
-        const problem = `${executor} handed to ${evals.join(' and ')} at once: two jobs on one executor`;
-        run.addProblem(problem);
-        run.add({ lane: 'server', kind: 'conflict', text: problem, data: { executor, evals } });
+        if (evals.length > 1) run.addConflict(executor, evals);
       }
       await checkStep(ctx, run, `the next ${entries} allocations`, finished);
       return result.mechanism;
@@ -155,13 +164,6 @@ function evalScenario(title: string, pool: string, defaults: Scenario['defaults'
 /** The run service lets a BullMQ run through with a BullMQ fault only. */
 function bullFault(options: RunOptions): FaultName {
   return FaultName.parse(options.fault);
-}
-
-/** A timeline event that carries a release's reply, from whichever process made it. */
-function releaseReplyOf(event: TimelineEvent): ReleaseReply | null {
-  const data = event.data as Partial<ReleaseReply> | undefined;
-  if (event.kind !== 'release-reply' || !data || typeof data.status !== 'string' || typeof data.executor !== 'string') return null;
-  return data as ReleaseReply;
 }
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
@@ -177,7 +179,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
 
   'ttl-safety-net': {
     pool: 'ttl-safety-net',
-    defaults: { release: 'lua', fault: 'worker-killed-silent' as FaultName & CeleryFaultName },
+    defaults: { release: 'lua', fault: 'worker-killed-silent' },
     celery: false,
     title: 'Layer 2: the busy marker TTL returns an executor whose worker died with no callback',
     async play(ctx, run, options) {
@@ -201,13 +203,19 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
           run.add(rest);
         },
       });
-      await checkStep(ctx, run, `${evalId} was lost (${result.outcome})`, new Set([evalId]));
-      run.add({ lane: 'redis', kind: 'ttl', text: `waiting for ${allocation.executor}'s busy marker to expire (TTL ${allocation.ttlSeconds} s)` });
+      await checkStep(ctx, run, `${evalId} was lost (${result.outcome})`, [evalId]);
+      run.add({
+        lane: 'redis',
+        kind: 'ttl',
+        text: `waiting for ${allocation.executor}'s busy marker to expire (TTL ${allocation.ttlSeconds} s)`,
+        data: { executor: allocation.executor, ttlSeconds: allocation.ttlSeconds },
+      });
       const via = await reclaimed;
       run.add({
         lane: 'server',
         kind: 'reclaimed',
         text: `busy marker expired; the reaper put ${allocation.executor} back (${via === 'expiry' ? 'keyspace notification' : 'periodic sweep'})`,
+        data: { executor: allocation.executor, via },
       });
       await checkStep(ctx, run, 'the reaper');
       return `${result.mechanism}; then the busy marker's TTL ran out and the reaper returned the executor`;
@@ -227,14 +235,26 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
       try {
         const racers = clients.map((redis) => loadScripts(redis));
         const keys = poolKeys(run.record.pool);
-        run.add({ lane: 'server', kind: 'burst', text: `${burst} evals ask for an executor at once, over ${clients.length} connections` });
+        run.add({
+          lane: 'server',
+          kind: 'burst',
+          text: `${burst} evals ask for an executor at once, over ${clients.length} connections`,
+          data: { size: burst, connections: clients.length },
+        });
         const replies = await Promise.all(
           Array.from({ length: burst }, async (_, i) => {
             const evalId = `eval-burst-${i + 1}`;
-            const reply = (await racers[i % racers.length]!('allocate_executor', [keys.available, keys.busyPrefix], [evalId, ctx.pools.busyTtlSeconds])) as
+            const ttlSeconds = ctx.pools.busyTtlSeconds;
+            const reply = (await racers[i % racers.length]!('allocate_executor', [keys.available, keys.busyPrefix], [evalId, ttlSeconds])) as
               | [string, string]
               | null;
-            return { evalId, executor: reply ? (JSON.parse(reply[0]) as { url: string }).url : null, previousOwner: reply?.[1] || null };
+            return {
+              evalId,
+              executor: reply ? (JSON.parse(reply[0]) as { url: string }).url : null,
+              ttlSeconds: reply ? ttlSeconds : null,
+              previousOwner: reply?.[1] || null,
+              reply,
+            };
           }),
         );
         const holders = new Map<string, string[]>();
@@ -248,10 +268,15 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
           if (reply.executor) holders.set(reply.executor, [...(holders.get(reply.executor) ?? []), reply.evalId]);
         }
         for (const [executor, evals] of holders) {
-          if (evals.length > 1) run.addProblem(`${executor} handed to ${evals.join(' and ')}`);
+          if (evals.length > 1) run.addConflict(executor, evals);
         }
         const granted = replies.filter((r) => r.executor).length;
-        run.add({ lane: 'server', kind: 'burst-result', text: `${granted} granted, ${burst - granted} told the pool is empty; ${holders.size} distinct executors` });
+        run.add({
+          lane: 'server',
+          kind: 'burst-result',
+          text: `${granted} granted, ${burst - granted} told the pool is empty; ${holders.size} distinct executors`,
+          data: { asked: burst, granted, distinct: holders.size },
+        });
         ctx.pools.emit('changed', run.record.pool);
         await checkStep(ctx, run, 'the burst');
         return 'RPOP inside one Lua script: each list entry goes to exactly one caller';
@@ -267,14 +292,19 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
     celery: false,
     title: "The talk's test, test_double_callback_resilience, run against the live Redis",
     async play(ctx, run) {
-      const outcome = await runTalkTest(ctx.redisUrl, run.record.pool, (line, pid) => run.add({ lane: 'test-runner', pid, kind: 'test-output', text: line }));
-      for (const line of outcome.capturedLogs) run.add({ lane: 'test-runner', kind: 'captured-log', text: line });
-      if (!outcome.passed) run.addProblem(`test_double_callback_resilience failed (exit code ${outcome.exitCode})`);
+      const outcome = await runTalkTest(ctx.redisUrl, run.record.pool, (line, lineType, pid) =>
+        run.add({ lane: 'test-runner', pid, kind: 'test-output', text: line, data: { line, lineType } }),
+      );
+      for (const line of outcome.capturedLogs) run.add({ lane: 'test-runner', kind: 'captured-log', text: line, data: { line } });
       run.add({
         lane: 'server',
         kind: 'test-result',
         text: outcome.passed ? 'test_double_callback_resilience passed' : 'test_double_callback_resilience FAILED',
-        data: outcome,
+        data: {
+          ...outcome,
+          file: TALK_TEST_FILE,
+          problem: outcome.passed ? null : `test_double_callback_resilience failed (exit code ${outcome.exitCode})`,
+        },
       });
       await checkStep(ctx, run, 'the test');
       return `node's test runner ran tests/integration/talk.test.ts against this server's Redis (pool "${run.record.pool}")`;

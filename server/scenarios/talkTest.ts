@@ -5,9 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { TestLineType } from '../protocol.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const TALK_TEST_FILE = 'tests/integration/talk.test.ts';
+/** The log line the talk's test expects to capture. */
+const DOUBLE_RELEASE_WARNING = 'Double release detected';
 
 export interface TalkTestOutcome {
   passed: boolean;
@@ -18,7 +21,12 @@ export interface TalkTestOutcome {
   capturedLogs: string[];
 }
 
-export function runTalkTest(redisUrl: string, pool: string, onLine: (line: string, pid: number | null) => void, timeoutMs = 60_000): Promise<TalkTestOutcome> {
+export function runTalkTest(
+  redisUrl: string,
+  pool: string,
+  onLine: (line: string, lineType: TestLineType, pid: number | null) => void,
+  timeoutMs = 60_000,
+): Promise<TalkTestOutcome> {
   // When this server itself runs under node's test runner, NODE_TEST_CONTEXT would make the
   // child report to it in its private protocol instead of printing TAP for us.
   const { NODE_TEST_CONTEXT: _context, ...env } = process.env;
@@ -41,8 +49,10 @@ export function runTalkTest(redisUrl: string, pool: string, onLine: (line: strin
         if (!line.trim()) continue;
         const result = /^\s*(not ok|ok) \d+ - (.+?)(\s+#.*)?$/.exec(line);
         if (result && !/^\s{4,}/.test(raw)) results.push({ name: result[2]!, ok: result[1] === 'ok' });
-        if (/Double release detected/.test(line) && /^\s*#/.test(line)) capturedLogs.push(line.replace(/^\s*#\s*/, ''));
-        onLine(line, pid);
+        const comment = /^\s*#/.test(line);
+        const warning = line.includes(DOUBLE_RELEASE_WARNING);
+        if (warning && comment) capturedLogs.push(line.replace(/^\s*#\s*/, ''));
+        onLine(line, result ? (result[1] === 'ok' ? 'pass' : 'fail') : warning ? 'warning' : comment ? 'comment' : 'plain', pid);
       }
     };
     child.stdout.on('data', onData);

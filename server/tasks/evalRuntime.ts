@@ -28,9 +28,11 @@ import {
   type EvalRunOutcome,
   type EvalRunRequest,
   type EvalRunResult,
+  type TimelineEntry,
   type TimelineEvent,
   type WorkerInfo,
 } from './types.ts';
+import type { KillPhase } from '../protocol.ts';
 
 export type {
   CallbackRun,
@@ -107,7 +109,7 @@ class Run {
   enqueued = false;
   final: 'completed' | 'failed' | null = null;
   lost = false;
-  killRequest: { lane: string; pid: number; dispatchedLink: boolean } | null = null;
+  killRequest: { lane: string; pid: number; phase: KillPhase } | null = null;
   outcome: EvalRunOutcome | null = null;
   readonly startedAt = Date.now();
   readonly done: Promise<EvalRunOutcome>;
@@ -124,8 +126,8 @@ class Run {
     this.jobs.add(`${queue}|${evalJobId}`);
   }
 
-  record(event: Omit<TimelineEvent, 'seq'>): void {
-    const full: TimelineEvent = { seq: this.events.length + 1, ...event };
+  record(where: { at: number; lane: string; pid: number | null }, entry: TimelineEntry): void {
+    const full: TimelineEvent = { seq: this.events.length + 1, ...where, ...entry };
     this.events.push(full);
     try {
       this.request.onEvent?.(full);
@@ -202,15 +204,20 @@ class Runtime implements EvalRuntime {
           callbacks: { link: request.callbacks.link, linkError: request.callbacks.linkError },
           fault: request.fault,
         };
-        run.record({
-          at: Date.now(),
-          lane: SERVER_LANE,
-          pid: process.pid,
+        run.record(this.here(), {
           kind: 'enqueued',
           text:
             `server queues eval ${request.evalId} (on ${request.executor}) as job ${run.evalJobId} on ${queue}: ` +
             `${policy.describe}; lock ${this.settings.lockDurationMs} ms, stall check every ${this.settings.stalledIntervalMs} ms`,
-          data: { queue, jobId: run.evalJobId, fault: request.fault, callbacks: data.callbacks, release: request.release },
+          data: {
+            queue,
+            jobId: run.evalJobId,
+            evalId: request.evalId,
+            executor: request.executor,
+            fault: request.fault,
+            callbacks: data.callbacks,
+            release: request.release,
+          },
         });
         run.enqueued = true;
         await this.queues[queue].add('eval', data, { jobId: run.evalJobId, attempts: 1 });
@@ -219,7 +226,7 @@ class Runtime implements EvalRuntime {
       const mechanism = run.enqueued
         ? describeMechanism(run.events, outcome, queue, this.settings.runTimeoutMs)
         : `the worker processes were not all up within ${this.settings.runTimeoutMs} ms: the eval was never queued`;
-      run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
+      run.record(this.here(), { kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
       const callbacks = [...run.callbacks].sort(redisOrder);
       this.log.info('eval run finished', {
         runId: request.runId,
@@ -241,7 +248,11 @@ class Runtime implements EvalRuntime {
     for (const pid of new Set(run.inFlight.values())) {
       const lane = this.supervisor.laneOf(pid);
       if (!lane) continue;
-      run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'kill-sent', text: `run timed out: supervisor sends SIGKILL to ${lane} (pid ${pid}), still busy with it`, data: { lane, pid } });
+      run.record(this.here(), {
+        kind: 'kill-sent',
+        text: `run timed out: supervisor sends SIGKILL to ${lane} (pid ${pid}), still busy with it`,
+        data: { lane, pid, reason: 'timeout', queue: null, jobId: null, phase: null },
+      });
       this.supervisor.kill(lane);
     }
     // Not picked up yet? Then it never will be: it would release an executor outside any run.
@@ -277,14 +288,7 @@ class Runtime implements EvalRuntime {
     }
     switch (message.type) {
       case 'event':
-        run.record({
-          at: message.at,
-          lane: message.lane ?? lane,
-          pid: message.pid === undefined ? pid : message.pid,
-          kind: message.kind,
-          text: message.text,
-          ...(message.data !== undefined ? { data: message.data } : message.job ? { data: message.job } : {}),
-        });
+        run.record({ at: message.at, lane: message.lane ?? lane, pid: message.pid === undefined ? pid : message.pid }, message.entry);
         break;
       case 'processing': {
         const key = `${pid}|${message.job.queue}|${message.job.jobId}`;
@@ -316,14 +320,11 @@ class Runtime implements EvalRuntime {
         }
         break;
       case 'kill-me':
-        run.killRequest = { lane, pid, dispatchedLink: message.dispatchedLink };
-        run.record({
-          at: Date.now(),
-          lane: SERVER_LANE,
-          pid: process.pid,
+        run.killRequest = { lane, pid, phase: message.phase };
+        run.record(this.here(), {
           kind: 'kill-sent',
           text: `supervisor sends SIGKILL to ${lane} (pid ${pid}) while it holds eval job ${message.job.jobId}`,
-          data: { lane, pid, ...message.job },
+          data: { lane, pid, reason: 'fault', queue: message.job.queue, jobId: message.job.jobId, phase: message.phase },
         });
         if (!this.supervisor.kill(lane)) this.log.warn('could not kill worker', { lane, pid });
         break;
@@ -344,14 +345,14 @@ class Runtime implements EvalRuntime {
       }
     }
     const requested = run.killRequest?.pid === pid;
-    run.record({
-      at: Date.now(),
-      lane,
-      pid,
-      kind: 'worker-killed',
-      text: `${lane} (pid ${pid}) is dead: ${signal ? `killed by ${signal}` : `exit code ${code}`}${hadWork ? ', its job left active in Redis' : ''}`,
-      data: { pid, signal, code, requested, hadWork, ...(requested ? { dispatchedLink: run.killRequest!.dispatchedLink } : {}) },
-    });
+    run.record(
+      { at: Date.now(), lane, pid },
+      {
+        kind: 'worker-killed',
+        text: `${lane} (pid ${pid}) is dead: ${signal ? `killed by ${signal}` : `exit code ${code}`}${hadWork ? ', its job left active in Redis' : ''}`,
+        data: { pid, signal, code, requested, hadWork, phase: requested ? run.killRequest!.phase : null },
+      },
+    );
     if (requested && run.request.fault === 'worker-killed-silent') run.lost = true;
     this.settle(run);
   }
@@ -359,15 +360,13 @@ class Runtime implements EvalRuntime {
   private onRestarted(lane: string, pid: number, previousPid: number): void {
     const run = this.runFor(null, null);
     if (!run) return;
-    run.record({
-      at: Date.now(),
-      lane,
-      pid,
-      kind: 'worker-restarted',
-      text: `supervisor restarted ${lane}: pid ${previousPid} → ${pid}, ready for jobs`,
-      data: { pid, previousPid },
-    });
+    run.record({ at: Date.now(), lane, pid }, { kind: 'worker-restarted', text: `supervisor restarted ${lane}: pid ${previousPid} → ${pid}, ready for jobs`, data: { pid, previousPid } });
     this.settle(run);
+  }
+
+  /** Where and when a step of the server's own happens. */
+  private here(): { at: number; lane: string; pid: number } {
+    return { at: Date.now(), lane: SERVER_LANE, pid: process.pid };
   }
 
   /** Finished: final state (or lost by design), nothing in flight, no cleanup job pending, every worker up. */

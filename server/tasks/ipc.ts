@@ -2,8 +2,8 @@
  * What the runtime and its worker processes say to each other over the fork's
  * IPC channel (JSON serialization), and the data the BullMQ jobs carry.
  */
-import type { ReleaseKind, ReleaseReply } from '../protocol.ts';
-import type { EvalRunRequest, TimelineKind } from './types.ts';
+import type { CallbackName, KillPhase, ReleaseKind, ReleaseReply } from '../protocol.ts';
+import type { EvalRunRequest, TimelineEntry } from './types.ts';
 import type { QueueName } from './queues.ts';
 
 /** The data of an eval job: the run request, less what cannot leave this process. */
@@ -49,9 +49,8 @@ export type ChildMessage =
       lane?: string;
       /** null: Redis itself. Defaults to the worker's pid. */
       pid?: number | null;
-      kind: TimelineKind;
-      text: string;
-      data?: unknown;
+      /** The event's kind, words and typed data. */
+      entry: TimelineEntry;
       at: number;
     }
   /** A job's processJob started or ended in this process (the whole BullMQ handling, not just the processor). */
@@ -65,12 +64,12 @@ export type ChildMessage =
       phase: 'end';
       runId: string;
       callId: string;
-      callback: 'link' | 'link_error';
+      callback: CallbackName;
       lane: string;
       reply: ReleaseReply | null;
       /** When the reply came back, by this process' clock. */
       at: number;
     }
   /** The fault's checkpoint: kill me now. */
-  | { type: 'kill-me'; runId: string; job: JobRef; dispatchedLink: boolean }
+  | { type: 'kill-me'; runId: string; job: JobRef; phase: KillPhase }
   | { type: 'log'; line: string };

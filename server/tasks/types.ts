@@ -4,10 +4,12 @@
  */
 import {
   FaultName as FaultNameSchema,
+  type CallbackName,
+  type EvalRunOutcome,
   type FaultName as ProtocolFaultName,
   type ReleaseKind,
   type ReleaseReply,
-  type TimelineEvent as ProtocolTimelineEvent,
+  type TimelineEvent,
 } from '../protocol.ts';
 
 /**
@@ -36,56 +38,8 @@ export const FAULT_NAMES: readonly FaultName[] = FaultNameSchema.options;
 /** `server`, `worker-1`, `worker-2`, ... (one per worker process), `cleanup-job`, `redis`. */
 export type Lane = string;
 
-export type TimelineKind =
-  /** server: the eval job was added to its queue. */
-  | 'enqueued'
-  /** worker: BullMQ handed the job to this worker (moveToActive). */
-  | 'picked-up'
-  /** worker: the eval's body finished. */
-  | 'task-ran'
-  /** worker: the eval's body raised. */
-  | 'task-raised'
-  /** worker: the processor blocked its own event loop (lock-lost). */
-  | 'event-loop-blocked'
-  /** worker: the `link` callback was queued as a job of its own. */
-  | 'link-dispatched'
-  /** worker: what this worker did to stay deterministic before being killed. */
-  | 'note'
-  /** worker: the processor asked the supervisor to kill it (the fault's checkpoint). */
-  | 'kill-requested'
-  /** worker: job.moveToCompleted threw (result not stored). */
-  | 'store-failed'
-  /** worker: job.moveToFailed threw too (the failure could not be stored either). */
-  | 'fail-store-failed'
-  /** worker: the job's result was stored (moveToCompleted), `completed` event. */
-  | 'job-completed'
-  /** worker: the job was moved to failed, `failed` event. */
-  | 'job-failed'
-  /** worker: this worker's stall check moved the job out of active (`stalled` event). */
-  | 'job-stalled'
-  /** worker: lock renewal failed (`lockRenewalFailed`). */
-  | 'lock-renewal-failed'
-  /** worker: any other `error` event of a BullMQ worker. */
-  | 'worker-error'
-  /** worker / cleanup-job: a callback starts releasing the executor. */
-  | 'callback-started'
-  /** worker / cleanup-job: a callback could not release (an error, not a reply). */
-  | 'callback-error'
-  /** redis: the release's reply. `data` is the ReleaseReply. */
-  | 'release-reply'
-  /** server: the supervisor sent SIGKILL. */
-  | 'kill-sent'
-  /** worker: the worker process died (data: { pid, signal, code }). */
-  | 'worker-killed'
-  /** worker: a new process took the lane over (data: { pid, previousPid }). */
-  | 'worker-restarted'
-  /** server: the run is over (data: the outcome). */
-  | 'run-finished';
-
-/** A timeline event of the protocol's shape, whose kind is one the runtime records. */
-export interface TimelineEvent extends ProtocolTimelineEvent {
-  kind: TimelineKind;
-}
+/** The runtime records events of the protocol's one union (server/protocol.ts). */
+export type { EvalRunOutcome, TimelineEntry, TimelineEvent, TimelineKind } from '../protocol.ts';
 
 export interface EvalRunRequest {
   runId: string;
@@ -102,15 +56,13 @@ export interface EvalRunRequest {
 }
 
 export interface CallbackRun {
-  callback: 'link' | 'link_error';
+  callback: CallbackName;
   lane: Lane;
   pid: number;
   reply: ReleaseReply;
   /** Epoch ms when the reply reached the callback's process. */
   at: number;
 }
-
-export type EvalRunOutcome = 'completed' | 'failed' | 'lost' | 'timed-out';
 
 export interface EvalRunResult {
   runId: string;

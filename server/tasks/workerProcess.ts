@@ -24,7 +24,7 @@ import type { ReleaseReply } from '../protocol.ts';
 import { bullConnection } from './connection.ts';
 import { BULL_PREFIX, CALLBACK_QUEUE, EVAL_QUEUES, type EvalQueueName, type QueueName } from './queues.ts';
 import type { ChildMessage, EvalJobData, JobRef, LinkJobData, ParentMessage, WorkerConfig } from './ipc.ts';
-import type { TimelineKind } from './types.ts';
+import type { TimelineEntry } from './types.ts';
 
 const CLEANUP_LANE = 'cleanup-job';
 /** BullMQ's words when a worker finishes a job whose lock it no longer holds. */
@@ -123,23 +123,15 @@ async function start(config: WorkerConfig): Promise<void> {
     sink: (line) => send({ type: 'log', line }),
   });
 
-  const event = (
-    runId: string | null,
-    job: JobRef | null,
-    kind: TimelineKind,
-    text: string,
-    extra: { lane?: string; pid?: number | null; data?: unknown; at?: number } = {},
-  ) => {
+  const event = (runId: string | null, job: JobRef | null, entry: TimelineEntry, extra: { lane?: string; pid?: number | null; at?: number } = {}) => {
     send({
       type: 'event',
       runId,
       job,
-      kind,
-      text,
+      entry,
       at: extra.at ?? Date.now(),
       ...(extra.lane ? { lane: extra.lane } : {}),
       ...(extra.pid !== undefined ? { pid: extra.pid } : {}),
-      ...(extra.data !== undefined ? { data: extra.data } : {}),
     });
   };
 
@@ -170,10 +162,16 @@ async function start(config: WorkerConfig): Promise<void> {
     const callId = randomUUID();
     send({ type: 'callback', phase: 'start', runId: data.runId, callId });
     const how = data.release === 'lua' ? 'the idempotent Lua release' : 'the naive release (DEL + LPUSH)';
-    event(data.runId, job, 'callback-started', `${callback} releases ${data.executor} to pool ${data.pool} with ${how}`, {
-      lane: callbackLane,
-      data: { callback, pool: data.pool, executor: data.executor, release: data.release },
-    });
+    event(
+      data.runId,
+      job,
+      {
+        kind: 'callback-started',
+        text: `${callback} releases ${data.executor} to pool ${data.pool} with ${how}`,
+        data: { ...job, callback, pool: data.pool, executor: data.executor, release: data.release },
+      },
+      { lane: callbackLane },
+    );
     let reply: ReleaseReply | null = null;
     let at = Date.now();
     try {
@@ -187,21 +185,35 @@ async function start(config: WorkerConfig): Promise<void> {
             ? 'it was already in the pool: nothing added'
             : 'it was not busy: nothing added';
       const raw = answer.reply.map((part) => JSON.stringify(part)).join(', ');
-      event(data.runId, job, 'release-reply', `${callback}'s release: ${answer.status} [${raw}], ${verdict}`, {
-        lane: 'redis',
-        pid: null,
-        // The Lua release reports Redis' own clock; the naive one only what the commands return.
-        at: data.release === 'lua' && typeof answer.reply[3] === 'number' ? answer.reply[3] : at,
-        // The reply, and which callback in which lane asked for it.
-        data: { ...answer, callback, by: callbackLane },
-      });
+      event(
+        data.runId,
+        job,
+        {
+          kind: 'release-reply',
+          text: `${callback}'s release: ${answer.status} [${raw}], ${verdict}`,
+          // The reply, and which callback in which process asked for it.
+          data: { ...answer, ...job, callback, callbackLane, callbackPid: pid, release: data.release },
+        },
+        {
+          lane: 'redis',
+          pid: null,
+          // The Lua release reports Redis' own clock; the naive one only what the commands return.
+          at: data.release === 'lua' && typeof answer.reply[3] === 'number' ? answer.reply[3] : at,
+        },
+      );
       return answer;
     } catch (error) {
       at = Date.now();
-      event(data.runId, job, 'callback-error', `${callback} could not release ${data.executor}: ${(error as Error).message}`, {
-        lane: callbackLane,
-        data: { callback, error: (error as Error).message },
-      });
+      event(
+        data.runId,
+        job,
+        {
+          kind: 'callback-error',
+          text: `${callback} could not release ${data.executor}: ${(error as Error).message}`,
+          data: { ...job, callback, executor: data.executor, message: (error as Error).message },
+        },
+        { lane: callbackLane },
+      );
       throw error;
     } finally {
       send({ type: 'callback', phase: 'end', runId: data.runId, callId, callback, lane: callbackLane, reply, at });
@@ -215,10 +227,16 @@ async function start(config: WorkerConfig): Promise<void> {
       send({ type: 'processing', phase: 'start', runId, job: ref(queue, job) });
       if (queue === CALLBACK_QUEUE) {
         const link = job.data as LinkJobData;
-        event(runId, ref(queue, job), 'picked-up', `${lane} picks up cleanup job ${job.id} (the link of eval job ${link.evalJobId})`, {
-          lane: CLEANUP_LANE,
-          data: { queue, jobId: String(job.id), worker: lane, attemptsStarted: job.attemptsStarted },
-        });
+        event(
+          runId,
+          ref(queue, job),
+          {
+            kind: 'picked-up',
+            text: `${lane} picks up cleanup job ${job.id} (the link of eval job ${link.evalJobId})`,
+            data: { ...ref(queue, job), job: 'cleanup', worker: lane, attemptsStarted: job.attemptsStarted, stalledCounter: job.stalledCounter ?? null, deferredFailure: job.deferredFailure ?? null },
+          },
+          { lane: CLEANUP_LANE },
+        );
         return;
       }
       const attempt = job.attemptsStarted;
@@ -227,12 +245,15 @@ async function start(config: WorkerConfig): Promise<void> {
         : attempt > 1
           ? `, start #${attempt}: it ran before and was never finished`
           : '';
-      event(runId, ref(queue, job), 'picked-up', `${lane} picks up eval job ${job.id} from ${queue}${why}`, {
+      event(runId, ref(queue, job), {
+        kind: 'picked-up',
+        text: `${lane} picks up eval job ${job.id} from ${queue}${why}`,
         data: {
-          queue,
-          jobId: String(job.id),
+          ...ref(queue, job),
+          job: 'eval',
+          worker: lane,
           attemptsStarted: attempt,
-          stalledCounter: job.stalledCounter,
+          stalledCounter: job.stalledCounter ?? null,
           deferredFailure: job.deferredFailure ?? null,
         },
       });
@@ -255,25 +276,31 @@ async function start(config: WorkerConfig): Promise<void> {
       event(
         runId,
         ref(queue, job),
-        'store-failed',
-        lockLost
-          ? `moveToCompleted refused: ${error.message} (${lane} no longer holds the job's lock)`
-          : unserializable
-            ? `moveToCompleted threw before reaching Redis, serializing the result: ${error.message}`
-            : `moveToCompleted threw: ${error.message}`,
         {
-          lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane,
-          data: { queue, jobId: String(job.id), message: error.message, lockLost, unserializable },
+          kind: 'store-failed',
+          text: lockLost
+            ? `moveToCompleted refused: ${error.message} (${lane} no longer holds the job's lock)`
+            : unserializable
+              ? `moveToCompleted threw before reaching Redis, serializing the result: ${error.message}`
+              : `moveToCompleted threw: ${error.message}`,
+          data: { ...ref(queue, job), message: error.message, lockLost, unserializable },
         },
+        { lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane },
       );
     },
     failFailed(queue, job, error, cause) {
       reported.add(error);
       const runId = (job.data as Partial<EvalJobData>).runId ?? null;
-      event(runId, ref(queue, job), 'fail-store-failed', `moveToFailed refused too: ${error.message}`, {
-        lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane,
-        data: { queue, jobId: String(job.id), message: error.message, cause: cause.message, lockLost: LOCK_ERROR.test(error.message) },
-      });
+      event(
+        runId,
+        ref(queue, job),
+        {
+          kind: 'fail-store-failed',
+          text: `moveToFailed refused too: ${error.message}`,
+          data: { ...ref(queue, job), message: error.message, cause: cause.message, lockLost: LOCK_ERROR.test(error.message) },
+        },
+        { lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane },
+      );
     },
   };
 
@@ -327,33 +354,35 @@ async function start(config: WorkerConfig): Promise<void> {
     const fault = first ? data.fault : 'none';
 
     if (fault === 'worker-killed-silent') {
-      event(data.runId, jobRef, 'kill-requested', `${lane} is about to crash mid-eval, before dispatching any callback`);
-      send({ type: 'kill-me', runId: data.runId, job: jobRef, dispatchedLink: false });
+      event(data.runId, jobRef, {
+        kind: 'kill-requested',
+        text: `${lane} is about to crash mid-eval, before dispatching any callback`,
+        data: { ...jobRef, phase: 'before-any-callback' },
+      });
+      send({ type: 'kill-me', runId: data.runId, job: jobRef, phase: 'before-any-callback' });
       return hang();
     }
     if (fault === 'task-fails') {
       const error = new Error(`eval ${data.evalId} failed: the executor exited with status 1`);
-      event(data.runId, jobRef, 'task-raised', `the eval raises: ${error.message}`);
+      event(data.runId, jobRef, { kind: 'task-raised', text: `the eval raises: ${error.message}`, data: { ...jobRef, message: error.message } });
       throw error;
     }
     if (fault === 'lock-lost' || fault === 'lock-lost-fail') {
-      event(
-        data.runId,
-        jobRef,
-        'event-loop-blocked',
-        `${lane} runs a CPU-bound eval that never yields for ${config.blockMs} ms: its ${config.lockDurationMs} ms lock cannot be renewed meanwhile`,
-        { data: { blockMs: config.blockMs, lockDurationMs: config.lockDurationMs } },
-      );
+      event(data.runId, jobRef, {
+        kind: 'event-loop-blocked',
+        text: `${lane} runs a CPU-bound eval that never yields for ${config.blockMs} ms: its ${config.lockDurationMs} ms lock cannot be renewed meanwhile`,
+        data: { ...jobRef, blockMs: config.blockMs, lockDurationMs: config.lockDurationMs },
+      });
       blockEventLoop(config.blockMs);
     }
-    event(data.runId, jobRef, 'task-ran', `the eval of ${data.evalId} ran on ${data.executor}`);
+    event(data.runId, jobRef, { kind: 'task-ran', text: `the eval of ${data.evalId} ran on ${data.executor}`, data: { ...jobRef, evalId: data.evalId, executor: data.executor } });
 
     const crashing = fault === 'worker-killed' || fault === 'worker-killed-fail';
     if (crashing && data.callbacks.link) {
       // The cleanup job must run on a worker that survives: otherwise this very
       // process might take it a millisecond before it is killed.
       await stopTakingCleanupJobs();
-      event(data.runId, jobRef, 'note', `${lane} stops taking cleanup jobs: it is about to be killed`);
+      event(data.runId, jobRef, { kind: 'cleanup-paused', text: `${lane} stops taking cleanup jobs: it is about to be killed`, data: { ...jobRef } });
     }
 
     let dispatchedLink = false;
@@ -370,14 +399,21 @@ async function start(config: WorkerConfig): Promise<void> {
       const linkJob = await callbacksQueue.add('link', linkData, { attempts: 1 });
       dispatchedLink = true;
       send({ type: 'link-dispatched', runId: data.runId, linkJobId: String(linkJob.id) });
-      event(data.runId, jobRef, 'link-dispatched', `${lane} queues link as cleanup job ${linkJob.id} on ${CALLBACK_QUEUE}, before the result is stored`, {
-        data: { queue: CALLBACK_QUEUE, jobId: String(linkJob.id) },
+      event(data.runId, jobRef, {
+        kind: 'link-dispatched',
+        text: `${lane} queues link as cleanup job ${linkJob.id} on ${CALLBACK_QUEUE}, before the result is stored`,
+        data: { ...jobRef, linkQueue: CALLBACK_QUEUE, linkJobId: String(linkJob.id) },
       });
     }
 
     if (crashing) {
-      event(data.runId, jobRef, 'kill-requested', `${lane} is about to crash: ${dispatchedLink ? 'link is out' : 'no link attached'}, the job is not yet marked done`);
-      send({ type: 'kill-me', runId: data.runId, job: jobRef, dispatchedLink });
+      const phase = dispatchedLink ? 'after-link-dispatched' : 'before-result-stored';
+      event(data.runId, jobRef, {
+        kind: 'kill-requested',
+        text: `${lane} is about to crash: ${dispatchedLink ? 'link is out' : 'no link attached'}, the job is not yet marked done`,
+        data: { ...jobRef, phase },
+      });
+      send({ type: 'kill-me', runId: data.runId, job: jobRef, phase });
       return hang();
     }
     const result = { evalId: data.evalId, executor: data.executor, score: 0.87 };
@@ -400,16 +436,16 @@ async function start(config: WorkerConfig): Promise<void> {
       hooks,
     );
     worker.on('completed', (job) => {
-      event(job.data.runId, ref(queue, job), 'job-completed', `${lane} stores eval job ${job.id}'s result: completed`, {
-        data: { queue, jobId: String(job.id) },
-      });
+      event(job.data.runId, ref(queue, job), { kind: 'job-completed', text: `${lane} stores eval job ${job.id}'s result: completed`, data: ref(queue, job) });
       send({ type: 'final', runId: job.data.runId, job: ref(queue, job), state: 'completed' });
     });
     worker.on('failed', (job, error) => {
       if (!job) return;
       const data = job.data;
-      event(data.runId, ref(queue, job), 'job-failed', `${lane} moves eval job ${job.id} to failed: ${error.message}`, {
-        data: { queue, jobId: String(job.id), reason: error.message },
+      event(data.runId, ref(queue, job), {
+        kind: 'job-failed',
+        text: `${lane} moves eval job ${job.id} to failed: ${error.message}`,
+        data: { ...ref(queue, job), reason: error.message },
       });
       send({ type: 'final', runId: data.runId, job: ref(queue, job), state: 'failed', reason: error.message });
       if (data.callbacks.linkError) {
@@ -425,14 +461,18 @@ async function start(config: WorkerConfig): Promise<void> {
   for (const worker of workers) {
     const queue = (worker as TrackedWorker<unknown>).queueName;
     worker.on('stalled', (jobId) => {
-      event(null, { queue, jobId }, 'job-stalled', `${lane}'s stall check finds job ${jobId} active with no lock: lock expired, moved back to wait`, {
-        lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane,
-        data: { queue, jobId },
-      });
+      event(
+        null,
+        { queue, jobId },
+        { kind: 'job-stalled', text: `${lane}'s stall check finds job ${jobId} active with no lock: lock expired, moved back to wait`, data: { queue, jobId } },
+        { lane: queue === CALLBACK_QUEUE ? CLEANUP_LANE : lane },
+      );
     });
     worker.on('lockRenewalFailed', (jobIds) => {
       for (const jobId of jobIds) {
-        event(null, { queue, jobId }, 'lock-renewal-failed', `${lane} could not renew its lock on job ${jobId}: another worker's or nobody's now`, {
+        event(null, { queue, jobId }, {
+          kind: 'lock-renewal-failed',
+          text: `${lane} could not renew its lock on job ${jobId}: another worker's or nobody's now`,
           data: { queue, jobId },
         });
       }
@@ -440,7 +480,7 @@ async function start(config: WorkerConfig): Promise<void> {
     worker.on('error', (error) => {
       if (reported.has(error) || /^could not renew lock for job/.test(error.message)) return;
       log.warn('worker error', { queue, error: error.message });
-      event(null, null, 'worker-error', `${lane} (${queue}): ${error.message}`, { data: { queue, message: error.message } });
+      event(null, null, { kind: 'worker-error', text: `${lane} (${queue}): ${error.message}`, data: { queue, message: error.message } });
     });
   }
 

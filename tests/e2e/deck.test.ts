@@ -34,6 +34,8 @@ const SLIDE_TITLES = [
   'Interview Talking Points',
   'The Code Philosophy',
   'Final Wisdom',
+  'Sources: Celery',
+  'Sources: BullMQ and Redis',
 ];
 
 const ACT_1 = 1;
@@ -122,7 +124,7 @@ function litLuaLines(page: Page): Promise<string> {
   });
 }
 
-test('the deck loads with the talk title and its 15 slides', async () => {
+test('the deck loads with the talk title, its 15 slides and the 2 sources slides', async () => {
   const { page, errors } = await openDeck('./');
   assert.equal(await page.title(), TITLE);
   const titles = await page.evaluate(() =>
@@ -173,8 +175,8 @@ test('arrow keys and Space walk through every slide, the fragment and the Lua li
   assert.ok(warningShownOnClick, 'the fragment click showed the warning');
   // The Lua script is walked through in three highlighted parts.
   assert.deepEqual(luaSteps, ['1,2,3', '5,6,7,8,9,10', '12,13,14,15,16']);
-  // 14 slide changes, 1 fragment on slide 2, 2 more line steps on the Lua slide.
-  assert.equal(presses, 17);
+  // 16 slide changes, 1 fragment on slide 2, 2 more line steps on the Lua slide.
+  assert.equal(presses, 19);
   assert.deepEqual(errors, []);
 });
 

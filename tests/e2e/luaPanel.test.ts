@@ -36,7 +36,8 @@ interface Viewer {
 
 before(async () => {
   await ensureDeckBuilt();
-  site = await startSite({}, { deck: true });
+  // No sweep: the Release once test makes a lost executor that must stay lost until it is released.
+  site = await startSite({ REAPER_SWEEP_MS: '3600000' }, { deck: true });
   browser = await launchBrowser();
   viewerA = await openViewer('');
   viewerB = await openViewer('');
@@ -180,6 +181,57 @@ test('allocate, then double release: the script replies released then already_in
   await waitForAvailable(other, redis.available);
   await other.locator(`${PANEL} [data-role="log"] .lp-log-warning`, { hasText: 'Double release detected' }).waitFor();
   assert.equal(await other.evaluate(() => (window as { stillTheSamePage?: boolean }).stillTheSamePage), true);
+});
+
+test('Release once: released, then already_in_pool; after the marker expired, not_busy and nothing added', async () => {
+  assert.ok(site);
+  const { page } = viewerA;
+  const reset = await api<PoolSnapshot>(site, 'POST', '/api/pool/reset', { pool: 'main' }, { authorization: `Bearer ${PRESENTER_SECRET}` });
+  assert.equal(reset.status, 200);
+  await waitForAvailable(page, reset.body.available);
+
+  const allocateOne = async (): Promise<string> => {
+    const before = await page.locator(`${PANEL} [data-role="replies"] .lp-reply[data-kind="allocation"]`).getAttribute('data-eval-id').catch(() => null);
+    await button(page, 'Allocate').click();
+    await page.waitForFunction(
+      ({ panel, previous }) => {
+        const reply = document.querySelector(`${panel} [data-role="replies"] .lp-reply[data-kind="allocation"]`);
+        return reply !== null && reply.getAttribute('data-eval-id') !== previous;
+      },
+      { panel: PANEL, previous: before },
+    );
+    const executor = (await page.locator(`${PANEL} [data-role="replies"] .lp-reply[data-kind="allocation"]`).getAttribute('data-executor')) ?? '';
+    assert.match(executor, /^executor-\d+$/);
+    await waitForAvailable(page, (await poolInRedis()).available);
+    return executor;
+  };
+
+  // One click, one release: the executor is back once.
+  const executor = await allocateOne();
+  await button(page, 'Release once').click();
+  await waitForStatuses(page, ['released']);
+  assert.match((await shownReplies(page))[0]!.tuple, /^\[1, 1, "released", \d{13}, -?\d+\]$/);
+  let redis = await poolInRedis();
+  assert.equal(redis.available.filter((url) => url === executor).length, 1);
+  await waitForAvailable(page, redis.available);
+
+  // Again: the script finds it in the list and adds nothing.
+  await button(page, 'Release once').click();
+  await waitForStatuses(page, ['already_in_pool']);
+  assert.match((await shownReplies(page))[0]!.tuple, /^\[0, 0, "already_in_pool", \d{13}, \d{13}\]$/);
+  assert.equal((await poolInRedis()).available.filter((url) => url === executor).length, 1);
+
+  // A late release after the busy marker ran out (deleted here, as its TTL would): not_busy, nothing added.
+  const lost = await allocateOne();
+  assert.equal(await site.redis.del(`idem:{pool}:main:busy:${lost}`), 1);
+  await button(page, 'Release once').click();
+  await waitForStatuses(page, ['not_busy']);
+  assert.match((await shownReplies(page))[0]!.tuple, /^\[0, 0, "not_busy", \d{13}, -?\d+\]$/);
+  redis = await poolInRedis();
+  assert.ok(!redis.available.includes(lost), 'the late release did not put it back');
+  await waitForAvailable(page, redis.available);
+  assert.ok(!(await shownAvailable(page)).includes(lost));
+  await site.actions.pools.reclaim('main', 'sweep');
 });
 
 test('a duplicate in the list (the naive release) shows twice, in red', async () => {

@@ -56,6 +56,19 @@ async function screenshot(name: string): Promise<void> {
   await page.screenshot({ path: `/tmp/runpanel-${name}.png` });
 }
 
+/** Shows every panel's slide in turn, so every panel has loaded and started (they load when their slide is near). */
+async function visitPanelSlides(): Promise<void> {
+  for (const [title, panel] of [
+    [SLIDES.innocent, INNOCENT],
+    [SLIDES.journey, JOURNEY],
+    [SLIDES.defense, DEFENSE],
+    [SLIDES.edge, EDGE],
+  ] as const) {
+    await showSlide(page, title);
+    await page.locator(`${panel} > *`).first().waitFor({ state: 'attached' });
+  }
+}
+
 async function serverRun(id: string): Promise<RunRecord> {
   assert.ok(site);
   const { status, body } = await api<RunRecord>(site, 'GET', `/api/runs/${id}`);
@@ -276,6 +289,8 @@ test('a late joiner sees the latest run of each panel at once', async () => {
   await page.reload();
   await page.waitForFunction(() => window.Reveal?.isReady() === true);
   const latest = new Map(site.runs.latestRuns().map((run) => [run.scenario, run]));
+  // A panel's code loads when its slide comes near: pass by each panel's slide on the way.
+  await visitPanelSlides();
   // The slides are not on screen: wait for the panels' content, not for it to be visible.
   const attached = { state: 'attached' } as const;
   await page.locator(`${INNOCENT} [data-role="run-view"][data-phase="finished"]`).waitFor(attached);
@@ -289,6 +304,7 @@ test('a late joiner sees the latest run of each panel at once', async () => {
 
 test('errors in plain words: a full stage says so; offline, the buttons are disabled', async () => {
   assert.ok(site && context);
+  await visitPanelSlides();
   await showSlide(page, SLIDES.innocent);
   const button = page.locator(`${INNOCENT} button[data-role="run"]`);
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, INNOCENT);

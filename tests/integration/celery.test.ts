@@ -62,10 +62,10 @@ async function runFault(fault: CeleryFaultName, release: 'lua' | 'naive' = 'lua'
   const allocation = await pools.allocate(pool, evalId);
   assert.ok(allocation);
   const result = await celery.run({ runId: `run-${runs}`, evalId, pool, executor: allocation.executor, release, callbacks, fault });
-  const runKey = (result.events.find((e) => e.kind === 'enqueued')?.data as { runKey?: string } | undefined)?.runKey;
-  assert.ok(runKey, 'the run names its key');
-  // Counted in Redis by the callbacks themselves.
-  const counted = await celeryDb.hgetall(`idem-celery:calls:${runKey}`);
+  const enqueued = result.events.find((e) => e.kind === 'enqueued');
+  assert.ok(enqueued?.kind === 'enqueued', 'the run says which Celery task it sent');
+  // Counted in Redis by the callbacks themselves, by the eval's task id.
+  const counted = await celeryDb.hgetall(`idem-celery:calls:${enqueued.data.jobId}`);
   const calls = { link: Number(counted.link ?? 0), linkError: Number(counted.link_error ?? 0) };
   const snapshot = await pools.snapshot(pool);
   return { result, calls, snapshot, executor: allocation.executor };

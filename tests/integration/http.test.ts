@@ -9,7 +9,20 @@ import assert from 'node:assert/strict';
 import { startPrivateRedis } from '../../server/redis/privateRedis.ts';
 import type { AllocateReply, ApiError, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
 import { PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
-import { occurrences, poolState } from '../support/redis.ts';
+import { occurrences, poolState, redisCommandsDuring } from '../support/redis.ts';
+import { AllocateRequest, ReleaseRequest, ResetRequest, WatchRequest } from '../../server/protocol.ts';
+import { parseOrThrow } from '../../server/errors.ts';
+import type { z } from 'zod';
+
+/** What `schema` says of `input`: the message a route that parses by it must answer with. */
+function schemaSays(schema: z.ZodType, input: unknown): string {
+  try {
+    parseOrThrow(schema, input);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`the schema accepts ${JSON.stringify(input)}: not a schema case`);
+}
 
 const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 
@@ -54,7 +67,8 @@ let site: Site;
 
 before(async () => {
   // No rate limit to speak of here: the bad-input table alone sends dozens of actions.
-  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000' });
+  // No sweep either: the bad-input table counts the commands Redis runs.
+  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000', REAPER_SWEEP_MS: '3600000' });
 });
 
 after(async () => {
@@ -158,56 +172,71 @@ test('an unknown /api path: 404 {error, message}', async () => {
   assertApiError(await call(site, 'POST', '/api/pool', { json: {} }), 404, 'bad_request');
 });
 
-describe('bad input: 400/413 with {error, message}, and Redis unchanged', () => {
+describe('bad input: 400/413 with {error, message}, Redis unchanged and not even asked', () => {
   const huge = 'x'.repeat(5_000);
-  const cases: { name: string; method?: string; path: string; json?: unknown; raw?: string; headers?: Record<string, string>; status?: number }[] = [
+  /**
+   * Who refuses each case: the JSON parser, the request's schema (the answer is the
+   * schema's own message), the server's list of pools, or Redis (the one case that
+   * needs a look at the pool). Only a Redis case may send Redis a command.
+   */
+  type DecidedBy = 'parser' | 'pools' | 'redis' | z.ZodType;
+  const cases: { name: string; by: DecidedBy; method?: string; path: string; json?: unknown; raw?: string; headers?: Record<string, string>; status?: number }[] = [
     // allocate
-    { name: 'allocate: no body', path: '/api/allocate' },
-    { name: 'allocate: missing evalId', path: '/api/allocate', json: {} },
-    { name: 'allocate: evalId a number', path: '/api/allocate', json: { evalId: 42 } },
-    { name: 'allocate: evalId null', path: '/api/allocate', json: { evalId: null } },
-    { name: 'allocate: evalId empty', path: '/api/allocate', json: { evalId: '' } },
-    { name: 'allocate: evalId too long', path: '/api/allocate', json: { evalId: 'e'.repeat(101) } },
-    { name: 'allocate: evalId with bad characters', path: '/api/allocate', json: { evalId: 'eval 1<script>' } },
-    { name: 'allocate: extra field', path: '/api/allocate', json: { evalId: 'eval-1', ttlSeconds: 1 } },
-    { name: 'allocate: prototype pollution attempt', path: '/api/allocate', raw: '{"evalId":"eval-1","__proto__":{"admin":true}}' },
-    { name: 'allocate: unknown pool', path: '/api/allocate', json: { evalId: 'eval-1', pool: 'nope' } },
-    { name: 'allocate: pool with bad characters', path: '/api/allocate', json: { evalId: 'eval-1', pool: 'MAIN' } },
-    { name: 'allocate: pool a number', path: '/api/allocate', json: { evalId: 'eval-1', pool: 1 } },
-    { name: 'allocate: invalid JSON', path: '/api/allocate', raw: '{"evalId":' },
-    { name: 'allocate: JSON array', path: '/api/allocate', raw: '["eval-1"]' },
-    { name: 'allocate: JSON string', path: '/api/allocate', raw: '"eval-1"' },
-    { name: 'allocate: JSON number', path: '/api/allocate', raw: '42' },
-    { name: 'allocate: JSON null', path: '/api/allocate', raw: 'null' },
-    { name: 'allocate: JSON sent as text/plain', path: '/api/allocate', raw: '{"evalId":"eval-1"}', headers: { 'content-type': 'text/plain' } },
-    { name: 'allocate: body over 4 KB', path: '/api/allocate', json: { evalId: huge }, status: 413 },
+    { name: 'allocate: no body', by: AllocateRequest, path: '/api/allocate' },
+    { name: 'allocate: missing evalId', by: AllocateRequest, path: '/api/allocate', json: {} },
+    { name: 'allocate: evalId a number', by: AllocateRequest, path: '/api/allocate', json: { evalId: 42 } },
+    { name: 'allocate: evalId null', by: AllocateRequest, path: '/api/allocate', json: { evalId: null } },
+    { name: 'allocate: evalId empty', by: AllocateRequest, path: '/api/allocate', json: { evalId: '' } },
+    { name: 'allocate: evalId too long', by: AllocateRequest, path: '/api/allocate', json: { evalId: 'e'.repeat(101) } },
+    { name: 'allocate: evalId with bad characters', by: AllocateRequest, path: '/api/allocate', json: { evalId: 'eval 1<script>' } },
+    { name: 'allocate: extra field', by: AllocateRequest, path: '/api/allocate', json: { evalId: 'eval-1', ttlSeconds: 1 } },
+    { name: 'allocate: prototype pollution attempt', by: AllocateRequest, path: '/api/allocate', raw: '{"evalId":"eval-1","__proto__":{"admin":true}}' },
+    { name: 'allocate: unknown pool', by: 'pools', path: '/api/allocate', json: { evalId: 'eval-1', pool: 'nope' } },
+    { name: 'allocate: pool with bad characters', by: AllocateRequest, path: '/api/allocate', json: { evalId: 'eval-1', pool: 'MAIN' } },
+    { name: 'allocate: pool a number', by: AllocateRequest, path: '/api/allocate', json: { evalId: 'eval-1', pool: 1 } },
+    { name: 'allocate: invalid JSON', by: 'parser', path: '/api/allocate', raw: '{"evalId":' },
+    { name: 'allocate: JSON array', by: AllocateRequest, path: '/api/allocate', raw: '["eval-1"]' },
+    { name: 'allocate: JSON string', by: 'parser', path: '/api/allocate', raw: '"eval-1"' },
+    { name: 'allocate: JSON number', by: 'parser', path: '/api/allocate', raw: '42' },
+    { name: 'allocate: JSON null', by: 'parser', path: '/api/allocate', raw: 'null' },
+    { name: 'allocate: body over 4 KB', by: 'parser', path: '/api/allocate', json: { evalId: huge }, status: 413 },
     // release
-    { name: 'release: no body', path: '/api/release' },
-    { name: 'release: missing executor', path: '/api/release', json: { pool: 'main' } },
-    { name: 'release: executor a number', path: '/api/release', json: { executor: 1 } },
-    { name: 'release: executor an array', path: '/api/release', json: { executor: ['executor-1'] } },
-    { name: 'release: extra field', path: '/api/release', json: { executor: 'executor-1', force: true } },
-    { name: 'release: unknown executor', path: '/api/release', json: { executor: 'executor-99' } },
-    { name: 'release: executor with bad characters', path: '/api/release', json: { executor: 'executor-1; DEL *' } },
-    { name: 'release: executor with a newline', path: '/api/release', json: { executor: 'executor-1\r\nFLUSHALL' } },
-    { name: 'release: unknown pool', path: '/api/release', json: { executor: 'executor-1', pool: 'nope' } },
-    { name: 'release: pool with bad characters', path: '/api/release', json: { executor: 'executor-1', pool: '../main' } },
-    { name: 'release: invalid JSON', path: '/api/release', raw: "{executor: 'executor-1'}" },
-    { name: 'release: JSON array', path: '/api/release', raw: '[{"executor":"executor-1"}]' },
-    { name: 'release: JSON true', path: '/api/release', raw: 'true' },
-    { name: 'release: body over 4 KB', path: '/api/release', json: { executor: 'executor-1', pad: huge }, status: 413 },
+    { name: 'release: no body', by: ReleaseRequest, path: '/api/release' },
+    { name: 'release: missing executor', by: ReleaseRequest, path: '/api/release', json: { pool: 'main' } },
+    { name: 'release: executor a number', by: ReleaseRequest, path: '/api/release', json: { executor: 1 } },
+    { name: 'release: executor an array', by: ReleaseRequest, path: '/api/release', json: { executor: ['executor-1'] } },
+    { name: 'release: extra field', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', force: true } },
+    { name: 'release: unknown executor', by: 'redis', path: '/api/release', json: { executor: 'executor-99' } },
+    { name: 'release: executor with bad characters', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1; DEL *' } },
+    { name: 'release: executor with a newline', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1\r\nFLUSHALL' } },
+    { name: 'release: unknown pool', by: 'pools', path: '/api/release', json: { executor: 'executor-1', pool: 'nope' } },
+    { name: 'release: pool with bad characters', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', pool: '../main' } },
+    { name: 'release: invalid JSON', by: 'parser', path: '/api/release', raw: "{executor: 'executor-1'}" },
+    { name: 'release: JSON array', by: ReleaseRequest, path: '/api/release', raw: '[{"executor":"executor-1"}]' },
+    { name: 'release: JSON true', by: 'parser', path: '/api/release', raw: 'true' },
+    { name: 'release: body over 4 KB', by: 'parser', path: '/api/release', json: { executor: 'executor-1', pad: huge }, status: 413 },
     // pool read and reset
-    { name: 'pool: unknown pool', method: 'GET', path: '/api/pool?pool=nope' },
-    { name: 'pool: pool with bad characters', method: 'GET', path: '/api/pool?pool=Main%21' },
-    { name: 'pool: pool given twice', method: 'GET', path: '/api/pool?pool=main&pool=main' },
-    { name: 'reset: size 0', path: '/api/pool/reset', json: { size: 0 }, headers: PRESENTER },
-    { name: 'reset: size 65', path: '/api/pool/reset', json: { size: 65 }, headers: PRESENTER },
-    { name: 'reset: size 2.5', path: '/api/pool/reset', json: { size: 2.5 }, headers: PRESENTER },
-    { name: 'reset: size a string', path: '/api/pool/reset', json: { size: '4' }, headers: PRESENTER },
-    { name: 'reset: unknown pool', path: '/api/pool/reset', json: { pool: 'nope' }, headers: PRESENTER },
-    { name: 'reset: extra field', path: '/api/pool/reset', json: { size: 2, everything: true }, headers: PRESENTER },
-    { name: 'reset: invalid JSON', path: '/api/pool/reset', raw: '{', headers: PRESENTER },
+    { name: 'pool: unknown pool', by: 'pools', method: 'GET', path: '/api/pool?pool=nope' },
+    { name: 'pool: pool with bad characters', by: WatchRequest, method: 'GET', path: '/api/pool?pool=Main%21' },
+    { name: 'pool: pool given twice', by: WatchRequest, method: 'GET', path: '/api/pool?pool=main&pool=main' },
+    { name: 'reset: size 0', by: ResetRequest, path: '/api/pool/reset', json: { size: 0 }, headers: PRESENTER },
+    { name: 'reset: size 65', by: ResetRequest, path: '/api/pool/reset', json: { size: 65 }, headers: PRESENTER },
+    { name: 'reset: size 2.5', by: ResetRequest, path: '/api/pool/reset', json: { size: 2.5 }, headers: PRESENTER },
+    { name: 'reset: size a string', by: ResetRequest, path: '/api/pool/reset', json: { size: '4' }, headers: PRESENTER },
+    { name: 'reset: unknown pool', by: 'pools', path: '/api/pool/reset', json: { pool: 'nope' }, headers: PRESENTER },
+    { name: 'reset: extra field', by: ResetRequest, path: '/api/pool/reset', json: { size: 2, everything: true }, headers: PRESENTER },
+    { name: 'reset: invalid JSON', by: 'parser', path: '/api/pool/reset', raw: '{', headers: PRESENTER },
   ];
+
+  /** What the schema is given: the parsed body (an empty object when none), or for GET /api/pool the query. */
+  function schemaInput(c: (typeof cases)[number]): unknown {
+    if (c.method === 'GET') {
+      const pools = new URL(c.path, 'http://site').searchParams.getAll('pool');
+      return { pool: pools.length > 1 ? pools : pools[0] };
+    }
+    if (c.raw !== undefined) return JSON.parse(c.raw);
+    return c.json ?? {};
+  }
 
   beforeEach(async () => {
     // A pool with something to lose: executor-1 busy, executor-2 released once.
@@ -220,12 +249,19 @@ describe('bad input: 400/413 with {error, message}, and Redis unchanged', () => 
     test(c.name, async () => {
       const before = await redisState(site);
       assert.equal(before.pool.busy['executor-1'], 'eval-1');
-      const reply = await call(site, c.method ?? 'POST', c.path, {
-        ...(c.json === undefined ? {} : { json: c.json }),
-        ...(c.raw === undefined ? {} : { raw: c.raw }),
-        ...(c.headers ? { headers: c.headers } : {}),
+      let reply: Reply<unknown> | undefined;
+      const commands = await redisCommandsDuring(site.redis, async () => {
+        reply = await call(site, c.method ?? 'POST', c.path, {
+          ...(c.json === undefined ? {} : { json: c.json }),
+          ...(c.raw === undefined ? {} : { raw: c.raw }),
+          ...(c.headers ? { headers: c.headers } : {}),
+        });
       });
-      assertApiError(reply, c.status ?? 400, 'bad_request');
+      assertApiError(reply!, c.status ?? 400, 'bad_request');
+      if (typeof c.by === 'object') {
+        assert.equal((reply!.body as ApiError).message, schemaSays(c.by, schemaInput(c)), 'refused by the request schema, in its words');
+      }
+      if (c.by !== 'redis') assert.equal(commands, 0, 'refused before any command reached Redis');
       assert.deepEqual(await redisState(site), before, 'Redis unchanged');
     });
   }

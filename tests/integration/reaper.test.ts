@@ -9,7 +9,10 @@ import { startPrivateRedis, type PrivateRedis } from '../../server/redis/private
 import { startReaper } from '../../server/pool/reaper.ts';
 import { checkInvariant } from '../../server/pool/invariant.ts';
 import { createCapturingLogger } from '../../server/log.ts';
-import { connectPools, type TestPools } from '../support/redis.ts';
+import { connectPools, pollUntil, type TestPools } from '../support/redis.ts';
+
+/** A 1 s marker comes back within a second or two; a broken reaper fails here instead of hanging. */
+const RECLAIM_TIMEOUT_MS = 10_000;
 
 let redis: PrivateRedis;
 let t: TestPools;
@@ -30,7 +33,7 @@ test('without a reaper, an expired busy marker leaves the executor lost', async 
   assert.ok(allocation);
   // Wait for Redis itself to say the marker is gone (PTTL -2), not for a guessed time.
   const busyKey = `idem:{pool}:no-reaper:busy:${allocation.executor}`;
-  while ((await t.redis.pttl(busyKey)) !== -2) await new Promise((r) => setTimeout(r, 100));
+  await pollUntil(async () => (await t.redis.pttl(busyKey)) === -2, 5_000, `${busyKey} to expire`);
   const verdict = checkInvariant(await t.pools.snapshot('no-reaper'));
   assert.equal(verdict.sound, false);
   assert.match(verdict.problems.join('\n'), new RegExp(`${allocation.executor} is lost`));
@@ -44,7 +47,7 @@ test('the expiry notification brings the executor back', async () => {
     await t.pools.reset('expiry');
     const allocation = await t.pools.allocate('expiry', 'eval-dies', 1);
     assert.ok(allocation);
-    const [pool, executors, via] = await once(t.pools, 'reclaimed');
+    const [pool, executors, via] = await once(t.pools, 'reclaimed', { signal: AbortSignal.timeout(RECLAIM_TIMEOUT_MS) });
     assert.deepEqual([pool, executors, via], ['expiry', [allocation.executor], 'expiry']);
     const snapshot = await t.pools.snapshot('expiry');
     assert.equal(snapshot.available.filter((url) => url === allocation.executor).length, 1);
@@ -62,7 +65,7 @@ test('with notifications lost, the sweep brings it back', async () => {
     await t.pools.reset('sweep');
     const allocation = await t.pools.allocate('sweep', 'eval-dies', 1);
     assert.ok(allocation);
-    const [pool, executors, via] = await once(t.pools, 'reclaimed');
+    const [pool, executors, via] = await once(t.pools, 'reclaimed', { signal: AbortSignal.timeout(RECLAIM_TIMEOUT_MS) });
     assert.deepEqual([pool, executors, via], ['sweep', [allocation.executor], 'sweep']);
     const snapshot = await t.pools.snapshot('sweep');
     assert.equal(snapshot.available.filter((url) => url === allocation.executor).length, 1, 'it is really back in the list');

@@ -21,10 +21,15 @@ function newest(dir: string): number {
   return latest;
 }
 
-/** The site serves dist/: build it when missing or older than the deck's or the panels' sources. */
+/** The site serves dist/: build it when missing or older than the deck's, the panels' or the build's sources. */
 export async function ensureDeckBuilt(): Promise<void> {
   const index = join(ROOT, 'dist', 'index.html');
-  const sources = Math.max(newest(join(ROOT, 'slides')), newest(join(ROOT, 'demo')));
+  const sources = Math.max(
+    newest(join(ROOT, 'slides')),
+    newest(join(ROOT, 'demo')),
+    newest(join(ROOT, 'build')),
+    statSync(join(ROOT, 'vite.config.ts')).mtimeMs,
+  );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
 }

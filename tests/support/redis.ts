@@ -81,3 +81,15 @@ export async function pollUntil(condition: () => Promise<boolean>, timeoutMs: nu
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * How many commands Redis ran while `action` ran, by Redis' own count
+ * (INFO stats), less the one INFO that reads it. Commands a script calls count
+ * too. Nothing else may talk to this Redis meanwhile (turn the reaper's sweep off).
+ */
+export async function redisCommandsDuring(redis: Redis, action: () => Promise<unknown>): Promise<number> {
+  const processed = async () => Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
+  const before = await processed();
+  await action();
+  return (await processed()) - before - 1;
+}

@@ -90,7 +90,7 @@ export class CeleryDriver extends EventEmitter<{ message: [DriverMessage]; exit:
     return this.child !== null;
   }
 
-  send(command: { type: 'run'; run: string; payload: DriverPayload; timeLimit: number | null } | { type: 'forget'; run: string }): void {
+  send(command: { type: 'run'; run: string; taskId: string; payload: DriverPayload; timeLimit: number | null } | { type: 'forget'; run: string }): void {
     if (!this.child?.stdin?.writable) throw new Error('the celery driver is not running');
     this.child.stdin.write(`${JSON.stringify(command)}\n`);
   }

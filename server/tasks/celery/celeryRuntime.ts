@@ -14,14 +14,15 @@
  * it is left queued or unacknowledged in the broker, no callback is mid-release,
  * every worker is up, and nothing happened for a moment; or at its deadline.
  */
-import type { CeleryFaultName, ReleaseReply, ReleaseStatus } from '../../protocol.ts';
+import { randomUUID } from 'node:crypto';
+import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type ReleaseReply, type ReleaseStatus, type TimelineEntry } from '../../protocol.ts';
 import type { Logger } from '../../log.ts';
 import { poolKeys } from '../../pool/keys.ts';
 import { redisOrder } from '../evalRuntime.ts';
-import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, TimelineEvent, TimelineKind, WorkerInfo } from '../types.ts';
+import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, TimelineEvent, WorkerInfo } from '../types.ts';
 import { CeleryDriver, type DriverMessage, type ReportedStep } from './celeryDriver.ts';
 import { CeleryWorkers } from './celeryWorkers.ts';
-import { CELERY_FAULTS } from './faults.ts';
+import { CELERY_EVAL_QUEUE, CELERY_FAULTS } from './faults.ts';
 
 export type CeleryRunRequest = Omit<EvalRunRequest, 'fault'> & { fault: CeleryFaultName };
 
@@ -51,12 +52,17 @@ export interface CeleryRuntimeOptions {
 const SERVER_LANE = 'server';
 const FINAL_STATES = new Set(['SUCCESS', 'FAILURE']);
 
-/** The kinds the tasks report that are not the runtime's own words. */
-const KIND_OF: Record<string, TimelineKind> = {
-  'task-note': 'note',
-  'errback-called': 'note',
-  'task-finished': 'note',
-};
+/** What a Python step carries for a release: the raw reply, which the server reads into a ReleaseReply. */
+interface ReportedRelease {
+  queue: string;
+  jobId: string;
+  callback: 'link' | 'link_error';
+  callbackLane: string;
+  callbackPid: number;
+  release: 'lua' | 'naive';
+  executor: string;
+  raw: (number | string)[];
+}
 
 /** The release script's reply (or the naive commands'), as the server's pools report it. */
 export function releaseReplyFrom(executor: string, kind: 'lua' | 'naive', raw: (number | string)[], windowMs: number): ReleaseReply {
@@ -79,7 +85,10 @@ export function releaseReplyFrom(executor: string, kind: 'lua' | 'naive', raw: (
 class CeleryRun {
   readonly events: TimelineEvent[] = [];
   readonly callbacks: CallbackRun[] = [];
-  taskId: string | null = null;
+  readonly taskId = randomUUID();
+  sent = false;
+  /** The latest kill a task asked for, per lane: what a dying worker had done by then. */
+  readonly killPhases = new Map<string, KillPhase>();
   state = 'PENDING';
   pending = 0;
   releasing = 0;
@@ -99,8 +108,8 @@ class CeleryRun {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
-  record(event: Omit<TimelineEvent, 'seq'>): void {
-    const full: TimelineEvent = { seq: this.events.length + 1, ...event };
+  record(event: TimelineEntry & { at: number; lane: string; pid: number | null }): void {
+    const full = { seq: this.events.length + 1, ...event } as TimelineEvent;
     this.events.push(full);
     this.lastStepAt = Date.now();
     try {
@@ -155,14 +164,21 @@ class Runtime implements CeleryRuntime {
     this.workersOf.on('exit', (lane, pid, code, signal) => {
       const run = this.current;
       if (!run || run.outcome) return;
-      for (const [running, runningLane] of run.running) if (runningLane === lane) run.running.delete(running);
+      let hadWork = false;
+      for (const [running, runningLane] of run.running) {
+        if (runningLane !== lane) continue;
+        run.running.delete(running);
+        hadWork = true;
+      }
+      const phase = run.killPhases.get(lane) ?? null;
+      run.killPhases.delete(lane);
       run.record({
         at: Date.now(),
         lane,
         pid,
         kind: 'worker-killed',
-        text: `${lane} (pid ${pid}) is dead: ${signal ? `killed by ${signal}` : `exit code ${code}`}`,
-        data: { pid, signal, code },
+        text: `${lane} (pid ${pid}) is dead: ${signal ? `killed by ${signal}` : `exit code ${code}`}${hadWork ? ', its message still unacknowledged in the broker' : ''}`,
+        data: { pid, signal, code, requested: phase !== null, hadWork, phase },
       });
     });
     this.workersOf.on('restarted', (lane, pid, previousPid) => {
@@ -173,15 +189,16 @@ class Runtime implements CeleryRuntime {
     });
     this.workersOf.on('line', (lane, pid, line) => {
       const run = this.current;
-      if (!run || run.outcome || !run.taskId || !line.includes(run.taskId)) return;
+      if (!run || run.outcome || !line.includes(run.taskId)) return;
+      // Celery says so only in its log (trace.py's LOG_IGNORED): the skipped eval runs none of our code.
       if (/already completed successfully/.test(line)) {
         run.record({
           at: Date.now(),
           lane,
           pid,
-          kind: 'note',
+          kind: 'deduplicated',
           text: `${lane} got the eval again and skipped it: worker_deduplicate_successful_tasks found SUCCESS in the backend`,
-          data: { deduplicated: true },
+          data: { queue: CELERY_EVAL_QUEUE, jobId: run.taskId },
         });
       }
     });
@@ -227,7 +244,7 @@ class Runtime implements CeleryRuntime {
           at: Date.now(),
           lane: SERVER_LANE,
           pid: process.pid,
-          kind: 'note',
+          kind: 'workers-restarting',
           text: `restarting the celery workers with worker_deduplicate_successful_tasks=${fault.deduplicate ? 'True' : 'False'} (a worker setting)`,
           data: { deduplicate: fault.deduplicate },
         });
@@ -246,11 +263,20 @@ class Runtime implements CeleryRuntime {
             `server sends eval ${request.evalId} (on ${request.executor}) to Celery with apply_async(` +
             `${[request.callbacks.link ? 'link=release_on_success' : '', request.callbacks.linkError ? 'link_error=release_on_failure' : ''].filter(Boolean).join(', ')}` +
             `); fault: ${fault.label}; visibility_timeout ${visibility} s${fault.timeLimitSeconds ? `, time_limit ${fault.timeLimitSeconds} s` : ''}`,
-          data: { runtime: 'celery', runKey: run.key, fault: request.fault, callbacks: request.callbacks, release: request.release },
+          data: {
+            queue: CELERY_EVAL_QUEUE,
+            jobId: run.taskId,
+            evalId: request.evalId,
+            executor: request.executor,
+            fault: request.fault,
+            release: request.release,
+            callbacks: { link: request.callbacks.link, linkError: request.callbacks.linkError },
+          },
         });
         this.driver.send({
           type: 'run',
           run: run.key,
+          taskId: run.taskId,
           timeLimit: fault.timeLimitSeconds,
           payload: {
             evalId: request.evalId,
@@ -298,16 +324,7 @@ class Runtime implements CeleryRuntime {
     if (!run || run.outcome) return;
     switch (message.type) {
       case 'sent':
-        if (message.run !== run.key) return;
-        run.taskId = message.taskId;
-        run.record({
-          at: Date.now(),
-          lane: SERVER_LANE,
-          pid: process.pid,
-          kind: 'note',
-          text: `Celery task ${message.task}[${message.taskId}] is in the broker`,
-          data: { taskId: message.taskId, task: message.task },
-        });
+        if (message.run === run.key) run.sent = true;
         break;
       case 'status':
         if (message.run !== run.key) return;
@@ -325,42 +342,64 @@ class Runtime implements CeleryRuntime {
   }
 
   private onStep(run: CeleryRun, step: ReportedStep): void {
-    const data = step.data ?? {};
-    const kind = KIND_OF[step.kind] ?? (step.kind as TimelineKind);
-    if (step.pid !== null) {
-      if (step.kind === 'task-ran' || step.kind === 'task-raised') run.running.set(step.pid, step.lane);
-      if (step.kind === 'task-finished' || step.kind === 'kill-requested') run.running.delete(step.pid);
-    }
-    // The worker's main process failed the eval (WorkerLostError, time limit): its pool child is gone.
-    if (step.kind === 'job-failed' && data.process === 'worker main process') {
-      for (const [pid, lane] of run.running) if (lane === step.lane) run.running.delete(pid);
-    }
-    if (kind === 'callback-started') run.releasing++;
-    if (kind === 'callback-error') run.releasing = Math.max(0, run.releasing - 1);
-    if (kind === 'release-reply') {
-      run.releasing = Math.max(0, run.releasing - 1);
-      const callback = data.callback === 'link_error' ? 'link_error' : 'link';
-      const reply = releaseReplyFrom(String(data.executor), data.kind === 'naive' ? 'naive' : 'lua', data.raw as (number | string)[], this.settings.doubleReleaseWindowMs);
-      const by = String(data.by);
-      const pid = typeof data.pid === 'number' ? data.pid : 0;
-      run.callbacks.push({ callback, lane: by, pid, reply, at: Date.now() });
-      const verdict =
-        reply.status === 'released' ? `${reply.executor} is back in the pool` : reply.status === 'already_in_pool' ? 'it was already in the pool: nothing added' : 'it was not busy: nothing added';
-      run.record({
-        at: step.at,
-        lane: 'redis',
-        pid: null,
-        kind,
-        text: `${callback}'s release: ${reply.status} [${reply.reply.map((p) => JSON.stringify(p)).join(', ')}], ${verdict}`,
-        data: { ...reply, callback, by },
-      });
+    if (step.kind === 'release-reply') return this.onRelease(run, step);
+    const parsed = TimelineEventSchema.safeParse({ seq: 1, at: step.at, lane: step.lane, pid: step.pid, kind: step.kind, text: step.text, data: step.data });
+    if (!parsed.success) {
+      this.log.warn('celery task reported a step the timeline does not know', { kind: step.kind, error: parsed.error.message });
       return;
     }
-    run.record({ at: step.at, lane: step.lane, pid: step.pid, kind, text: step.text, data });
+    const event = parsed.data;
+    switch (event.kind) {
+      case 'callback-started':
+        run.releasing++;
+        break;
+      case 'callback-error':
+        run.releasing = Math.max(0, run.releasing - 1);
+        break;
+      case 'task-ran':
+      case 'task-raised':
+        if (event.pid !== null) run.running.set(event.pid, event.lane);
+        break;
+      case 'task-finished':
+        if (event.pid !== null) run.running.delete(event.pid);
+        break;
+      case 'kill-requested':
+        if (event.pid !== null) run.running.delete(event.pid);
+        run.killPhases.set(event.lane, event.data.phase);
+        break;
+      case 'job-failed':
+        // Failed by the worker's main process (WorkerLostError, a time limit): its pool child is gone.
+        if (event.pid !== null && this.workersOf.laneOf(event.pid) === event.lane) {
+          for (const [pid, lane] of run.running) if (lane === event.lane) run.running.delete(pid);
+        }
+        break;
+      default:
+        break;
+    }
+    const { seq: _seq, ...rest } = event;
+    run.record(rest);
+  }
+
+  /** A release's raw reply, read into the protocol's ReleaseReply here, as the server's pools read theirs. */
+  private onRelease(run: CeleryRun, step: ReportedStep): void {
+    run.releasing = Math.max(0, run.releasing - 1);
+    const data = step.data as unknown as ReportedRelease;
+    const reply = releaseReplyFrom(data.executor, data.release, data.raw, this.settings.doubleReleaseWindowMs);
+    run.callbacks.push({ callback: data.callback, lane: data.callbackLane, pid: data.callbackPid, reply, at: Date.now() });
+    const verdict =
+      reply.status === 'released' ? `${reply.executor} is back in the pool` : reply.status === 'already_in_pool' ? 'it was already in the pool: nothing added' : 'it was not busy: nothing added';
+    run.record({
+      at: step.at,
+      lane: 'redis',
+      pid: null,
+      kind: 'release-reply',
+      text: `${data.callback}'s release: ${reply.status} [${reply.reply.map((p) => JSON.stringify(p)).join(', ')}], ${verdict}`,
+      data: { ...reply, queue: data.queue, jobId: data.jobId, callback: data.callback, callbackLane: data.callbackLane, callbackPid: data.callbackPid, release: data.release },
+    });
   }
 
   private settle(run: CeleryRun): void {
-    if (run.outcome || !run.taskId) return;
+    if (run.outcome || !run.sent) return;
     if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0) return;
     if (!this.workersOf.allReady()) return;
     if (Date.now() - run.lastStepAt < this.settings.quietMs) return;
@@ -376,7 +415,7 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
   for (const event of run.events) {
     if (event.kind === 'kill-requested' || event.kind === 'worker-killed') steps.push(event.text);
     if (event.kind === 'job-failed') steps.push(event.text);
-    if (event.kind === 'note' && (event.data as { deduplicated?: boolean } | undefined)?.deduplicated) steps.push(event.text);
+    if (event.kind === 'deduplicated' || event.kind === 'errback-called') steps.push(event.text);
   }
   const count = (name: 'link' | 'link_error') => callbacks.filter((c) => c.callback === name).length;
   steps.push(`Celery ran link ×${count('link')}, link_error ×${count('link_error')}`);

@@ -131,3 +131,6 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
     source: 'kombu/transport/redis.py:396 restore_visible',
   },
 };
+
+/** The one queue of the Celery runtime (python/idem_celery/settings.py EVAL_QUEUE). */
+export const CELERY_EVAL_QUEUE = 'idem-evals';
