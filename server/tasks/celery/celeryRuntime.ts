@@ -419,7 +419,12 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
   }
   const count = (name: 'link' | 'link_error') => callbacks.filter((c) => c.callback === name).length;
   steps.push(`Celery ran link ×${count('link')}, link_error ×${count('link_error')}`);
-  if (outcome === 'timed-out') steps.push('the run did not finish within its deadline');
+  if (outcome === 'timed-out') {
+    steps.push(
+      `the run did not finish within its deadline (eval ${run.state}, ${run.pending} message(s) of it in the broker, ` +
+        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way${run.sent ? '' : ', never sent'})`,
+    );
+  }
   const fault = CELERY_FAULTS[run.request.fault];
   const expected = fault.expected;
   const wanted = { link: run.request.callbacks.link ? expected.link : 0, linkError: run.request.callbacks.linkError ? expected.linkError : 0 };

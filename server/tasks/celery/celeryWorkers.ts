@@ -201,7 +201,11 @@ export class CeleryWorkers extends EventEmitter<CeleryWorkersEvents> {
       if (this.closing || (child as ChildProcess & { stopping?: boolean }).stopping) return;
       log.warn('celery worker died; restarting it', { code, signal });
       slot.failedStarts = wasReady ? 0 : slot.failedStarts + 1;
-      const delay = slot.failedStarts === 0 ? 0 : Math.min(10_000, 250 * 2 ** slot.failedStarts);
+      // kombu restores unacknowledged messages when a worker starts (on_poll_init), and only those
+      // older than the visibility timeout; after that, every 10th 10-second tick. A worker back sooner
+      // would leave the dead one's message unacknowledged for a minute and more: wait it out first.
+      const settle = this.settings.visibilityTimeoutSeconds * 1000 + 300;
+      const delay = slot.failedStarts === 0 ? settle : Math.min(10_000, settle + 250 * 2 ** slot.failedStarts);
       slot.restartTimer = setTimeout(() => this.spawn(slot), delay);
     });
   }
