@@ -58,7 +58,9 @@ export async function startPrivateRedis(options: { binary?: string; extraArgs?: 
     `while kill -0 ${process.pid} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 1 & wait $!; done; kill $r 2>/dev/null; wait $r; ` +
     // Its working folder (empty: persistence is off) goes with it, whoever stopped it.
     `rm -rf '${dir}'`;
-  const child = spawn('sh', ['-c', watchdog, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and Redis
+  // must stay up until the server has finished with it (the server stops it last).
+  const child = spawn('sh', ['-c', watchdog, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
 

@@ -22,6 +22,11 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   private readonly latest = new Map<ScenarioName, string>();
   private tail: Promise<unknown> = Promise.resolve();
   private waiting = 0;
+  /** Runs queued behind the one playing, in order. */
+  private readonly queued = new Map<string, RunRecorder>();
+  private playing: RunRecorder | null = null;
+  /** Set by shutdown(): why no run may play any more. */
+  private closedBecause: string | null = null;
 
   constructor(
     private readonly ctx: ScenarioContext,
@@ -37,6 +42,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
 
   /** Queues a run and returns its summary at once; the run itself plays in the background. */
   start(scenario: ScenarioName, request: StartRunRequest): RunSummary {
+    if (this.closedBecause) throw new ClientError('redis_unavailable', `no new runs: ${this.closedBecause}`);
     if (this.waiting >= this.options.maxQueued) {
       throw new ClientError('stage_busy', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
     }
@@ -53,6 +59,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
     this.store(recorder.record);
     this.waiting++;
+    this.queued.set(id, recorder);
     recorder.add({
       lane: 'server',
       kind: 'queued',
@@ -61,14 +68,26 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     });
 
     this.tail = this.tail.then(async () => {
+      // Cancelled while it waited (shutdown): already marked and announced.
+      if (!this.queued.delete(id)) return;
       this.waiting--;
+      this.playing = recorder;
       this.emit('started', recorder.summary());
       try {
         const mechanism = await definition.play(this.ctx, recorder, options);
+        if (this.closedBecause) throw new Error(`cut short: ${this.closedBecause}`);
         recorder.finish(await this.ctx.pools.snapshot(definition.pool), mechanism);
       } catch (error) {
-        this.ctx.log.error('scenario run failed', { runId: id, scenario, error: String(error) });
-        recorder.fail(error);
+        if (recorder.record.status !== 'running') return; // cut short by shutdown() and announced there
+        if (this.closedBecause) {
+          this.ctx.log.info('run in flight cut short', { runId: id, scenario, reason: this.closedBecause });
+          recorder.fail(new Error(`cut short: ${this.closedBecause}`));
+        } else {
+          this.ctx.log.error('scenario run failed', { runId: id, scenario, error: String(error) });
+          recorder.fail(error);
+        }
+      } finally {
+        this.playing = null;
       }
       this.emit('finished', recorder.record);
     });
@@ -87,6 +106,35 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   /** Resolves when every queued run has finished. */
   async idle(): Promise<void> {
     await this.tail;
+  }
+
+  /**
+   * Stops for good: every queued run is cancelled at once (failed, saying why),
+   * no new run starts, and `stopInFlight` (closing the task runtime) cuts the run
+   * playing short. That run is marked failed after `graceMs` if it has not ended.
+   */
+  async shutdown(reason: string, stopInFlight: () => Promise<void>, graceMs: number): Promise<void> {
+    this.closedBecause = reason;
+    for (const [id, recorder] of this.queued) {
+      this.queued.delete(id);
+      this.waiting--;
+      recorder.fail(new Error(`cancelled before it started: ${reason}`));
+      this.ctx.log.info('queued run cancelled', { runId: id, scenario: recorder.record.scenario, reason });
+      this.emit('finished', recorder.record);
+    }
+    await stopInFlight();
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      this.tail.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    const playing = this.playing;
+    if (!ended && playing && playing.record.status === 'running') {
+      playing.fail(new Error(`cut short: ${reason}`));
+      this.ctx.log.info('run in flight cut short', { runId: playing.record.id, reason });
+      this.emit('finished', playing.record);
+    }
   }
 
   private store(record: RunRecord): void {

@@ -142,6 +142,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       execArgv: ['--import', tsxImport()],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
+      // Out of the terminal's process group: Ctrl-C reaches the server, which stops its
+      // workers itself, instead of killing them under it (and being restarted meanwhile).
+      detached: true,
     });
     slot.child = child;
     slot.ready = false;

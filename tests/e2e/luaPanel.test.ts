@@ -11,9 +11,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
+import { poolKeys } from '../../server/pool/keys.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { PRESENTER_SECRET, api, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
 
 const LUA_TITLE = 'The Lua Script Solution';
 const PANEL = '[data-panel="lua-release"]';
@@ -38,6 +39,8 @@ before(async () => {
   await ensureDeckBuilt();
   // No sweep: the Release once test makes a lost executor that must stay lost until it is released.
   site = await startSite({ REAPER_SWEEP_MS: '3600000' }, { deck: true });
+  // The presenter has opened the panel: these viewers fire it as the hall would.
+  openAllPanels(site);
   browser = await launchBrowser();
   viewerA = await openViewer('');
   viewerB = await openViewer('');
@@ -223,7 +226,7 @@ test('Release once: released, then already_in_pool; after the marker expired, no
 
   // A late release after the busy marker ran out (deleted here, as its TTL would): not_busy, nothing added.
   const lost = await allocateOne();
-  assert.equal(await site.redis.del(`idem:{pool}:main:busy:${lost}`), 1);
+  assert.equal(await site.redis.del(poolKeys('main').busyPrefix + lost), 1);
   await button(page, 'Release once').click();
   await waitForStatuses(page, ['not_busy']);
   assert.match((await shownReplies(page))[0]!.tuple, /^\[0, 0, "not_busy", \d{13}, -?\d+\]$/);

@@ -156,14 +156,23 @@ function measureSlide(page: Page, h: number): Promise<SlideReport> {
 test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, targets >= 44 px, no sideways page scroll', async () => {
   const { page, errors } = await open('/');
   assert.equal(await page.evaluate(() => document.documentElement.classList.contains('phone-layout')), true, 'the phone layout is on');
-  // Wait for the panels (they come from the live server) so that they are measured too.
-  await page.waitForFunction(() => document.querySelectorAll('.reveal .live-panel .lp').length >= 5, null, WAIT);
   const total = await page.evaluate(() => window.Reveal!.getTotalSlides());
   assert.ok(total >= 15);
   let panelsSeen = 0;
   // Backwards, so that every slide is reached by a jump, as when the presenter moves the hall.
   for (let h = total - 1; h >= 0; h--) {
     await page.evaluate((index) => window.Reveal!.slide(index), h);
+    await page.waitForFunction(
+      (index) => Math.abs((window.Reveal!.getSlides()[index] as HTMLElement).getBoundingClientRect().top) <= 1,
+      h,
+      WAIT,
+    );
+    // A live panel loads when its slide comes near: measure it once it is there.
+    await page.waitForFunction(
+      (index) => [...window.Reveal!.getSlides()[index]!.querySelectorAll('.live-panel')].every((panel) => panel.querySelector('.lp') !== null),
+      h,
+      WAIT,
+    );
     await page.waitForFunction(
       (index) => Math.abs((window.Reveal!.getSlides()[index] as HTMLElement).getBoundingClientRect().top) <= 1,
       h,
@@ -188,14 +197,17 @@ test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, 
     return { wide: code.scrollWidth > code.clientWidth, overflowX: getComputedStyle(code).overflowX };
   });
   assert.deepEqual(luaCode, { wide: true, overflowX: 'auto' });
+  // On a page every slide can be read and used, not only reveal's current one, even after reveal updates its slides.
+  await page.evaluate(() => window.Reveal!.sync());
+  await page.waitForFunction(() => document.querySelectorAll('.reveal .slides section:is([inert], [hidden], [aria-hidden])').length === 0, null, WAIT);
   assert.deepEqual(errors, []);
 });
 
 test('/#/5 on a phone shows the Lua slide, and its notes are readable text', async () => {
   const { page, errors } = await open('/#/5');
   await page.waitForFunction(() => window.Reveal!.getIndices().h === 5, null, WAIT);
-  // Let the panels above it render: the slide must stay where the link put it.
-  await page.waitForFunction(() => document.querySelectorAll('.reveal .live-panel .lp').length >= 5, null, WAIT);
+  // Let the panels near it render: the slide must stay where the link put it.
+  await page.waitForFunction(() => document.querySelectorAll('.reveal .live-panel .lp').length >= 3, null, WAIT);
   await page.waitForTimeout(500);
   const seen = await page.evaluate(() => {
     const slide = window.Reveal!.getSlides()[5] as HTMLElement;
@@ -307,5 +319,30 @@ test('the talk\'s emoji are drawn on a machine with no emoji font', async () => 
     assert.equal(bare, 0, `${emoji} without its image shows nothing coloured`);
     assert.equal(await span.textContent(), await span.getAttribute('aria-label'), `${emoji} stays text`);
   }
+  assert.deepEqual(errors, []);
+});
+
+test('in the deck, the notes toggle shows the current slide\'s notes under a smaller stage, off by default', async () => {
+  const { page, errors } = await open('/#/5', { width: 1280, height: 800 }, false);
+  const strip = page.locator('.reader-notes-strip');
+  const stageHeight = () => page.evaluate(() => document.querySelector<HTMLElement>('.reveal')!.getBoundingClientRect().height);
+  assert.equal(await strip.isVisible(), false, 'off by default in the deck');
+  const fullStage = await stageHeight();
+
+  await page.locator('.reader-notes-corner').click();
+  await strip.waitFor({ state: 'visible', ...WAIT });
+  assert.match((await strip.innerText()) ?? '', /already_in_pool/);
+  const box = await strip.boundingBox();
+  assert.ok(box && box.y >= (await stageHeight()) - 1, 'the notes are under the stage');
+  assert.ok((await stageHeight()) < fullStage * 0.75, 'the stage made room');
+  assert.ok(await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.reader-notes-strip .reader-notes-text')!).fontSize) >= 16));
+
+  // They follow the deck.
+  await page.evaluate(() => window.Reveal!.slide(6));
+  await page.waitForFunction(() => (document.querySelector('.reader-notes-strip')?.textContent ?? '').includes('TTL'), null, WAIT);
+
+  await page.locator('.reader-notes-corner').click();
+  await strip.waitFor({ state: 'hidden', ...WAIT });
+  await page.waitForFunction((full) => document.querySelector<HTMLElement>('.reveal')!.getBoundingClientRect().height === full, fullStage, WAIT);
   assert.deepEqual(errors, []);
 });

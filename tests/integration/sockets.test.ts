@@ -8,7 +8,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, DoubleReleaseWarning, PoolAction, PoolSnapshot, ReleaseReply, ServerToClientEvents } from '../../server/protocol.ts';
-import { startSite, type Site } from '../support/site.ts';
+import { newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState } from '../support/redis.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -18,8 +18,10 @@ type RawClient = Socket;
 /** A safety net against a hang, not a way to wait: every wait below ends on an event. */
 const EVENT_TIMEOUT_MS = 10_000;
 
+/** A socket of a new viewer (its own session, as a phone that loaded the deck has). */
 async function connect(site: Site): Promise<Client> {
-  const socket: Client = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const cookie = await newViewerSession(site);
+  const socket: Client = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { cookie } });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', reject);
@@ -75,7 +77,8 @@ const opened: Socket[] = [];
 
 before(async () => {
   // Generous limits here: the garbage tests alone send dozens of actions from one socket.
-  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000' });
+  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000', PANEL_ACTIONS_PER_SECOND: '10000', PANEL_ACTION_BURST: '10000' });
+  openAllPanels(site);
   a = await connect(site);
   b = await connect(site);
   opened.push(a, b);
@@ -156,6 +159,19 @@ test('a single release is broadcast as one reply; a second one is already_in_poo
   assert.equal(second.status, 'already_in_pool');
 });
 
+test("pool:release and pool:double-release with the eval's token: the fenced release, a late one is stale_release", async () => {
+  const allocation = ok(await send(a, 'pool:allocate', { evalId: 'eval-sock-fenced' }));
+  const both = ok(await send(a, 'pool:double-release', { executor: allocation.executor, token: allocation.token }));
+  assert.deepEqual(both.map((r) => r.status).sort(), ['released', 'stale_release'], 'one of the two callbacks frees it, the other is refused');
+  const before = poolState(await site.actions.pools.snapshot('main'));
+  const late = ok(await send(a, 'pool:release', { executor: allocation.executor, token: allocation.token }));
+  assert.deepEqual(late.reply, [0, 0, 'stale_release', 0]);
+  assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before, 'a stale release changes nothing');
+  assert.equal(occurrences(before.available, allocation.executor), 1);
+  assertError(await send(a, 'pool:release', { executor: allocation.executor, token: 'x' }), 'bad_request');
+  assertError(await send(a, 'pool:release', { executor: allocation.executor, token: 0 }), 'bad_request');
+});
+
 test('watching an unknown or malformed pool is a bad_request; acting on a scenario pool too', async () => {
   assertError(await send(a, 'pool:watch', { pool: 'nope' }), 'bad_request');
   assertError(await send(a, 'pool:watch', { pool: 'NOPE!' }), 'bad_request');
@@ -229,6 +245,7 @@ test('a message over the 16 KB frame limit drops that socket only', async () => 
 
 test('a viewer over its rate limit gets rate_limited; other viewers and watching are not limited', async () => {
   const limitedSite = await startSite({ VIEWER_ACTIONS_PER_SECOND: '0.1', VIEWER_ACTION_BURST: '2' });
+  openAllPanels(limitedSite);
   const eager = await connect(limitedSite);
   const other = await connect(limitedSite);
   try {
