@@ -7,11 +7,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RunRecordSchema, type RunRecord, type RunSummary } from '../../server/protocol.ts';
 import { recheckRun } from '../../server/scenarios/runVerdict.ts';
-import { api, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, startSite, type Site } from '../support/site.ts';
 import { withDeadline } from '../support/deadline.ts';
 
 /** A Celery run's own deadline is 30 s, and the first one starts Python and the workers. */
 const RUN_DEADLINE_MS = 90_000;
+/** The runtime and the fault are the presenter's picks. */
+const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 
 let site: Site;
 
@@ -33,7 +35,7 @@ async function runOnCelery(scenario: string, body: Record<string, string>): Prom
     };
     site.runs.on('finished', onFinished);
   });
-  const started = await api<RunSummary>(site, 'POST', `/api/scenarios/${scenario}/runs`, { ...body, runtime: 'celery' });
+  const started = await api<RunSummary>(site, 'POST', `/api/scenarios/${scenario}/runs`, { ...body, runtime: 'celery' }, PRESENTER);
   assert.equal(started.status, 202, JSON.stringify(started.body));
   id = started.body.id;
   const record = await withDeadline(finished, RUN_DEADLINE_MS, `run ${id} to finish`);
@@ -81,7 +83,7 @@ test('a run names a runtime and a fault of that runtime, or nothing starts', asy
     ['/api/scenarios/attempt-2/runs', { fault: 'time-limit' }],
     ['/api/scenarios/ttl-safety-net/runs', { runtime: 'celery' }],
   ] as const) {
-    const response = await api<{ error: string }>(site, 'POST', path, body);
+    const response = await api<{ error: string }>(site, 'POST', path, body, PRESENTER);
     assert.equal(response.status, 400, `${path} ${JSON.stringify(body)}`);
     assert.equal(response.body.error, 'bad_request');
   }
