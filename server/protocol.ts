@@ -90,7 +90,7 @@ export interface ApiError {
 /** The answer of every acknowledged socket event. */
 export type Ack<T> = { ok: true; data: T } | ({ ok: false } & ApiError);
 
-/** What one click changed, broadcast to every viewer so all of them see the same reply. */
+/** What one click changed: carried to every viewer in the next `pool:changed`, so all of them see the same reply. */
 export type PoolAction =
   | { kind: 'allocated'; pool: string; allocation: AllocateReply; at: number }
   | { kind: 'released'; pool: string; releases: ReleaseReply[]; at: number }
@@ -102,6 +102,17 @@ export interface DoubleReleaseWarning {
   executor: string;
   sinceLastReleaseMs: number;
   at: number;
+}
+
+/**
+ * One message per change per tick: the pool as Redis holds it after the change,
+ * and what led there since the previous message, in order.
+ */
+export interface PoolChange extends PoolSnapshot {
+  /** The clicks; empty when none changed the pool (an expiry, a run's step, a worker's callback). */
+  actions: PoolAction[];
+  /** Double releases detected in this pool, whoever released (a click, a worker's callback). */
+  doubleReleases: DoubleReleaseWarning[];
 }
 
 /** What `checkInvariant` concluded about a pool, in words. */
@@ -421,9 +432,7 @@ export type RunRecord = z.infer<typeof RunRecordSchema>;
 export type RunSummary = Omit<RunRecord, 'events'>;
 
 export interface ServerToClientEvents extends HallServerEvents {
-  'pool:changed': (snapshot: PoolSnapshot) => void;
-  'pool:acted': (action: PoolAction) => void;
-  'release:double-detected': (warning: DoubleReleaseWarning) => void;
+  'pool:changed': (change: PoolChange) => void;
   'run:started': (run: RunSummary) => void;
   'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
   'run:finished': (run: RunRecord) => void;
