@@ -278,7 +278,7 @@ export function verdictOf(event: TimelineEvent): InvariantVerdict | null {
   return event.kind === 'invariant' ? event.data.verdict : null;
 }
 
-export type ReplyTone = 'released' | 'already_in_pool' | 'not_busy' | 'duplicate';
+export type ReplyTone = 'released' | 'already_in_pool' | 'not_busy' | 'stale_release' | 'duplicate';
 
 /**
  * How a release reply should look. A reply that pushed the executor (`added` 1)
@@ -294,6 +294,7 @@ export const REPLY_WORDS: Record<ReplyTone, string> = {
   released: 'released',
   already_in_pool: 'already_in_pool',
   not_busy: 'not_busy',
+  stale_release: 'stale_release: refused',
   duplicate: 'pushed again: duplicate',
 };
 

@@ -70,8 +70,8 @@ export class RecordedRuns implements RunSource {
     for (const placed of this.placed) {
       for (const message of placed.recording.poolMessages) {
         const t = this.timeOf(placed, message);
-        if (message.event !== 'pool:changed' || message.snapshot.pool !== pool || t > this.player.now) continue;
-        if (!best || t >= best.t) best = { snapshot: message.snapshot, t };
+        if (message.change.pool !== pool || t > this.player.now) continue;
+        if (!best || t >= best.t) best = { snapshot: message.change, t };
       }
     }
     return best;

@@ -8,8 +8,7 @@ import { Redis } from 'ioredis';
 import type { FaultName, ReleaseKind, ScenarioName } from '../protocol.ts';
 import type { EvalRuntime } from '../tasks/evalRuntime.ts';
 import type { Logger } from '../log.ts';
-import type { ExecutorPools } from '../pool/executorPool.ts';
-import { poolKeys } from '../pool/keys.ts';
+import { allocationKeys, parseBusyMarker, type ExecutorPools } from '../pool/executorPool.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import type { RunRecorder } from './runRecorder.ts';
 import { TALK_TEST_FILE, runTalkTest } from './talkTest.ts';
@@ -62,7 +61,7 @@ async function allocate(ctx: ScenarioContext, run: RunRecorder, evalId: string, 
       lane: 'redis',
       kind: 'allocate',
       text: `RPOP for ${evalId}: pool empty`,
-      data: { evalId, executor: null, ttlSeconds: null, previousOwner: null, reply: null },
+      data: { evalId, executor: null, ttlSeconds: null, previousOwner: null, token: null, reply: null },
     });
     return null;
   }
@@ -206,7 +205,6 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
       const clients = Array.from({ length: 4 }, () => new Redis(ctx.redisUrl, { maxRetriesPerRequest: 1 }));
       try {
         const racers = clients.map((redis) => loadScripts(redis));
-        const keys = poolKeys(run.record.pool);
         run.add({
           lane: 'server',
           kind: 'burst',
@@ -217,14 +215,15 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
           Array.from({ length: burst }, async (_, i) => {
             const evalId = `eval-burst-${i + 1}`;
             const ttlSeconds = ctx.pools.busyTtlSeconds;
-            const reply = (await racers[i % racers.length]!('allocate_executor', [keys.available, keys.busyPrefix], [evalId, ttlSeconds])) as
-              | [string, string]
+            const reply = (await racers[i % racers.length]!('allocate_executor_fenced', allocationKeys(run.record.pool), [evalId, ttlSeconds * 1000])) as
+              | [string, string, number]
               | null;
             return {
               evalId,
               executor: reply ? (JSON.parse(reply[0]) as { url: string }).url : null,
               ttlSeconds: reply ? ttlSeconds : null,
-              previousOwner: reply?.[1] || null,
+              previousOwner: reply?.[1] ? parseBusyMarker(reply[1]).owner : null,
+              token: reply ? reply[2] : null,
               reply,
             };
           }),

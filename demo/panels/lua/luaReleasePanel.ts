@@ -7,12 +7,11 @@
  *
  * Nothing here is computed in the browser but the TTL countdown between two
  * snapshots: every list, marker, owner and reply comes from the server, and
- * every viewer's clicks reach every other viewer (`pool:acted`). Where no server
- * answers, the panel replays a recorded session on the real system
- * (sessionReplay.ts) through the same handlers.
+ * every viewer's clicks reach every other viewer (in `pool:changed`, with the
+ * snapshot they made). Where no server answers, the panel replays a recorded
+ * session on the real system (sessionReplay.ts) through the same handlers.
  */
-import type { PoolAction, PoolSnapshot, ReleaseReply } from '../../../server/protocol.ts';
-import type { PoolMessage } from '../../../server/recording/format.ts';
+import type { PoolAction, PoolChange, PoolSnapshot, ReleaseReply } from '../../../server/protocol.ts';
 import type { Connection } from '../../connection.ts';
 import { actionButton, h } from '../../dom.ts';
 import { PanelFrame } from '../../frame.ts';
@@ -108,14 +107,8 @@ export class LuaReleasePanel implements PanelController {
 
     this.unsubscribers.push(
       this.connection.onState(() => this.renderControls()),
-      this.connection.on('pool:changed', (snapshot) => {
-        if (!this.replay && snapshot.pool === this.pool) this.applySnapshot(snapshot);
-      }),
-      this.connection.on('pool:acted', (action) => {
-        if (!this.replay && action.pool === this.pool) this.recordAction(action, false);
-      }),
-      this.connection.on('release:double-detected', (warning) => {
-        if (!this.replay && warning.pool === this.pool) this.addLog({ kind: 'warning', warning, at: warning.at });
+      this.connection.on('pool:changed', (change) => {
+        if (!this.replay && change.pool === this.pool) this.applyChange(change);
       }),
       this.context.backend().onChange((source) => this.useSource(source)),
     );
@@ -189,7 +182,7 @@ export class LuaReleasePanel implements PanelController {
         this.applySnapshot(before, true, 0);
         this.renderAll();
       },
-      message: (message, t) => this.replayMessage(message, t),
+      message: (message, t) => this.applyChange(message.change, t),
     });
     this.frame.setReplaying(true);
     this.frame.configure({ title: 'Executor pool', subtitle: `${this.pool} · recorded from Redis` });
@@ -204,11 +197,6 @@ export class LuaReleasePanel implements PanelController {
     this.renderControls();
   }
 
-  private replayMessage(message: PoolMessage, t: number): void {
-    if (message.event === 'pool:changed') this.applySnapshot(message.snapshot, false, t);
-    else if (message.event === 'pool:acted') this.recordAction(message.action, false);
-    else this.addLog({ kind: 'warning', warning: message.warning, at: message.warning.at });
-  }
 
   private stopReplay(): void {
     this.replay?.destroy();
@@ -294,10 +282,17 @@ export class LuaReleasePanel implements PanelController {
     this.syncTicker();
   }
 
+  /** One message of the pool's room (live, or a recorded one): the pool after the change, then the clicks and warnings that made it. */
+  private applyChange(change: PoolChange, receivedAt = this.clock()): void {
+    this.applySnapshot(change, false, receivedAt);
+    for (const action of change.actions) this.recordAction(action, false);
+    for (const warning of change.doubleReleases) this.addLog({ kind: 'warning', warning, at: warning.at });
+  }
+
   /**
-   * Records a click: once, whether the server's broadcast (`pool:acted`) or our own
-   * Ack arrives first. The broadcast usually wins (it is sent before the Ack); the
-   * Ack then only marks the entry as ours.
+   * Records a click: once, whether our own Ack or the server's broadcast of it (in
+   * `pool:changed`) arrives first. The Ack usually wins (the server answers before it
+   * fans out); a late broadcast of our own click then changes nothing.
    */
   private recordAction(action: PoolAction, fromOwnAck: boolean): void {
     const key = actionKey(action);

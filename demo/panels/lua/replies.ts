@@ -55,6 +55,7 @@ const MEANING: Record<ReleaseReply['status'], string> = {
   released: 'was busy, not listed: pushed back',
   already_in_pool: 'already listed: nothing added',
   not_busy: 'not busy, not listed: nothing to give back',
+  stale_release: "not this owner's token: nothing changed",
 };
 
 export function replyLine(release: ReleaseReply): HTMLElement {
