@@ -157,7 +157,9 @@ export class LuaReleasePanel implements PanelController {
   private useSource(source: PanelSource): void {
     if (source === 'replay') {
       void this.startReplay();
-    } else if (source === 'live' && this.replay) {
+    } else if (source === 'live') {
+      this.frame?.setReplaying(false);
+      if (!this.replay) return;
       // A server answers now: the recording gives way to the pool as it is.
       this.generation++;
       this.stopReplay();
