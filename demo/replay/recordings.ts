@@ -4,7 +4,7 @@
  * its own, fetched when a panel needs it. Nothing here makes a recording up:
  * a panel with no recording of what it shows says so.
  */
-import type { FaultName, ScenarioName } from '../../server/protocol.ts';
+import type { AnyFaultName, ScenarioName } from '../../server/protocol.ts';
 import type { PoolSessionRecording, RecordingIndex, RunRecording } from '../../server/recording/format.ts';
 import indexJson from '../../slides/recordings/index.json';
 
@@ -19,12 +19,12 @@ async function load(file: string): Promise<unknown> {
 }
 
 /** The faults a scenario was recorded under, in the index's order. */
-export function recordedFaults(scenario: ScenarioName): FaultName[] {
+export function recordedFaults(scenario: ScenarioName): AnyFaultName[] {
   return RECORDINGS.recordings.flatMap((entry) => (entry.kind === 'run' && entry.scenario === scenario ? [entry.fault] : []));
 }
 
 /** The recording of `scenario` under `fault` (or under the first fault it was recorded with), or null. */
-export async function loadRunRecording(scenario: ScenarioName, fault?: FaultName): Promise<RunRecording | null> {
+export async function loadRunRecording(scenario: ScenarioName, fault?: AnyFaultName): Promise<RunRecording | null> {
   const entries = RECORDINGS.recordings.filter((entry) => entry.kind === 'run' && entry.scenario === scenario);
   const entry = entries.find((e) => e.kind === 'run' && e.fault === fault) ?? entries[0];
   return entry ? ((await load(entry.file)) as RunRecording) : null;
