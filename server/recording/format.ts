@@ -14,13 +14,14 @@
 import { z } from 'zod';
 import {
   AllocateReplySchema,
-  FaultName,
+  AnyFaultName,
   PoolSnapshotSchema,
   ReleaseReplySchema,
   RunRecordSchema,
   ScenarioName,
   type DoubleReleaseWarning,
   type PoolAction,
+  type PoolChange,
 } from '../protocol.ts';
 
 export const RECORDING_FORMAT_VERSION = 1;
@@ -39,12 +40,13 @@ const DoubleReleaseWarningSchema = z.strictObject({
   at: z.number(),
 }) satisfies z.ZodType<DoubleReleaseWarning>;
 
+const PoolChangeSchema = PoolSnapshotSchema.extend({
+  actions: z.array(PoolActionSchema),
+  doubleReleases: z.array(DoubleReleaseWarningSchema),
+}) satisfies z.ZodType<PoolChange>;
+
 /** One message the server pushed to a pool's room, and when the recorder received it (epoch ms). */
-export const PoolMessageSchema = z.discriminatedUnion('event', [
-  z.strictObject({ at: z.number(), event: z.literal('pool:changed'), snapshot: PoolSnapshotSchema }),
-  z.strictObject({ at: z.number(), event: z.literal('pool:acted'), action: PoolActionSchema }),
-  z.strictObject({ at: z.number(), event: z.literal('release:double-detected'), warning: DoubleReleaseWarningSchema }),
-]);
+export const PoolMessageSchema = z.strictObject({ at: z.number(), event: z.literal('pool:changed'), change: PoolChangeSchema });
 export type PoolMessage = z.infer<typeof PoolMessageSchema>;
 
 const Stamp = {
@@ -88,7 +90,7 @@ export type Recording = z.infer<typeof RecordingSchema>;
 
 /** An entry of index.json: a file and what it holds. */
 export const RecordingEntrySchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('run'), file: z.string(), scenario: ScenarioName, fault: FaultName, recordedAt: z.iso.datetime() }),
+  z.strictObject({ kind: z.literal('run'), file: z.string(), scenario: ScenarioName, fault: AnyFaultName, recordedAt: z.iso.datetime() }),
   z.strictObject({ kind: z.literal('pool-session'), file: z.string(), pool: z.string(), recordedAt: z.iso.datetime() }),
 ]);
 export type RecordingEntry = z.infer<typeof RecordingEntrySchema>;
