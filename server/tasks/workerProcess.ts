@@ -22,7 +22,7 @@ import { ExecutorPools } from '../pool/executorPool.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import type { ReleaseReply } from '../protocol.ts';
 import { bullConnection } from './connection.ts';
-import { BULL_PREFIX, CALLBACK_QUEUE, EVAL_QUEUES, type EvalQueueName, type QueueName } from './queues.ts';
+import { CALLBACK_QUEUE, EVAL_QUEUES, type EvalQueueName, type QueueName } from './queues.ts';
 import type { ChildMessage, EvalJobData, JobRef, LinkJobData, ParentMessage, WorkerConfig } from './ipc.ts';
 import type { TimelineEntry } from './types.ts';
 
@@ -146,7 +146,7 @@ async function start(config: WorkerConfig): Promise<void> {
   );
 
   const connection = bullConnection(config.redisUrl);
-  const callbacksQueue: Queue = new Queue(CALLBACK_QUEUE, { connection, prefix: BULL_PREFIX });
+  const callbacksQueue: Queue = new Queue(CALLBACK_QUEUE, { connection, prefix: config.bullPrefix });
   callbacksQueue.on('error', (error) => log.warn('callbacks queue error', { error: error.message }));
 
   /** Errors this process already reported with more context than the bare `error` event. */
@@ -306,7 +306,7 @@ async function start(config: WorkerConfig): Promise<void> {
 
   const baseOptions = {
     connection,
-    prefix: BULL_PREFIX,
+    prefix: config.bullPrefix,
     name: lane,
     concurrency: 1,
     lockDuration: config.lockDurationMs,
@@ -337,7 +337,7 @@ async function start(config: WorkerConfig): Promise<void> {
    */
   const stopTakingCleanupJobs = async () => {
     await callbacksWorker.close(true);
-    const blockingName = `${BULL_PREFIX}:${Buffer.from(CALLBACK_QUEUE).toString('base64')}:w:${lane}`;
+    const blockingName = `${config.bullPrefix}:${Buffer.from(CALLBACK_QUEUE).toString('base64')}:w:${lane}`;
     const clients = String(await redis.client('LIST'));
     for (const line of clients.split('\n')) {
       const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
