@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import { highlightOnly } from './build/highlightLanguages.ts';
 import { precompress } from './build/precompress.ts';
+import { socialPreview } from './build/socialPreview.ts';
 
 const root = fileURLToPath(new URL('./slides', import.meta.url));
 const outDir = fileURLToPath(new URL('./dist', import.meta.url));
@@ -29,7 +30,7 @@ export default defineConfig({
   // Relative asset URLs: the built deck works wherever it is mounted.
   base: './',
   // The talk's code is Python and Lua: highlight.js carries those two languages only.
-  plugins: [selfHostedThemeFonts(), highlightOnly(['python', 'lua']), precompress()],
+  plugins: [selfHostedThemeFonts(), highlightOnly(['python', 'lua']), socialPreview(), precompress()],
   build: {
     outDir,
     emptyOutDir: true,

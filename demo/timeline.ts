@@ -73,7 +73,7 @@ export interface MarkLook {
 }
 
 /** Replies differ by shape as well as colour: released ●, already there ◉, a second copy ✚, nothing to do ○. */
-const REPLY_GLYPHS: Record<ReplyTone, string> = { released: '●', already_in_pool: '◉', duplicate: '✚', not_busy: '○' };
+const REPLY_GLYPHS: Record<ReplyTone, string> = { released: '●', already_in_pool: '◉', duplicate: '✚', not_busy: '○', stale_release: '⊘' };
 
 export function markLook(event: TimelineEvent): MarkLook {
   const reply = releaseReplyOf(event);

@@ -22,7 +22,7 @@ export interface PoolOptions {
 
 export interface PoolEvents {
   changed: [pool: string];
-  released: [pool: string, reply: ReleaseReply, kind: 'lua' | 'naive'];
+  released: [pool: string, reply: ReleaseReply, kind: ReleaseVariant];
   'double-release': [warning: DoubleReleaseWarning];
   reclaimed: [pool: string, executors: string[], via: 'expiry' | 'sweep'];
 }
@@ -30,6 +30,15 @@ export interface PoolEvents {
 /** A request that names something the pool does not have: a client error, nothing changed. */
 export class PoolInputError extends Error {
   override name = 'PoolInputError';
+}
+
+/** Which release ran: the talk's Lua script, the naive DEL + LPUSH, or the fenced script. */
+export type ReleaseVariant = 'lua' | 'naive' | 'fenced';
+
+/** A busy marker's value, `<eval id>@<token>` (see lua/includes/busyMarker.lua), split; a marker without a token is all owner. */
+export function parseBusyMarker(marker: string): { owner: string; token: number | null } {
+  const match = /^(.*)@(\d+)$/.exec(marker);
+  return match ? { owner: match[1]!, token: Number(match[2]) } : { owner: marker, token: null };
 }
 
 export function executorUrls(size: number): string[] {
@@ -47,6 +56,24 @@ function entryUrl(entry: string): string {
   } catch {
     return entry;
   }
+}
+
+/** The keys of lua/allocate_executor_fenced-4.lua for `pool`. */
+export function allocationKeys(pool: string): string[] {
+  const keys = poolKeys(pool);
+  return [keys.available, keys.availableIndex, keys.tokenCounter, keys.busyPrefix];
+}
+
+/** The keys of lua/release_executor_fenced-3.lua for one executor of `pool`. */
+export function fencedReleaseKeys(pool: string, executor: string): string[] {
+  const keys = poolKeys(pool);
+  return [keys.busyPrefix + executor, keys.available, keys.availableIndex];
+}
+
+/** The keys of lua/release_executor.lua (the talk's) for one executor of `pool`. */
+export function talkReleaseKeys(pool: string, executor: string): string[] {
+  const keys = poolKeys(pool);
+  return [keys.busyPrefix + executor, keys.available, keys.releaseTimesPrefix + executor];
 }
 
 export class ExecutorPools extends EventEmitter<PoolEvents> {
@@ -73,45 +100,47 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     ];
     const busy: Record<string, string> = {};
     const busyTtlMs: Record<string, number> = {};
+    const busyToken: Record<string, number> = {};
     for (let i = 0; i < busyFlat.length; i += 3) {
       const url = String(busyFlat[i]);
-      busy[url] = String(busyFlat[i + 1]);
+      const { owner, token } = parseBusyMarker(String(busyFlat[i + 1]));
+      busy[url] = owner;
+      if (token !== null) busyToken[url] = token;
       busyTtlMs[url] = Number(busyFlat[i + 2]);
     }
-    return { pool, available: entries.map(entryUrl), busy, busyTtlMs, executors, readAt: Date.now() };
+    return { pool, available: entries.map(entryUrl), busy, busyTtlMs, busyToken, executors, readAt: Date.now() };
   }
 
-  /** Takes an executor for `evalId` (atomic RPOP + busy marker with TTL); null when the pool is empty. */
+  /**
+   * Takes an executor for `evalId` (atomic RPOP + busy marker with TTL + a fencing
+   * token, O(1) in pool size); null when the pool is empty. `ttlSeconds` may be a
+   * fraction: the marker's TTL is set in milliseconds.
+   */
   async allocate(pool: string, evalId: string, ttlSeconds = this.options.busyTtlSeconds): Promise<AllocateReply | null> {
-    const keys = poolKeys(pool);
-    const reply = (await this.runScript('allocate_executor', [keys.available, keys.busyPrefix], [evalId, ttlSeconds])) as
-      | [string, string]
+    const reply = (await this.runScript('allocate_executor_fenced', allocationKeys(pool), [evalId, Math.max(1, Math.round(ttlSeconds * 1000))])) as
+      | [string, string, number]
       | null;
     if (!reply) return null;
-    const [entry, previousOwner] = reply;
+    const [entry, previousMarker, token] = reply;
     const allocation: AllocateReply = {
       executor: entryUrl(entry),
       evalId,
       ttlSeconds,
-      previousOwner: previousOwner === '' ? null : previousOwner,
-      reply: [entry, previousOwner],
+      previousOwner: previousMarker === '' ? null : parseBusyMarker(previousMarker).owner,
+      token,
+      reply: [entry, previousMarker, token],
     };
     if (allocation.previousOwner) {
-      this.log.error('Executor handed to two evals', { pool, executor: allocation.executor, evalId, previousOwner });
+      this.log.error('Executor handed to two evals', { pool, executor: allocation.executor, evalId, previousOwner: allocation.previousOwner });
     }
     this.emit('changed', pool);
     return allocation;
   }
 
-  /** The idempotent release: one atomic Lua script. */
+  /** The talk's idempotent release: one atomic Lua script (lua/release_executor.lua), which scans the list. */
   async release(pool: string, executor: string): Promise<ReleaseReply> {
     await this.assertMember(pool, executor);
-    const keys = poolKeys(pool);
-    const raw = (await this.runScript(
-      'release_executor',
-      [keys.busyPrefix + executor, keys.available, keys.releaseTimesPrefix + executor],
-      [executor, poolEntry(executor)],
-    )) as [number, number, string, number, number];
+    const raw = (await this.runScript('release_executor', talkReleaseKeys(pool, executor), [executor, poolEntry(executor)])) as [number, number, string, number, number];
     const [wasBusy, added, status, nowMs, previousMs] = raw;
     const sinceLastReleaseMs = previousMs >= 0 ? nowMs - previousMs : null;
     const reply: ReleaseReply = {
@@ -128,11 +157,38 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
   }
 
   /**
+   * The fenced release: frees `executor` only while its busy marker holds `token`
+   * (the one its allocation handed out); otherwise `stale_release`, nothing changed.
+   * O(1) in pool size, and it writes nothing unless the token matches, so it needs
+   * no membership check first.
+   */
+  async releaseFenced(pool: string, executor: string, token: number): Promise<ReleaseReply> {
+    const raw = (await this.runScript('release_executor_fenced', fencedReleaseKeys(pool, executor), [executor, poolEntry(executor), token])) as [
+      number,
+      number,
+      ReleaseStatus,
+      number,
+    ];
+    const [owned, added, status] = raw;
+    const reply: ReleaseReply = {
+      executor,
+      wasBusy: owned === 1 ? 1 : 0,
+      added: added === 1 ? 1 : 0,
+      status,
+      reply: raw,
+      doubleRelease: false,
+      sinceLastReleaseMs: null,
+    };
+    this.observeRelease(pool, reply, 'fenced');
+    return reply;
+  }
+
+  /**
    * Counts a release and raises the double-release warning. Releases made in this
    * process call it themselves; releases made by a worker process (the task
    * runtime's callbacks) are reported here by the server, so one place counts all.
    */
-  observeRelease(pool: string, reply: ReleaseReply, kind: 'lua' | 'naive', options: { log?: boolean } = {}): void {
+  observeRelease(pool: string, reply: ReleaseReply, kind: ReleaseVariant, options: { log?: boolean } = {}): void {
     if (reply.doubleRelease && reply.sinceLastReleaseMs !== null) {
       this.reportDoubleRelease(pool, reply.executor, reply.sinceLastReleaseMs, options.log ?? true);
     }
@@ -143,7 +199,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
   /** Puts back every executor that is neither busy nor available (see lua/reclaim_executors.lua). */
   async reclaim(pool: string, via: 'expiry' | 'sweep'): Promise<string[]> {
     const keys = poolKeys(pool);
-    const executors = (await this.runScript('reclaim_executors', [keys.available, keys.members, keys.busyPrefix], [])) as string[];
+    const executors = (await this.runScript('reclaim_executors', [keys.available, keys.members, keys.busyPrefix, keys.availableIndex], [])) as string[];
     if (executors.length > 0) {
       this.log.info('Executors reclaimed after their busy marker expired', { pool, executors, via });
       this.emit('reclaimed', pool, executors, via);
@@ -183,7 +239,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     const keys = poolKeys(pool);
     const count = (await this.runScript(
       'reset_pool',
-      [keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix],
+      [keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, keys.availableIndex],
       executorUrls(size),
     )) as number;
     this.emit('changed', pool);
@@ -195,7 +251,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     if ((await this.redis.exists(poolKeys(pool).members)) === 0) await this.reset(pool);
   }
 
-  private async assertMember(pool: string, executor: string): Promise<void> {
+  async assertMember(pool: string, executor: string): Promise<void> {
     // Without this a stranger could make the script record release times for any
     // made-up url: a key per request, never cleaned up.
     if ((await this.redis.lpos(poolKeys(pool).members, executor)) === null) {

@@ -1,34 +1,45 @@
 /**
- * Where a pool lives in Redis. Every key starts with one prefix holding one hash
- * tag, `idem:{pool}:`, so all of a script's keys hash to one cluster slot and
- * never collide with anyone else's data in a shared Redis.
+ * Where a pool lives in Redis. Every key of pool P starts with `idem:{P}:`: the
+ * pool's name is its own hash tag, so all of one pool's keys (and so all the keys
+ * of any script run on it) hash to one cluster slot, while different pools spread
+ * over the cluster's slots instead of piling into one.
  */
-export const KEY_PREFIX = 'idem:{pool}:';
+export const KEY_NAMESPACE = 'idem';
 
 export interface PoolKeys {
   /** List of JSON entries {"url": ...}: the executors ready to be handed out. */
   available: string;
+  /** Set of the urls in `available`: O(1) membership for the scripts that keep it (see lua/allocate_executor_fenced-4.lua). */
+  availableIndex: string;
   /** List of urls: every executor of the pool, in display order. */
   members: string;
   /** Prefix of a busy marker; the marker of url U is `busyPrefix + U`. */
   busyPrefix: string;
   /** Prefix of the last two release times of an executor. */
   releaseTimesPrefix: string;
+  /** Counter of fencing tokens: INCR'd by every allocation, never reset, so a token only grows. */
+  tokenCounter: string;
+}
+
+/** `idem:{<pool>}:`, the start of every key of `pool`. */
+export function poolKeyPrefix(pool: string): string {
+  return `${KEY_NAMESPACE}:{${pool}}:`;
 }
 
 export function poolKeys(pool: string): PoolKeys {
-  const base = `${KEY_PREFIX}${pool}:`;
+  const base = poolKeyPrefix(pool);
   return {
     available: `${base}available`,
+    availableIndex: `${base}available-index`,
     members: `${base}members`,
     busyPrefix: `${base}busy:`,
     releaseTimesPrefix: `${base}released-at:`,
+    tokenCounter: `${base}token`,
   };
 }
 
 /** The busy-marker key of one executor, or null when the key is not a busy marker. */
 export function parseBusyKey(key: string): { pool: string; executor: string } | null {
-  if (!key.startsWith(KEY_PREFIX)) return null;
-  const match = /^([a-z0-9-]+):busy:(.+)$/.exec(key.slice(KEY_PREFIX.length));
+  const match = /^idem:\{([a-z0-9][a-z0-9-]{0,31})\}:busy:(.+)$/.exec(key);
   return match ? { pool: match[1]!, executor: match[2]! } : null;
 }

@@ -41,7 +41,7 @@ export class PoolActions extends EventEmitter<{ acted: [action: PoolAction] }> {
 
   async release(request: ReleaseRequest): Promise<ReleaseReply> {
     const pool = this.resolvePool(request.pool, 'act');
-    const reply = await this.pools.release(pool, request.executor);
+    const reply = await this.releaseOnce(pool, request);
     this.emit('acted', { kind: 'released', pool, releases: [reply], at: Date.now() });
     return reply;
   }
@@ -49,9 +49,20 @@ export class PoolActions extends EventEmitter<{ acted: [action: PoolAction] }> {
   /** Both callbacks at once: two releases sent back to back, as link and link_error would. */
   async doubleRelease(request: ReleaseRequest): Promise<ReleaseReply[]> {
     const pool = this.resolvePool(request.pool, 'act');
-    const releases = await Promise.all([this.pools.release(pool, request.executor), this.pools.release(pool, request.executor)]);
+    const releases = await Promise.all([this.releaseOnce(pool, request), this.releaseOnce(pool, request)]);
     this.emit('acted', { kind: 'released', pool, releases, at: Date.now() });
     return releases;
+  }
+
+  /**
+   * With the eval's token: the fenced release; without: the talk's script, as the
+   * talk's slides show it. A viewer naming an executor the pool lacks is told so
+   * either way (the fenced script itself would just answer stale_release).
+   */
+  private async releaseOnce(pool: string, request: ReleaseRequest): Promise<ReleaseReply> {
+    if (request.token === undefined) return this.pools.release(pool, request.executor);
+    await this.pools.assertMember(pool, request.executor);
+    return this.pools.releaseFenced(pool, request.executor, request.token);
   }
 
   async reset(request: ResetRequest): Promise<number> {

@@ -5,7 +5,12 @@
  *
  * A script's key count is read from its own header: the `KEYS[n]` lines of the
  * opening comment are the one place that declares them, so code and header
- * cannot drift apart.
+ * cannot drift apart. A file name may carry the count too, BullMQ style
+ * (`release_executor_fenced-3.lua` is the script `release_executor_fenced` with 3
+ * keys); then name and header must agree.
+ *
+ * Lua shared by several scripts lives in `lua/includes/` and is pulled in by a line
+ * `--- @include "includes/<name>"` (BullMQ's convention), each file once per script.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,25 +19,62 @@ import type { Redis } from 'ioredis';
 export const LUA_DIR = fileURLToPath(new URL('../../lua/', import.meta.url));
 
 export interface LuaScript {
-  /** File name without `.lua`, e.g. `release_executor`. */
+  /** Script name: the file name without `.lua` and without a `-<key count>` suffix, e.g. `release_executor`. */
   name: string;
+  /** The file in `lua/`, e.g. `release_executor_fenced-3.lua`. */
+  file: string;
   numberOfKeys: number;
+  /** The source Redis runs: the file with its includes inlined. */
   source: string;
 }
 
+const FILE_NAME = /^([a-z0-9_]+?)(?:-(\d+))?\.lua$/;
+const INCLUDE = /^--- @include "([A-Za-z0-9_/]+)"[ \t]*$/gm;
+
+function scriptFiles(): Map<string, { file: string; declaredKeys: number | null }> {
+  const files = new Map<string, { file: string; declaredKeys: number | null }>();
+  for (const file of readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua')).sort()) {
+    const match = FILE_NAME.exec(file);
+    if (!match) throw new Error(`lua/${file}: a script's file name is <name>.lua or <name>-<key count>.lua`);
+    if (files.has(match[1]!)) throw new Error(`lua/${file}: two files for the script ${match[1]}`);
+    files.set(match[1]!, { file, declaredKeys: match[2] === undefined ? null : Number(match[2]) });
+  }
+  return files;
+}
+
+function inlineIncludes(source: string, from: string, seen = new Set<string>()): string {
+  return source.replace(INCLUDE, (_line, include: string) => {
+    if (seen.has(include)) return `-- (${include} included above)`;
+    seen.add(include);
+    let body: string;
+    try {
+      body = readFileSync(`${LUA_DIR}${include}.lua`, 'utf8');
+    } catch {
+      throw new Error(`lua/${from}: includes "${include}", but lua/${include}.lua does not exist`);
+    }
+    return inlineIncludes(body.trimEnd(), from, seen);
+  });
+}
+
 export function readScript(name: string): LuaScript {
-  const source = readFileSync(`${LUA_DIR}${name}.lua`, 'utf8');
-  const header = /^--\[\[([\s\S]*?)\]\]/.exec(source);
-  if (!header) throw new Error(`lua/${name}.lua: no header comment naming its KEYS and ARGV`);
+  const found = scriptFiles().get(name);
+  if (!found) throw new Error(`no script lua/${name}.lua`);
+  const { file, declaredKeys } = found;
+  const raw = readFileSync(`${LUA_DIR}${file}`, 'utf8');
+  const header = /^--\[\[([\s\S]*?)\]\]/.exec(raw);
+  if (!header) throw new Error(`lua/${file}: no header comment naming its KEYS and ARGV`);
   const declared = new Set([...header[1]!.matchAll(/^\s*KEYS\[(\d+)\]/gm)].map((m) => Number(m[1])));
   for (let i = 1; i <= declared.size; i++) {
-    if (!declared.has(i)) throw new Error(`lua/${name}.lua: header declares KEYS out of order (missing KEYS[${i}])`);
+    if (!declared.has(i)) throw new Error(`lua/${file}: header declares KEYS out of order (missing KEYS[${i}])`);
   }
-  return { name, numberOfKeys: declared.size, source };
+  if (declaredKeys !== null && declaredKeys !== declared.size) {
+    throw new Error(`lua/${file}: the file name says ${declaredKeys} keys, the header declares ${declared.size}`);
+  }
+  return { name, file, numberOfKeys: declared.size, source: inlineIncludes(raw, file) };
 }
 
 export function listScripts(): string[] {
-  return readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua')).map((f) => f.slice(0, -'.lua'.length)).sort();
+  return [...scriptFiles().keys()].sort();
 }
 
 type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
@@ -51,7 +93,7 @@ export function loadScripts(redis: Redis): RunScript {
     const script = scripts.get(name);
     if (!script) throw new Error(`no script lua/${name}.lua`);
     if (keys.length !== script.numberOfKeys) {
-      throw new Error(`lua/${name}.lua takes ${script.numberOfKeys} keys, got ${keys.length}`);
+      throw new Error(`lua/${script.file} takes ${script.numberOfKeys} keys, got ${keys.length}`);
     }
     // defineCommand adds the method at run time; this is its one typed entry point.
     const call = (redis as unknown as Record<string, ScriptCall>)[name]!;

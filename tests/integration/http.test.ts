@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPrivateRedis } from '../../server/redis/privateRedis.ts';
 import type { AllocateReply, ApiError, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
-import { PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+import { openAllPanels, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState, redisCommandsDuring } from '../support/redis.ts';
 import { AllocateRequest, ReleaseRequest, ResetRequest, WatchRequest } from '../../server/protocol.ts';
 import { parseOrThrow } from '../../server/errors.ts';
@@ -68,7 +68,14 @@ let site: Site;
 before(async () => {
   // No rate limit to speak of here: the bad-input table alone sends dozens of actions.
   // No sweep either: the bad-input table counts the commands Redis runs.
-  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000', REAPER_SWEEP_MS: '3600000' });
+  site = await startSite({
+    VIEWER_ACTIONS_PER_SECOND: '1000',
+    VIEWER_ACTION_BURST: '1000',
+    PANEL_ACTIONS_PER_SECOND: '10000',
+    PANEL_ACTION_BURST: '10000',
+    REAPER_SWEEP_MS: '3600000',
+  });
+  openAllPanels(site);
 });
 
 after(async () => {
@@ -89,7 +96,7 @@ test('GET /healthz: 200 {"redis": "ok"}', async () => {
 test('GET /api/pool: the pool as Redis holds it', async () => {
   const reply = await call<PoolSnapshot>(site, 'GET', '/api/pool');
   assert.equal(reply.status, 200);
-  assert.deepEqual(Object.keys(reply.body).sort(), ['available', 'busy', 'busyTtlMs', 'executors', 'pool', 'readAt']);
+  assert.deepEqual(Object.keys(reply.body).sort(), ['available', 'busy', 'busyToken', 'busyTtlMs', 'executors', 'pool', 'readAt']);
   assert.equal(reply.body.pool, 'main');
   assert.deepEqual(reply.body.executors, ['executor-1', 'executor-2', 'executor-3', 'executor-4']);
   assert.deepEqual([...reply.body.available].sort(), reply.body.executors);
@@ -104,8 +111,9 @@ test('POST /api/allocate: 200 with the allocation until the pool is empty, then 
   for (let i = 1; i <= 4; i++) {
     const reply = await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: `eval-${i}` } });
     assert.equal(reply.status, 200);
-    assert.deepEqual(Object.keys(reply.body).sort(), ['evalId', 'executor', 'previousOwner', 'reply', 'ttlSeconds']);
-    assert.deepEqual(reply.body.reply, [JSON.stringify({ url: reply.body.executor }), ''], "the script's own reply: [entry, previous owner]");
+    assert.deepEqual(Object.keys(reply.body).sort(), ['evalId', 'executor', 'previousOwner', 'reply', 'token', 'ttlSeconds']);
+    assert.deepEqual(reply.body.reply, [JSON.stringify({ url: reply.body.executor }), '', reply.body.token], "the script's own reply: [entry, previous marker, token]");
+    assert.ok(Number.isInteger(reply.body.token) && reply.body.token > 0, `token ${reply.body.token}`);
     assert.equal(reply.body.evalId, `eval-${i}`);
     assert.equal(reply.body.previousOwner, null);
     assert.equal(reply.body.ttlSeconds, 600);
@@ -142,6 +150,23 @@ test('POST /api/release: the script reply, released then already_in_pool with th
   assert.equal(second.body.doubleRelease, true);
   assert.equal(occurrences((await call<PoolSnapshot>(site, 'GET', '/api/pool')).body.available, allocation.executor), 1);
   assert.ok(site.logLines.some((line) => JSON.parse(line).msg === 'Double release detected'));
+});
+
+test("POST /api/release with the allocation's token: the fenced release; a late one is stale_release and changes nothing", async () => {
+  await call(site, 'POST', '/api/pool/reset', { json: { size: 1 }, headers: PRESENTER });
+  const a = (await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: 'eval-a' } })).body;
+  const first = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: a.executor, token: a.token } });
+  assert.equal(first.status, 200);
+  assert.deepEqual(first.body.reply, [1, 1, 'released', a.token]);
+  const b = (await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: 'eval-b' } })).body;
+  assert.equal(b.executor, a.executor);
+  const before = await redisState(site);
+  const late = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: a.executor, token: a.token } });
+  assert.equal(late.status, 200);
+  assert.equal(late.body.status, 'stale_release');
+  assert.deepEqual(late.body.reply, [0, 0, 'stale_release', b.token]);
+  assert.deepEqual(await redisState(site), before, 'eval-b keeps its executor');
+  assertApiError(await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-c' } }), 409, 'pool_empty');
 });
 
 test('POST /api/pool/reset: 403 without the presenter secret, and nothing reset', async () => {
@@ -215,6 +240,13 @@ describe('bad input: 400/413 with {error, message}, Redis unchanged and not even
     { name: 'release: JSON array', by: ReleaseRequest, path: '/api/release', raw: '[{"executor":"executor-1"}]' },
     { name: 'release: JSON true', by: 'parser', path: '/api/release', raw: 'true' },
     { name: 'release: body over 4 KB', by: 'parser', path: '/api/release', json: { executor: 'executor-1', pad: huge }, status: 413 },
+    { name: 'release: token 0', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: 0 } },
+    { name: 'release: token negative', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: -1 } },
+    { name: 'release: token a fraction', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: 1.5 } },
+    { name: 'release: token a string', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: '1' } },
+    { name: 'release: token null', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: null } },
+    { name: 'release: token beyond 2^53', by: ReleaseRequest, path: '/api/release', raw: '{"executor":"executor-1","token":9007199254740993}' },
+    { name: 'release: token with an unknown executor', by: 'redis', path: '/api/release', json: { executor: 'executor-99', token: 1 } },
     // pool read and reset
     { name: 'pool: unknown pool', by: 'pools', method: 'GET', path: '/api/pool?pool=nope' },
     { name: 'pool: pool with bad characters', by: WatchRequest, method: 'GET', path: '/api/pool?pool=Main%21' },
@@ -269,6 +301,7 @@ describe('bad input: 400/413 with {error, message}, Redis unchanged and not even
 
 test('rate limit: a viewer over its burst gets 429 rate_limited, and the pool is unchanged', async () => {
   const limitedSite = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1', VIEWER_ACTION_BURST: '3' });
+  openAllPanels(limitedSite);
   try {
     for (let i = 1; i <= 3; i++) {
       assert.equal((await call(limitedSite, 'POST', '/api/allocate', { json: { evalId: `eval-${i}` } })).status, 200);
@@ -288,6 +321,7 @@ test('rate limit: a viewer over its burst gets 429 rate_limited, and the pool is
 test('GET /healthz: 503 {"redis": "unavailable"} when Redis is gone, and actions 503 redis_unavailable', async () => {
   const redis = await startPrivateRedis();
   const downSite = await startSite({ REDIS_URL: redis.url });
+  openAllPanels(downSite);
   try {
     assert.equal(downSite.redisUrl, redis.url);
     const up = await call<{ redis: string }>(downSite, 'GET', '/healthz');

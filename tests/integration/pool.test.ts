@@ -1,17 +1,20 @@
 /**
  * The executor pools against a real redis-server of this file's own: every path
  * of the release script, allocation under a burst, busy-marker TTLs, the
- * double-release warning, the naive release's duplicate, and the script loader.
+ * double-release warning, the naive release's duplicate, the late duplicate and
+ * the fenced release that stops it, cluster slots, and the script loader.
  */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PoolInputError, executorUrls, poolEntry } from '../../server/pool/executorPool.ts';
+import { ExecutorPools, PoolInputError, executorUrls, poolEntry } from '../../server/pool/executorPool.ts';
 import { poolKeys } from '../../server/pool/keys.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
 import { listScripts, loadScripts, readScript } from '../../server/redis/scripts.ts';
+import { keySlot } from '../../server/redis/keySlot.ts';
 import type { DoubleReleaseWarning } from '../../server/protocol.ts';
 import { createMetrics } from '../../server/metrics.ts';
-import { connectPools, logged, occurrences, type TestPools } from '../support/redis.ts';
+import { createCapturingLogger } from '../../server/log.ts';
+import { TEST_POOL_OPTIONS, connectPools, logged, occurrences, type TestPools } from '../support/redis.ts';
 
 const POOL = 'pool-test';
 const WINDOW_MS = 50;
@@ -135,7 +138,11 @@ test('allocation is atomic under a burst: 50 concurrent calls on 8 executors, 8 
     assert.deepEqual(won.map((r) => r.executor).sort(), executorUrls(8).sort(), 'each executor handed out exactly once');
     for (const allocation of won) {
       assert.equal(allocation.previousOwner, null);
-      assert.equal(await t.redis.get(keys.busyPrefix + allocation.executor), allocation.evalId, 'the marker is owned by the eval that got it');
+      assert.equal(
+        await t.redis.get(keys.busyPrefix + allocation.executor),
+        `${allocation.evalId}@${allocation.token}`,
+        'the marker is owned by the eval that got it, with its token',
+      );
     }
     const snapshot = await t.pools.snapshot(POOL);
     assert.deepEqual(snapshot.available, []);
@@ -273,25 +280,45 @@ test('reset makes a fresh pool: all available in order, no markers, no release t
   assert.deepEqual(snapshot.executors, ['executor-1', 'executor-2', 'executor-3']);
   assert.deepEqual(snapshot.available, ['executor-3', 'executor-2', 'executor-1'], 'head first; executor-1 is handed out first');
   assert.deepEqual(snapshot.busy, {});
-  assert.deepEqual((await t.redis.keys('*')).sort(), [keys.available, keys.members].sort());
+  assert.deepEqual(
+    (await t.redis.keys('*')).sort(),
+    [keys.available, keys.availableIndex, keys.members, keys.tokenCounter].sort(),
+    'the token counter stays: tokens keep growing across resets',
+  );
 });
 
-test('every key a pool writes starts with idem:{pool}:<name>:', async () => {
-  await t.pools.allocate(POOL, 'eval-a');
+test('every key a pool writes starts with idem:{<pool>}:, and all of them hash to the pool\'s one slot', async () => {
+  const a = await t.pools.allocate(POOL, 'eval-a');
   await t.pools.release(POOL, 'executor-1');
-  await t.pools.allocate(POOL, 'eval-b');
+  const b = await t.pools.allocate(POOL, 'eval-b');
+  await t.pools.releaseFenced(POOL, b!.executor, b!.token);
+  await t.pools.releaseFenced(POOL, a!.executor, a!.token);
+  await t.pools.allocate(POOL, 'eval-c');
+  await t.pools.reclaim(POOL, 'sweep');
   const all = await t.redis.keys('*');
-  assert.ok(all.length >= 4);
-  for (const key of all) assert.ok(key.startsWith(`idem:{pool}:${POOL}:`), key);
+  assert.ok(all.length >= 6, all.join(' '));
+  for (const key of all) {
+    assert.ok(key.startsWith(`idem:{${POOL}}:`), key);
+    assert.equal(keySlot(key), keySlot(POOL), key);
+  }
 });
 
 // ---------------------------------------------------------------- the script loader
 
 test('each script declares in its header exactly the KEYS its code uses', () => {
-  const expected: Record<string, number> = { allocate_executor: 2, read_pool: 3, release_executor: 3, reset_pool: 4 };
+  const expected: Record<string, number> = {
+    allocate_executor_fenced: 4,
+    read_pool: 3,
+    reclaim_executors: 4,
+    release_executor: 3,
+    release_executor_fenced: 3,
+    reset_pool: 5,
+  };
+  assert.deepEqual(listScripts(), Object.keys(expected).sort(), 'every script of lua/ has its expected key count here');
   for (const [name, count] of Object.entries(expected)) assert.equal(readScript(name).numberOfKeys, count, name);
   for (const name of listScripts()) {
     const { source, numberOfKeys } = readScript(name);
+    assert.doesNotMatch(source, /@include/, `lua/${name}: every include inlined`);
     const body = source.replace(/^--\[\[[\s\S]*?\]\]/, '');
     const used = Math.max(0, ...[...body.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
     assert.equal(numberOfKeys, used, `lua/${name}.lua: header declares ${numberOfKeys} keys, code uses ${used}`);
@@ -319,19 +346,166 @@ test('EVALSHA falls back to EVAL after SCRIPT FLUSH: the release still works, an
   assert.deepEqual(await t.redis.script('EXISTS', sha), [1], 'the fallback EVAL loaded it again');
 });
 
-// ---------------------------------------------------------------- a known gap
+// ---------------------------------------------------------------- the late duplicate, and its fence
 
-test(
-  "a late second callback after the executor was handed to another eval must not free that eval's executor",
-  { todo: 'the release takes no eval id, so it cannot tell the owner it was given from the one holding the marker now' },
-  async () => {
-    await t.pools.reset(POOL, 1);
-    await t.pools.allocate(POOL, 'eval-a');
-    await t.pools.release(POOL, 'executor-1'); // eval-a's success callback
-    assert.equal((await t.pools.allocate(POOL, 'eval-b'))?.executor, 'executor-1');
-    await t.pools.release(POOL, 'executor-1'); // eval-a's failure callback, late: eval-b holds executor-1 now
-    const snapshot = await t.pools.snapshot(POOL);
-    assert.equal(snapshot.busy['executor-1'], 'eval-b', 'eval-b still holds executor-1');
-    assert.equal(await t.pools.allocate(POOL, 'eval-c'), null, 'so nobody else can get it');
-  },
-);
+/** A pool of one: eval-a takes executor-1, its first callback releases it, eval-b takes it next. */
+async function lateDuplicateSetUp() {
+  await t.pools.reset(POOL, 1);
+  const a = await t.pools.allocate(POOL, 'eval-a');
+  assert.equal(a?.executor, 'executor-1');
+  return a!;
+}
+
+test("the talk's release and a late callback: eval-a's second release frees eval-b's executor, and eval-c is handed it", async () => {
+  await lateDuplicateSetUp();
+  assert.equal((await t.pools.release(POOL, 'executor-1')).status, 'released'); // eval-a's link
+  assert.equal((await t.pools.allocate(POOL, 'eval-b'))?.executor, 'executor-1');
+  const late = await t.pools.release(POOL, 'executor-1'); // eval-a's link_error, late: eval-b holds executor-1 now
+  assert.deepEqual(late.reply.slice(0, 3), [1, 1, 'released'], 'the script cannot tell eval-a from eval-b');
+  assert.equal(late.doubleRelease, true, 'the warning fires here (less than the window apart) but refuses nothing; further apart, not even that');
+  const snapshot = await t.pools.snapshot(POOL);
+  assert.equal(snapshot.busy['executor-1'], undefined, "eval-b's marker is gone");
+  assert.deepEqual(snapshot.available, ['executor-1'], 'and its executor is available while eval-b runs on it');
+  const c = await t.pools.allocate(POOL, 'eval-c');
+  assert.equal(c?.executor, 'executor-1', 'two evals on one executor, and nothing noticed');
+  assert.equal(c?.previousOwner, null);
+});
+
+test("the fenced release and the same late callback: stale_release, eval-b keeps executor-1, eval-c finds the pool empty", async () => {
+  const a = await lateDuplicateSetUp();
+  const first = await t.pools.releaseFenced(POOL, 'executor-1', a.token);
+  assert.deepEqual(first.reply, [1, 1, 'released', a.token]);
+  const b = await t.pools.allocate(POOL, 'eval-b');
+  assert.equal(b?.executor, 'executor-1');
+  assert.ok(b!.token > a.token, `tokens grow: ${a.token} then ${b!.token}`);
+
+  const keysBefore = await dump();
+  const late = await t.pools.releaseFenced(POOL, 'executor-1', a.token);
+  assert.deepEqual(late.reply, [0, 0, 'stale_release', b!.token], "refused, and the reply names the token that holds it");
+  assert.deepEqual({ wasBusy: late.wasBusy, added: late.added, status: late.status }, { wasBusy: 0, added: 0, status: 'stale_release' });
+  assert.deepEqual(await dump(), keysBefore, 'a stale release changes nothing');
+
+  const snapshot = await t.pools.snapshot(POOL);
+  assert.equal(snapshot.busy['executor-1'], 'eval-b', 'eval-b still holds executor-1');
+  assert.equal(snapshot.busyToken?.['executor-1'], b!.token);
+  assert.equal(await t.pools.allocate(POOL, 'eval-c'), null, 'so nobody else can get it');
+  assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-1', b!.token)).reply, [1, 1, 'released', b!.token], "eval-b's own release frees it");
+});
+
+/** Every key of the Redis with its value, to prove a call changed nothing (TTLs left out: they tick). */
+async function dump(): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const key of (await t.redis.keys('*')).sort()) {
+    const type = await t.redis.type(key);
+    out[key] =
+      type === 'list' ? await t.redis.lrange(key, 0, -1)
+      : type === 'set' ? (await t.redis.smembers(key)).sort()
+      : await t.redis.get(key);
+  }
+  return out;
+}
+
+test('fenced release: a second release with the same token is stale; so is one after the marker expired, and one of a made-up executor', async () => {
+  const a = (await t.pools.allocate(POOL, 'eval-a'))!;
+  assert.equal((await t.pools.releaseFenced(POOL, a.executor, a.token)).status, 'released');
+  assert.deepEqual((await t.pools.releaseFenced(POOL, a.executor, a.token)).reply, [0, 0, 'stale_release', 0], 'no marker: held 0');
+  assert.equal(occurrences(await available(), a.executor), 1);
+
+  const b = (await t.pools.allocate(POOL, 'eval-b'))!;
+  await t.redis.del(keys.busyPrefix + b.executor); // what the TTL would do
+  const before = await dump();
+  assert.deepEqual((await t.pools.releaseFenced(POOL, b.executor, b.token)).reply, [0, 0, 'stale_release', 0]);
+  assert.deepEqual(await dump(), before, 'an expired owner cannot put the executor back: that is the reaper\'s job');
+
+  assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-99', 1)).reply, [0, 0, 'stale_release', 0]);
+  assert.deepEqual(await dump(), before, 'no key for a stranger\'s url');
+});
+
+test('fenced release: a marker the talk wrote (no token) is never freed by a token', async () => {
+  await t.redis.rpop(keys.available);
+  await t.redis.srem(keys.availableIndex, 'executor-1');
+  await t.redis.set(keys.busyPrefix + 'executor-1', 'eval-old');
+  for (const token of [1, 2, 99]) {
+    assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-1', token)).reply, [0, 0, 'stale_release', 0]);
+  }
+  assert.equal(await t.redis.get(keys.busyPrefix + 'executor-1'), 'eval-old');
+});
+
+test('fenced release with the right token while the url is already listed (a duplicate another release made): marker gone, nothing added', async () => {
+  await t.pools.reset(POOL, 1);
+  const a = (await t.pools.allocate(POOL, 'eval-a'))!;
+  // The state the naive release leaves: listed, and (by the index) known to be listed, while still marked.
+  await t.redis.lpush(keys.available, poolEntry(a.executor));
+  await t.redis.sadd(keys.availableIndex, a.executor);
+  const reply = await t.pools.releaseFenced(POOL, a.executor, a.token);
+  assert.deepEqual(reply.reply, [1, 0, 'already_in_pool', a.token]);
+  assert.equal(await t.redis.exists(keys.busyPrefix + a.executor), 0);
+  assert.deepEqual(await available(), [a.executor]);
+});
+
+test('tokens only grow: across allocations, releases and a pool reset', async () => {
+  const tokens: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 4; i++) tokens.push((await t.pools.allocate(POOL, `eval-${round}-${i}`))!.token);
+    await t.pools.reset(POOL);
+  }
+  assert.deepEqual(tokens, [...tokens].sort((x, y) => x - y));
+  assert.equal(new Set(tokens).size, tokens.length, 'no token handed out twice');
+  // A callback from before the reset cannot free an executor allocated after it.
+  const fresh = (await t.pools.allocate(POOL, 'eval-new'))!;
+  assert.equal((await t.pools.releaseFenced(POOL, fresh.executor, tokens[0]!)).status, 'stale_release');
+});
+
+test('the available index always holds exactly the urls of the list, whatever mix of scripts ran', async () => {
+  const listUrls = async () => [...new Set(await available())].sort();
+  const indexUrls = async () => (await t.redis.smembers(keys.availableIndex)).sort();
+  assert.deepEqual(await indexUrls(), await listUrls(), 'after reset');
+  const a = (await t.pools.allocate(POOL, 'eval-a'))!;
+  const b = (await t.pools.allocate(POOL, 'eval-b'))!;
+  assert.deepEqual(await indexUrls(), await listUrls(), 'after two allocations');
+  await t.pools.releaseFenced(POOL, a.executor, a.token);
+  assert.deepEqual(await indexUrls(), await listUrls(), 'after a fenced release');
+  await t.redis.del(keys.busyPrefix + b.executor);
+  assert.deepEqual(await t.pools.reclaim(POOL, 'sweep'), [b.executor]);
+  assert.deepEqual(await indexUrls(), await listUrls(), 'after the reaper');
+  // The talk's release pushes without the index: the list may hold more than the index, never less.
+  const c = (await t.pools.allocate(POOL, 'eval-c'))!;
+  await t.pools.release(POOL, c.executor);
+  const index = await indexUrls();
+  for (const url of index) assert.ok((await listUrls()).includes(url), `${url} indexed and listed`);
+  // And the reaper never duplicates what the talk's release pushed.
+  assert.deepEqual(await t.pools.reclaim(POOL, 'sweep'), []);
+  for (const url of await listUrls()) assert.equal(occurrences(await available(), url), 1, url);
+});
+
+// ---------------------------------------------------------------- Redis Cluster: one slot per script call
+
+test("every script call's keys (and the keys it builds from a prefix) hash to one cluster slot, each pool its own", async () => {
+  const calls: { name: string; keys: string[]; args: (string | number)[] }[] = [];
+  const run = loadScripts(t.redis);
+  const recording = new ExecutorPools(t.redis, (name, k, args) => {
+    calls.push({ name, keys: k, args });
+    return run(name, k, args);
+  }, TEST_POOL_OPTIONS, createCapturingLogger().logger);
+  const pools = ['main', 'attempt-1', 'late-duplicate', POOL];
+  for (const pool of pools) {
+    await recording.reset(pool, 3);
+    const a = (await recording.allocate(pool, 'eval-a'))!;
+    await recording.release(pool, a.executor);
+    const b = (await recording.allocate(pool, 'eval-b'))!;
+    await recording.releaseFenced(pool, b.executor, b.token);
+    await recording.snapshot(pool);
+    await recording.reclaim(pool, 'sweep');
+  }
+  assert.deepEqual([...new Set(calls.map((c) => c.name))].sort(), listScripts(), 'every script was called');
+  const slotOfPool = new Map<string, number>();
+  for (const call of calls) {
+    // A key ending in ":" is a prefix the script completes with an executor url from the pool.
+    const touched = call.keys.flatMap((key) => (key.endsWith(':') ? [key + 'executor-1', key + 'executor-3'] : [key]));
+    const slots = new Set(touched.map(keySlot));
+    assert.equal(slots.size, 1, `${call.name}: ${touched.join(', ')} in ${slots.size} slots`);
+    const pool = /^idem:\{([^}]+)\}:/.exec(call.keys[0]!)![1]!;
+    slotOfPool.set(pool, [...slots][0]!);
+  }
+  assert.equal(new Set(slotOfPool.values()).size, pools.length, 'different pools, different slots');
+});

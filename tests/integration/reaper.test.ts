@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
 import { startReaper } from '../../server/pool/reaper.ts';
 import { checkInvariant } from '../../server/pool/invariant.ts';
+import { poolKeys } from '../../server/pool/keys.ts';
 import { createCapturingLogger } from '../../server/log.ts';
 import { connectPools, pollUntil, type TestPools } from '../support/redis.ts';
 
@@ -32,7 +33,7 @@ test('without a reaper, an expired busy marker leaves the executor lost', async 
   const allocation = await t.pools.allocate('no-reaper', 'eval-dies', 1);
   assert.ok(allocation);
   // Wait for Redis itself to say the marker is gone (PTTL -2), not for a guessed time.
-  const busyKey = `idem:{pool}:no-reaper:busy:${allocation.executor}`;
+  const busyKey = poolKeys('no-reaper').busyPrefix + allocation.executor;
   await pollUntil(async () => (await t.redis.pttl(busyKey)) === -2, 5_000, `${busyKey} to expire`);
   const verdict = checkInvariant(await t.pools.snapshot('no-reaper'));
   assert.equal(verdict.sound, false);

@@ -11,7 +11,9 @@ import { once } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
 import type { PoolSnapshot, RedisState, RunRecord, RunSummary } from '../../server/protocol.ts';
 import { checkInvariant } from '../../server/pool/invariant.ts';
-import { api, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
+
+const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 import { withDeadline } from '../support/deadline.ts';
 import { pollUntil } from '../support/redis.ts';
 
@@ -24,6 +26,7 @@ const snapshots: PoolSnapshot[] = [];
 
 before(async () => {
   site = await startSite({ TASK_WORKERS: '2', REAPER_SWEEP_MS: '500', VIEWER_ACTION_BURST: '1000', VIEWER_ACTIONS_PER_SECOND: '1000' });
+  openAllPanels(site);
   viewer = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false });
   await withDeadline(new Promise((resolve) => viewer.once('connect', () => resolve(undefined))), 10_000, 'the viewer to connect');
   viewer.on('redis:state', (state: RedisState) => states.push(state));
@@ -59,7 +62,7 @@ test('SIGKILL to the private Redis: restarted (same port, new password), pools s
 
   // A run in flight: its eval is on a worker when Redis dies.
   const finished = new Promise<RunRecord>((resolve) => site.runs.on('finished', (run) => run.scenario === 'attempt-3' && resolve(run)));
-  const started = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'lock-lost' });
+  const started = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'lock-lost' }, PRESENTER);
   assert.equal(started.status, 202);
   await pollUntil(async () => site.runs.get(started.body.id)!.events.some((e) => e.kind === 'picked-up'), 30_000, 'the run to be picked up');
 
@@ -119,7 +122,7 @@ test('SIGKILL to the private Redis: restarted (same port, new password), pools s
   assert.deepEqual(executors, [short.executor]);
 
   // And the task runtime works on the new Redis: a whole run, sound.
-  const next = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'none' });
+  const next = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'none' }, PRESENTER);
   assert.equal(next.status, 202);
   const nextRun = await withDeadline(
     new Promise<RunRecord>((resolve) => site.runs.on('finished', (r) => r.id === next.body.id && resolve(r))),

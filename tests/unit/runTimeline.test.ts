@@ -40,7 +40,7 @@ const replied = (callback: 'link' | 'link_error', lane: string, answer: ReleaseR
 const allocated = (evalId: string, executor: string): TimelineEntry => ({
   kind: 'allocate',
   text: `RPOP for ${evalId}`,
-  data: { evalId, executor, ttlSeconds: 600, previousOwner: null, reply: [JSON.stringify({ url: executor }), ''] },
+  data: { evalId, executor, ttlSeconds: 600, previousOwner: null, token: 1, reply: [JSON.stringify({ url: executor }), '', 1] },
 });
 const plain = <K extends 'picked-up' | 'link-dispatched' | 'kill-sent' | 'worker-killed' | 'job-stalled' | 'pool-reset' | 'queued'>(kind: K): TimelineEntry => {
   const data = {

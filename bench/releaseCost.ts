@@ -1,0 +1,259 @@
+/**
+ * What a release costs Redis, and how many per second it takes: the talk's
+ * list-scanning script, the fenced O(1) script, and a floor script (DEL + LPUSH
+ * + RPOP in one EVALSHA), at pool sizes 10, 1,000 and 10,000, each one call per
+ * round trip and pipelined. All on a private redis-server, in one run, rounds
+ * interleaved so the three scripts meet the same machine noise; figures are
+ * medians over the rounds, ratios are taken within a round and then the median.
+ *
+ *   npm run bench                      # 5 rounds, writes docs/BENCHMARKS.md "Release cost" + docs/release-cost.svg
+ *   BENCH_ROUNDS=3 BENCH_WRITE=0 npm run bench   # fewer rounds, print only
+ *
+ * Server time per call comes from Redis itself (INFO commandstats, usec of EVALSHA,
+ * read before and after each measured phase). Calls per second is the client's
+ * count over the wall time of the measured phases. A release needs a busy
+ * executor, so before each batch the talk's and the fenced variant allocate (not
+ * measured); the floor needs nothing. Batches are at most 100 releases, so the
+ * list stays >= 90% of the pool while the talk's script scans it.
+ */
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { startPrivateRedis } from '../server/redis/privateRedis.ts';
+import { loadScripts } from '../server/redis/scripts.ts';
+import { allocationKeys, executorUrls, fencedReleaseKeys, poolEntry, talkReleaseKeys } from '../server/pool/executorPool.ts';
+import { poolKeys } from '../server/pool/keys.ts';
+import { replaceSection } from './markdown.ts';
+import { releaseCostChart } from './releaseCostChart.ts';
+
+export type Variant = 'talk' | 'fenced' | 'floor';
+export type Mode = 'unpipelined' | 'pipelined';
+export const VARIANTS: Variant[] = ['talk', 'fenced', 'floor'];
+export const MODES: Mode[] = ['unpipelined', 'pipelined'];
+export const SIZES = [10, 1_000, 10_000];
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const PHASE_TARGET_MS = Number(process.env.BENCH_PHASE_MS ?? 300);
+const WRITE = process.env.BENCH_WRITE !== '0';
+const BATCH = 100;
+const POOL = 'bench';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface Measurement {
+  variant: Variant;
+  mode: Mode;
+  size: number;
+  calls: number;
+  serverUsPerCall: number;
+  callsPerSecond: number;
+}
+
+async function evalStats(redis: Redis): Promise<{ calls: number; usec: number }> {
+  const info = await redis.info('commandstats');
+  let calls = 0;
+  let usec = 0;
+  for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/gm)) {
+    calls += Number(match[1]);
+    usec += Number(match[2]);
+  }
+  return { calls, usec };
+}
+
+type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
+
+/** One script call's keys and arguments, built before the clock starts. */
+type Call = (string | number)[];
+
+async function measure(redis: Redis, variant: Variant, mode: Mode, size: number): Promise<Measurement> {
+  const keys = poolKeys(POOL);
+  const commands = redis as unknown as Record<string, ScriptCall>;
+  await commands.reset_pool!(keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, keys.availableIndex, ...executorUrls(size));
+  const command = { talk: 'release_executor', fenced: 'release_executor_fenced', floor: 'floor_release' }[variant];
+  const batch = Math.min(size, BATCH);
+  let calls = 0;
+  let usec = 0;
+  let wallNs = 0n;
+
+  while (wallNs < BigInt(PHASE_TARGET_MS) * 1_000_000n || calls < 2 * batch) {
+    // Not measured: make `batch` executors busy (the floor needs none), and build every call.
+    let releases: Call[];
+    if (variant === 'floor') {
+      releases = Array.from({ length: batch }, (_, i) => [keys.busyPrefix + `executor-${i + 1}`, keys.available, poolEntry(`executor-${i + 1}`)]);
+    } else {
+      const allocating = redis.pipeline() as unknown as Record<string, ScriptCall> & { exec(): Promise<[Error | null, unknown][]> };
+      for (let i = 0; i < batch; i++) allocating.allocate_executor_fenced!(...allocationKeys(POOL), `bench-${i}`, 600_000);
+      releases = (await allocating.exec()).map(([error, reply]) => {
+        if (error) throw error;
+        const [entry, , token] = reply as [string, string, number];
+        const executor = (JSON.parse(entry) as { url: string }).url;
+        return variant === 'talk'
+          ? [...talkReleaseKeys(POOL, executor), executor, poolEntry(executor)]
+          : [...fencedReleaseKeys(POOL, executor), executor, poolEntry(executor), token];
+      });
+    }
+
+    const before = await evalStats(redis);
+    const started = process.hrtime.bigint();
+    if (mode === 'unpipelined') {
+      for (const call of releases) await commands[command]!(...call);
+    } else {
+      const pipeline = redis.pipeline() as unknown as Record<string, ScriptCall> & { exec(): Promise<unknown> };
+      for (const call of releases) pipeline[command]!(...call);
+      await pipeline.exec();
+    }
+    wallNs += process.hrtime.bigint() - started;
+    const after = await evalStats(redis);
+    calls += after.calls - before.calls;
+    usec += after.usec - before.usec;
+  }
+  const seconds = Number(wallNs) / 1e9;
+  return { variant, mode, size, calls, serverUsPerCall: usec / calls, callsPerSecond: calls / seconds };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export interface Summary {
+  variant: Variant;
+  mode: Mode;
+  size: number;
+  serverUsPerCall: number;
+  callsPerSecond: number;
+  /** Median over rounds of (this variant's calls/s ÷ the floor's, same round, same size and mode). */
+  throughputVsFloor: number;
+  /** Median over rounds of (this variant's server µs ÷ the floor's). */
+  costVsFloor: number;
+}
+
+export function summarize(rounds: Measurement[][]): Summary[] {
+  const out: Summary[] = [];
+  for (const size of SIZES) {
+    for (const mode of MODES) {
+      for (const variant of VARIANTS) {
+        const pick = (round: Measurement[], v: Variant) => round.find((m) => m.variant === v && m.mode === mode && m.size === size)!;
+        out.push({
+          variant,
+          mode,
+          size,
+          serverUsPerCall: median(rounds.map((round) => pick(round, variant).serverUsPerCall)),
+          callsPerSecond: median(rounds.map((round) => pick(round, variant).callsPerSecond)),
+          throughputVsFloor: median(rounds.map((round) => pick(round, variant).callsPerSecond / pick(round, 'floor').callsPerSecond)),
+          costVsFloor: median(rounds.map((round) => pick(round, variant).serverUsPerCall / pick(round, 'floor').serverUsPerCall)),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+const NAMES: Record<Variant, string> = {
+  talk: "the talk's release (`release_executor.lua`)",
+  fenced: 'fenced release (`release_executor_fenced-3.lua`)',
+  floor: 'floor (DEL + LPUSH + RPOP)',
+};
+
+function fmt(n: number, digits = 1): string {
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(digits);
+}
+
+export function markdownSection(summary: Summary[], machine: string, command: string, rounds: number): string {
+  const lines: string[] = [];
+  lines.push(`Command: \`${command}\` (on a private \`redis-server\`, one client; ${rounds} rounds, the three scripts interleaved in each).`);
+  lines.push('');
+  lines.push(`Machine: ${machine}`);
+  lines.push('');
+  lines.push('Server µs per call: `INFO commandstats` (usec of EVALSHA over the measured calls). Calls/s: the client\'s count over the');
+  lines.push('wall time of the measured calls. Medians over the rounds; "× floor" is the median of the per-round ratios.');
+  lines.push('');
+  lines.push('| pool size | script | µs/call | calls/s | × floor calls/s | µs/call, pipelined | calls/s, pipelined | × floor calls/s, pipelined |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
+  for (const size of SIZES) {
+    for (const variant of VARIANTS) {
+      const one = summary.find((s) => s.size === size && s.variant === variant && s.mode === 'unpipelined')!;
+      const many = summary.find((s) => s.size === size && s.variant === variant && s.mode === 'pipelined')!;
+      lines.push(
+        `| ${size.toLocaleString('en-US')} | ${NAMES[variant]} | ${fmt(one.serverUsPerCall)} | ${fmt(one.callsPerSecond)} | ${one.throughputVsFloor.toFixed(2)} | ${fmt(many.serverUsPerCall)} | ${fmt(many.callsPerSecond)} | ${many.throughputVsFloor.toFixed(2)} |`,
+      );
+    }
+  }
+  const at = (variant: Variant, size: number, mode: Mode) => summary.find((s) => s.variant === variant && s.size === size && s.mode === mode)!;
+  const f10 = at('fenced', 10, 'pipelined');
+  const f10k = at('fenced', 10_000, 'pipelined');
+  const t10k = at('talk', 10_000, 'pipelined');
+  lines.push('');
+  lines.push(
+    `At 10,000 executors the fenced release runs at ${at('fenced', 10_000, 'unpipelined').throughputVsFloor.toFixed(2)}x the floor's calls/s one call per round trip and ` +
+      `${f10k.throughputVsFloor.toFixed(2)}x pipelined (goal: >= 0.8x); its server time is ${fmt(f10.serverUsPerCall)} µs at 10 and ${fmt(f10k.serverUsPerCall)} µs at 10,000 ` +
+      `(flat), against the talk's ${fmt(t10k.serverUsPerCall)} µs at 10,000 (${(t10k.serverUsPerCall / f10k.serverUsPerCall).toFixed(0)}x the fenced one).`,
+  );
+  lines.push('');
+  lines.push('![Release cost: server µs per call by pool size, log scales](release-cost.svg)');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const redisServer = await startPrivateRedis();
+  const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+  // The floor lives in bench/lua, not lua/: the server never loads it.
+  const floorSource = readFileSync(fileURLToPath(new URL('./lua/floor_release-2.lua', import.meta.url)), 'utf8');
+  redis.defineCommand('floor_release', { numberOfKeys: 2, lua: floorSource });
+  loadScripts(redis);
+  const version = ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? '?';
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, Redis ${version}, load average at start ${loadavg()[0]!.toFixed(2)} (shared machine)`;
+  console.log(machine);
+
+  const rounds: Measurement[][] = [];
+  try {
+    // Warm-up: every script loaded (EVALSHA hits), the allocator's pages touched.
+    for (const variant of VARIANTS) await measure(redis, variant, 'pipelined', 10);
+    for (let r = 0; r < ROUNDS; r++) {
+      const round: Measurement[] = [];
+      for (const size of SIZES) {
+        for (const mode of MODES) {
+          // Rotate the order each round so no script always runs first.
+          const order = VARIANTS.map((_, i) => VARIANTS[(i + r) % VARIANTS.length]!);
+          for (const variant of order) {
+            const m = await measure(redis, variant, mode, size);
+            round.push(m);
+            console.log(
+              `round ${r + 1}/${ROUNDS} size ${String(size).padStart(6)} ${mode.padEnd(11)} ${variant.padEnd(6)} ` +
+                `${m.serverUsPerCall.toFixed(1).padStart(8)} µs/call ${Math.round(m.callsPerSecond).toString().padStart(7)} calls/s (${m.calls} calls)`,
+            );
+          }
+        }
+      }
+      rounds.push(round);
+    }
+  } finally {
+    redis.disconnect();
+    await redisServer.stop();
+  }
+
+  const summary = summarize(rounds);
+  console.log('\nmedians:');
+  for (const s of summary) {
+    console.log(
+      `${String(s.size).padStart(6)} ${s.mode.padEnd(11)} ${s.variant.padEnd(6)} ${s.serverUsPerCall.toFixed(1).padStart(8)} µs/call ${Math.round(s.callsPerSecond).toString().padStart(7)} calls/s  ${s.throughputVsFloor.toFixed(2)}x floor calls/s`,
+    );
+  }
+  if (!WRITE) return;
+  const command = ROUNDS === 5 ? 'npm run bench' : `BENCH_ROUNDS=${ROUNDS} npm run bench`;
+  const docs = `${ROOT}docs`;
+  if (!existsSync(docs)) mkdirSync(docs);
+  writeFileSync(`${docs}/release-cost.svg`, releaseCostChart(summary));
+  const file = `${docs}/BENCHMARKS.md`;
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nEvery figure here comes from a command in this repository; each section says which, and on what machine.\n';
+  writeFileSync(file, replaceSection(current, 'Release cost', markdownSection(summary, machine, command, ROUNDS)));
+  console.log(`\nwrote docs/BENCHMARKS.md ("Release cost") and docs/release-cost.svg`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
