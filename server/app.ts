@@ -26,6 +26,8 @@ import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
 import { createRunChannel } from './sockets/runChannel.ts';
 import { createHallChannel } from './sockets/hallChannel.ts';
 import { Hall } from './hall/hall.ts';
+import { DeckStore } from './hall/deckStore.ts';
+import { clusterSockets } from './sockets/cluster.ts';
 import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
@@ -149,6 +151,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       log,
     });
     cleanups.push(() => hall.destroy());
+    const deckStore = new DeckStore(redis, log);
+    await hall.deck.share(deckStore);
+    cleanups.push(() => deckStore.close());
     const { gate } = hall;
     const poolNames = () => knownPools;
 
@@ -163,7 +168,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     app.use(apiFallbacks(log));
 
     const httpServer = createHttpServer(app);
-    const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
+    const cluster = await clusterSockets(redis, log);
+    cleanups.push(() => cluster.close());
+    const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false, ...cluster.options });
     // A socket belongs to the session of the page that opened it: the handshake's cookie
     // (one is issued in the handshake's answer when the client came without).
     io.engine.on('initial_headers', (headers: Record<string, string>, req: import('node:http').IncomingMessage) =>
