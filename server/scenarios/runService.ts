@@ -48,6 +48,9 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     }
     const definition = SCENARIOS[scenario];
     const options = { release: request.release ?? definition.defaults.release, fault: request.fault ?? definition.defaults.fault };
+    if (!(definition.releases ?? ['naive', 'lua']).includes(options.release)) {
+      throw new ClientError('bad_request', `${scenario} plays the ${(definition.releases ?? ['naive', 'lua']).join(' or ')} release, not "${options.release}"`);
+    }
     const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool);
     recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
