@@ -14,6 +14,7 @@ import type {
   CallbackName,
   FaultName,
   InvariantVerdict,
+  ReleaseKind,
   ReleaseReply,
   RunRecord,
   RunSummary,
@@ -131,8 +132,8 @@ export class RunFeed {
    * Asks the server to queue a run. Settles with the server's answer or a local
    * failure; on success the run is known here at once (phase `queued`).
    */
-  async start(scenario: ScenarioName, fault?: FaultName): Promise<StartResult> {
-    const result = await this.connection.request('run:start', fault ? { scenario, fault } : { scenario });
+  async start(scenario: ScenarioName, fault?: FaultName, release?: ReleaseKind): Promise<StartResult> {
+    const result = await this.connection.request('run:start', { scenario, ...(fault ? { fault } : {}), ...(release ? { release } : {}) });
     if (!result.ok) return result;
     const state = this.ensure(result.data.id, result.data.scenario, result.data.startedAt);
     state.summary ??= result.data;
@@ -270,7 +271,8 @@ export function describeFailure(failure: ApiError | LocalFailure): string {
 
 /** The release reply an event carries, when it is a `release-reply`. */
 export function releaseReplyOf(event: TimelineEvent): ReleaseReply | null {
-  return event.kind === 'release-reply' ? event.data : null;
+  if (event.kind === 'release-reply') return event.data;
+  return event.kind === 'pool-release' ? event.data.reply : null;
 }
 
 /** The verdict an `invariant` event carries. */

@@ -44,7 +44,12 @@ export interface RoundPlan {
 export interface ChaosOptions {
   /** Busy-marker TTL of an eval that lives: far beyond any task here, so it never runs out under a live owner. */
   liveTtlMs: number;
-  /** Busy-marker TTL of an eval whose worker will be killed: short, so the round sees it expire. */
+  /**
+   * What is left of a killed eval's busy-marker TTL when its worker dies: short, so
+   * the round sees it expire. Every eval allocates with `liveTtlMs`; the kill cuts
+   * the marker's TTL to this, in the transaction that records the kill (a TTL far
+   * longer than any task, compressed: the expiry can never come before the kill).
+   */
   killedTtlMs: number;
   /** The reaper's sweep period. */
   sweepMs: number;
@@ -166,18 +171,18 @@ export class ChaosHarness {
     faults: RoundResult['faults'],
   ): Promise<void> {
     await sleep(plan.startMs);
-    let allocation = await recorder.allocate(evalId, plan.killed ? this.options.killedTtlMs : this.options.liveTtlMs, worker);
+    let allocation = await recorder.allocate(evalId, this.options.liveTtlMs, worker);
     while (!allocation.reply) {
       if (Date.now() > deadline) return;
       await sleep(this.options.retryMs);
-      allocation = await recorder.allocate(evalId, plan.killed ? this.options.killedTtlMs : this.options.liveTtlMs, worker);
+      allocation = await recorder.allocate(evalId, this.options.liveTtlMs, worker);
     }
     const executor = (JSON.parse(allocation.reply[0]) as { url: string }).url;
     const token = allocation.reply[2];
     await sleep(plan.workMs);
     if (plan.killed) {
       faults.killed++;
-      await recorder.crash(evalId, executor);
+      await recorder.crash(evalId, executor, this.options.killedTtlMs);
       return;
     }
     const fire = async (callback: string) => {

@@ -71,8 +71,8 @@ interface ExecutorModel {
 }
 
 const TRAIL_LENGTH = 20;
-/** Clocks of the recorder and of Redis differ a little: a TTL counts as run out this much early. */
-const EXPIRY_SLACK_MS = 50;
+/** A TTL starts when Redis runs the command, after the `at` taken before sending it; a report of its end comes after that end. Milliseconds round: 2 ms. */
+const EXPIRY_SLACK_MS = 2;
 
 function entryUrl(entry: string): string | null {
   try {
@@ -190,6 +190,10 @@ export function checkHistory(history: PoolHistory): CheckResult {
       case 'callback':
       case 'crash': {
         touch(op.executor, op);
+        const marker = model(op.executor).marker;
+        if (op.op === 'crash' && op.markerTtlMs !== undefined && marker?.owner === op.evalId) {
+          model(op.executor).marker = { ...marker, allocatedAt: op.at, ttlMs: op.markerTtlMs };
+        }
         const life = evals.get(op.evalId);
         if (life && !life.over) {
           life.over = true;

@@ -20,7 +20,7 @@
  *       { "seq": 2, "at": ..., "op": "callback", "evalId": "e-1", "callback": "link", "executor": "executor-1" },
  *       { "seq": 3, "at": ..., "op": "release", "evalId": "e-1", "callback": "link", "executor": "executor-1",
  *         "variant": "fenced", "token": 7, "reply": [1, 1, "released", 7] },
- *       { "seq": 9, "at": ..., "op": "crash", "evalId": "e-4", "executor": "executor-2" },
+ *       { "seq": 9, "at": ..., "op": "crash", "evalId": "e-4", "executor": "executor-2", "markerTtlMs": 150 },
  *       { "seq": 12, "at": ..., "op": "expiry", "executor": "executor-2" },
  *       { "seq": 13, "at": ..., "op": "reclaim", "via": "expiry", "reply": ["executor-2"] },
  *       { "seq": 40, "at": ..., "op": "quiet", "available": ["executor-2", "executor-1"], "busy": {} } ] }
@@ -52,8 +52,12 @@ const ReleaseOp = z.strictObject({
 });
 /** A callback fired: the eval's task is over, so it no longer runs on its executor (its first callback says so). */
 const CallbackOp = z.strictObject({ seq: Seq, at: At, op: z.literal('callback'), evalId: Name, callback: Name, executor: Name });
-/** The eval's worker was killed: the eval is gone, and none of its callbacks will run. */
-const CrashOp = z.strictObject({ seq: Seq, at: At, op: z.literal('crash'), evalId: Name, executor: Name });
+/**
+ * The eval's worker was killed: the eval is gone, and none of its callbacks will run.
+ * `markerTtlMs`: the executor's busy marker was set to expire that long after the kill
+ * (in the same transaction), when a test compresses a long TTL into a short wait.
+ */
+const CrashOp = z.strictObject({ seq: Seq, at: At, op: z.literal('crash'), evalId: Name, executor: Name, markerTtlMs: z.number().int().min(1).optional() });
 /** Redis reported that the executor's busy marker expired (TTL run out). */
 const ExpiryOp = z.strictObject({ seq: Seq, at: At, op: z.literal('expiry'), executor: Name });
 /** The reaper ran (lua/reclaim_executors.lua); reply: the executors it put back. */

@@ -85,8 +85,16 @@ export class PoolHistoryRecorder {
     return this.add({ op: 'callback', evalId, callback, executor }, await this.mark(via));
   }
 
-  async crash(evalId: string, executor: string): Promise<OperationOf<'crash'>> {
-    return this.add({ op: 'crash', evalId, executor }, await this.mark(this.redis));
+  /**
+   * The eval's worker died. With `markerTtlMs`, the executor's busy marker is set to
+   * expire that long after the death, in the same transaction: a test compresses
+   * "a TTL far longer than the task" into a short wait this way, and the expiry can
+   * never come before the death it follows.
+   */
+  async crash(evalId: string, executor: string, markerTtlMs?: number): Promise<OperationOf<'crash'>> {
+    if (markerTtlMs === undefined) return this.add({ op: 'crash', evalId, executor }, await this.mark(this.redis));
+    const reply = await this.transact(this.redis, (tx) => tx.pexpire!(poolKeys(this.pool).busyPrefix + executor, markerTtlMs));
+    return this.add({ op: 'crash', evalId, executor, markerTtlMs }, reply);
   }
 
   async expiry(executor: string): Promise<OperationOf<'expiry'>> {

@@ -26,6 +26,7 @@ const SLIDE_TITLES = [
   'The Journey to Idempotency',
   'The Lua Script Solution',
   'Defense in Depth',
+  'Beyond the Talk: The Late Duplicate',
   'The Broader Lessons',
   'When to Pivot vs Persist',
   'Testing the Edge Cases',
@@ -49,6 +50,7 @@ const PANELS: Record<string, string> = {
   'lua-release': 'The Lua Script Solution',
   defense: 'Defense in Depth',
   'edge-case-test': 'Testing the Edge Cases',
+  'late-duplicate': 'Beyond the Talk: The Late Duplicate',
 };
 
 let outDir = '';
@@ -124,7 +126,7 @@ function litLuaLines(page: Page): Promise<string> {
   });
 }
 
-test('the deck loads with the talk title, its 15 slides and the 2 sources slides', async () => {
+test('the deck loads with the talk title, its 15 slides, the extra beyond the talk and the 2 sources slides', async () => {
   const { page, errors } = await openDeck('./');
   assert.equal(await page.title(), TITLE);
   const titles = await page.evaluate(() =>
