@@ -16,17 +16,21 @@ import { startPrivateRedis, type PrivateRedis } from './redis/privateRedis.ts';
 import { loadScripts } from './redis/scripts.ts';
 import { ExecutorPools } from './pool/executorPool.ts';
 import { DEFAULT_POOL, PoolActions } from './pool/poolActions.ts';
-import { RateLimiter } from './rateLimit.ts';
 import { apiRouter } from './http/routes.ts';
 import { runRouter } from './http/runRoutes.ts';
-import { apiFallbacks, jsonBodies } from './http/respond.ts';
+import { hallRouter } from './http/hallRoutes.ts';
+import { apiFallbacks, jsonBodies, viewerSessions } from './http/respond.ts';
 import { staticDeck } from './http/staticDeck.ts';
 import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
 import { createRunChannel } from './sockets/runChannel.ts';
+import { createHallChannel } from './sockets/hallChannel.ts';
+import { Hall } from './hall/hall.ts';
+import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
-import type { EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
+import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
+import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST_DIR = `${ROOT}dist`;
@@ -40,6 +44,8 @@ export interface App {
   redis: Redis;
   actions: PoolActions;
   runs: RunService;
+  /** Sessions, the deck state the hall follows, and the gate every action passes. */
+  hall: Hall;
   log: Logger;
   close(): Promise<void>;
 }
@@ -101,9 +107,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : {
           run: () => Promise.reject(new Error('the task runtime is off (TASK_WORKERS=0)')),
         };
+    // Python and the celery workers start on the first run that asks for them.
+    const celery: CeleryRunner = config.celeryWorkers > 0
+      ? (() => {
+          const started = createCeleryRuntime({ redisUrl, workers: config.celeryWorkers, log: log.child({ part: 'celery' }) });
+          cleanups.push(() => started.close());
+          return started;
+        })()
+      : { run: () => Promise.reject(new Error('the Celery runtime is off (CELERY_WORKERS=0)')) };
     const scenarioContext: ScenarioContext = {
       pools,
       runtime,
+      celery,
       redisUrl,
       stageTtlSeconds: config.stageTtlSeconds,
       waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),
@@ -113,25 +128,43 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Queued runs are cancelled, the one playing is cut short (its workers stopped), before Redis goes away.
     cleanups.push(() => runs.shutdown('the server is shutting down', stopRuntime, 1500));
 
-    const viewerLimiter = new RateLimiter(config.viewerActionsPerSecond, config.viewerActionBurst);
-    const sweep = setInterval(() => viewerLimiter.sweep(), 60_000).unref();
-    cleanups.push(() => clearInterval(sweep));
+    const hall = new Hall({
+      presenterSecret: config.presenterSecret,
+      publicUrl: config.publicUrl,
+      viewerActionsPerSecond: config.viewerActionsPerSecond,
+      viewerActionBurst: config.viewerActionBurst,
+      panelActionsPerSecond: config.panelActionsPerSecond,
+      panelActionBurst: config.panelActionBurst,
+      log,
+    });
+    cleanups.push(() => hall.destroy());
+    const { gate } = hall;
+    const poolNames = () => knownPools;
 
     const app = express();
     app.disable('x-powered-by');
     app.set('trust proxy', 'loopback');
+    app.use(viewerSessions(gate));
     app.use('/api', jsonBodies());
-    app.use(runRouter({ runs, viewerLimiter, metrics: metrics.registry, log }));
-    app.use(apiRouter({ redis, actions, presenterSecret: config.presenterSecret, viewerLimiter, log }));
+    app.use(hallRouter({ hall, actions, poolNames, log }));
+    app.use(runRouter({ runs, gate, deck: hall.deck, metrics: metrics.registry, log }));
+    app.use(apiRouter({ redis, actions, gate, log }));
     app.use(apiFallbacks(log));
 
     const httpServer = createHttpServer(app);
     const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
-    const poolChannel = createPoolChannel(io, actions, viewerLimiter, log);
-    const runChannel = createRunChannel(io, runs, viewerLimiter, log);
+    // A socket belongs to the session of the page that opened it: the handshake's cookie
+    // (one is issued in the handshake's answer when the client came without).
+    io.engine.on('initial_headers', (headers: Record<string, string>, req: import('node:http').IncomingMessage) =>
+      Sessions.applyCookie(gate.viewerOf(req), headers),
+    );
+    const poolChannel = createPoolChannel(io, actions, gate, log);
+    const runChannel = createRunChannel(io, runs, gate, hall.deck, log);
+    const hallChannel = createHallChannel(io, { hall, actions, poolNames, log });
     cleanups.push(() => {
       poolChannel.destroy();
       runChannel.destroy();
+      hallChannel.destroy();
     });
     cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
 
@@ -143,7 +176,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     const { port } = httpServer.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, runs, log, close };
+    hall.listening({ host: config.host, port });
+    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, runs, hall, log, close };
   } catch (error) {
     await close();
     throw error;

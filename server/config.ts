@@ -16,8 +16,15 @@ const Env = z.object({
   /** Actions one viewer may fire per second (sustained), and in one burst. */
   VIEWER_ACTIONS_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
   VIEWER_ACTION_BURST: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Actions the whole audience may fire on one panel per second, and in one burst: the stage view stays readable. */
+  PANEL_ACTIONS_PER_SECOND: z.coerce.number().min(0.1).max(10_000).default(20),
+  PANEL_ACTION_BURST: z.coerce.number().int().min(1).max(10_000).default(40),
+  /** The address phones join at (behind a proxy or a name); unset: the address the server listens on. */
+  PUBLIC_URL: z.string().url().refine((url) => /^https?:\/\//.test(url), 'PUBLIC_URL: http(s)://…').optional(),
   /** Worker processes for eval tasks; 0 runs no task runtime (the scenario runs that need it then fail clearly). */
   TASK_WORKERS: z.coerce.number().int().min(0).max(8).default(2),
+  /** Real `celery worker` processes, started on the first run that asks for Celery; 0: Celery runs fail clearly. */
+  CELERY_WORKERS: z.coerce.number().int().min(0).max(8).default(2),
   /** BullMQ lock duration and stall-check interval, short for the stage (BullMQ's defaults take ~60 s to notice a stall). */
   LOCK_DURATION_MS: z.coerce.number().int().min(200).max(600_000).default(1000),
   STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(500),
@@ -36,12 +43,16 @@ export interface Config {
   poolSize: number;
   busyTtlSeconds: number;
   doubleReleaseWindowMs: number;
-  /** Proves the presenter (resets pools). Generated at start when not given. */
+  /** Proves the presenter (the presenter link, `Authorization: Bearer`). Generated at start when not given. */
   presenterSecret: string;
   presenterSecretGenerated: boolean;
   viewerActionsPerSecond: number;
   viewerActionBurst: number;
+  panelActionsPerSecond: number;
+  panelActionBurst: number;
+  publicUrl: string | undefined;
   taskWorkers: number;
+  celeryWorkers: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
   stageTtlSeconds: number;
@@ -75,7 +86,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     presenterSecretGenerated: e.PRESENTER_SECRET === undefined,
     viewerActionsPerSecond: e.VIEWER_ACTIONS_PER_SECOND,
     viewerActionBurst: e.VIEWER_ACTION_BURST,
+    panelActionsPerSecond: e.PANEL_ACTIONS_PER_SECOND,
+    panelActionBurst: e.PANEL_ACTION_BURST,
+    publicUrl: e.PUBLIC_URL,
     taskWorkers: e.TASK_WORKERS,
+    celeryWorkers: e.CELERY_WORKERS,
     lockDurationMs: e.LOCK_DURATION_MS,
     stalledIntervalMs: e.STALLED_INTERVAL_MS,
     stageTtlSeconds: e.STAGE_TTL_SECONDS,

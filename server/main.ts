@@ -42,9 +42,11 @@ async function main(): Promise<void> {
     redis: config.redisUrl ? 'REDIS_URL' : `private redis-server at ${app.redisUrl}`,
     mode: config.dev ? 'dev (hot reload)' : 'built deck',
   });
-  if (config.presenterSecretGenerated) {
-    app.log.info('presenter secret generated for this run (set PRESENTER_SECRET to choose one)', { presenterSecret: config.presenterSecret });
-  }
+  app.log.info('phones join here', { joinUrl: app.hall.join.url });
+  // The presenter link on a line of its own: open it in the presenter's browser (it signs that browser
+  // in with a cookie and takes the token out of the address bar). Printed, never logged as a field.
+  const presenterLink = `${app.url}/presenter?token=${encodeURIComponent(config.presenterSecret)}`;
+  process.stdout.write(`\nPresenter link (keep it to yourself${config.presenterSecretGenerated ? '; new each start, set PRESENTER_SECRET to keep one' : ''}):\n  ${presenterLink}\n\n`);
 }
 
 function close(app: App, signal: string, started: number): void {

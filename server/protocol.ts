@@ -91,7 +91,7 @@ export interface ApiError {
 /** The answer of every acknowledged socket event. */
 export type Ack<T> = { ok: true; data: T } | ({ ok: false } & ApiError);
 
-/** What one click changed, broadcast to every viewer so all of them see the same reply. */
+/** What one click changed: carried to every viewer in the next `pool:changed`, so all of them see the same reply. */
 export type PoolAction =
   | { kind: 'allocated'; pool: string; allocation: AllocateReply; at: number }
   | { kind: 'released'; pool: string; releases: ReleaseReply[]; at: number }
@@ -103,6 +103,17 @@ export interface DoubleReleaseWarning {
   executor: string;
   sinceLastReleaseMs: number;
   at: number;
+}
+
+/**
+ * One message per change per tick: the pool as Redis holds it after the change,
+ * and what led there since the previous message, in order.
+ */
+export interface PoolChange extends PoolSnapshot {
+  /** The clicks; empty when none changed the pool (an expiry, a run's step, a worker's callback). */
+  actions: PoolAction[];
+  /** Double releases detected in this pool, whoever released (a click, a worker's callback). */
+  doubleReleases: DoubleReleaseWarning[];
 }
 
 /** What `checkInvariant` concluded about a pool, in words. */
@@ -148,7 +159,32 @@ export type FaultName = z.infer<typeof FaultName>;
 export const ReleaseKind = z.enum(['naive', 'lua', 'fenced']);
 export type ReleaseKind = z.infer<typeof ReleaseKind>;
 
-export const StartRunRequest = z.strictObject({ release: ReleaseKind.optional(), fault: FaultName.optional() });
+/** Which task framework runs the evals: BullMQ workers, or real `celery worker` processes. */
+export const RuntimeName = z.enum(['bullmq', 'celery']);
+export type RuntimeName = z.infer<typeof RuntimeName>;
+
+/** Faults that make real Celery run both callbacks, or one twice (server/tasks/celery/faults.ts says how). */
+export const CeleryFaultName = z.enum([
+  'none',
+  'task-fails',
+  'on-success-raises',
+  'result-unstorable',
+  'child-killed',
+  'worker-killed',
+  'worker-killed-dedup',
+  'worker-killed-stored',
+  'worker-killed-stored-dedup',
+  'child-killed-reject',
+  'time-limit',
+  'time-limit-on-success',
+  'visibility-timeout',
+]);
+export type CeleryFaultName = z.infer<typeof CeleryFaultName>;
+/** A fault of either runtime; which runtime a run used says which list it is from. */
+export const AnyFaultName = z.union([FaultName, CeleryFaultName]);
+export type AnyFaultName = z.infer<typeof AnyFaultName>;
+
+export const StartRunRequest = z.strictObject({ release: ReleaseKind.optional(), fault: AnyFaultName.optional(), runtime: RuntimeName.optional() });
 export type StartRunRequest = z.infer<typeof StartRunRequest>;
 export const StartRunSocketRequest = StartRunRequest.extend({ scenario: ScenarioName });
 export type StartRunSocketRequest = z.infer<typeof StartRunSocketRequest>;
@@ -187,6 +223,8 @@ export const KillPhase = z.enum([
   'after-link-dispatched',
   /** After the task ran, with no `link` attached, before the result was stored. */
   'before-result-stored',
+  /** After the result was stored, before the message was acknowledged (Celery, acks_late). */
+  'after-result-stored',
 ]);
 export type KillPhase = z.infer<typeof KillPhase>;
 
@@ -203,7 +241,7 @@ export type TestLineType = z.infer<typeof TestLineType>;
 export const TimelineEventSchema = z.discriminatedUnion('kind', [
   // -- The run, on the server --
   /** The run was accepted; it may wait behind others on the stage. */
-  eventOf('queued', z.strictObject({ scenario: ScenarioName, title: z.string(), release: ReleaseKind, fault: FaultName })),
+  eventOf('queued', z.strictObject({ scenario: ScenarioName, title: z.string(), release: ReleaseKind, fault: AnyFaultName, runtime: RuntimeName.optional() })),
   eventOf('pool-reset', z.strictObject({ pool: z.string(), size: z.number().int() })),
   /** An allocation and the script's reply; `executor` null: the pool was empty. */
   eventOf(
@@ -275,7 +313,7 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
       ...jobOf,
       evalId: z.string(),
       executor: z.string(),
-      fault: FaultName,
+      fault: AnyFaultName,
       release: ReleaseKind,
       callbacks: z.strictObject({ link: z.boolean(), linkError: z.boolean() }),
     }),
@@ -354,6 +392,18 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
   ),
   eventOf('worker-restarted', z.strictObject({ pid: z.number().int(), previousPid: z.number().int() })),
   eventOf('run-finished', z.strictObject({ outcome: EvalRunOutcome })),
+
+  // -- The Celery runtime: real `celery worker` processes (the kinds above, plus these) --
+  /** Celery called `link_error` itself, in this process (new-style errback: request, exc, traceback). */
+  eventOf('errback-called', z.strictObject({ ...jobOf, process: z.enum(['pool child', 'worker main process']), exception: z.string() })),
+  /** The fault strikes inside the task's own code or hooks: on_success raises or hangs, the body hangs or is slow. */
+  eventOf('hook-fault', z.strictObject({ ...jobOf, point: z.enum(['body', 'on_success']), effect: z.enum(['raises', 'hangs', 'slow']) })),
+  /** Celery's task_postrun: this process is done with the eval, hooks included. */
+  eventOf('task-finished', z.strictObject({ ...jobOf, state: z.string().nullable() })),
+  /** A redelivered eval skipped by worker_deduplicate_successful_tasks (the backend said SUCCESS). */
+  eventOf('deduplicated', z.strictObject({ ...jobOf })),
+  /** The Celery workers restart to change a worker setting. */
+  eventOf('workers-restarting', z.strictObject({ deduplicate: z.boolean() })),
 ]);
 
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
@@ -386,7 +436,9 @@ export const RunRecordSchema = z.strictObject({
   id: z.string(),
   scenario: ScenarioName,
   release: ReleaseKind,
-  fault: FaultName,
+  fault: AnyFaultName,
+  /** Absent in runs recorded before there was a choice: BullMQ. */
+  runtime: RuntimeName.optional(),
   pool: z.string(),
   status: RunStatus,
   startedAt: z.number(),
@@ -403,16 +455,14 @@ export type RunRecord = z.infer<typeof RunRecordSchema>;
 
 export type RunSummary = Omit<RunRecord, 'events'>;
 
-export interface ServerToClientEvents {
-  'pool:changed': (snapshot: PoolSnapshot) => void;
-  'pool:acted': (action: PoolAction) => void;
-  'release:double-detected': (warning: DoubleReleaseWarning) => void;
+export interface ServerToClientEvents extends HallServerEvents {
+  'pool:changed': (change: PoolChange) => void;
   'run:started': (run: RunSummary) => void;
   'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
   'run:finished': (run: RunRecord) => void;
 }
 
-export interface ClientToServerEvents {
+export interface ClientToServerEvents extends HallClientEvents {
   // Requests are typed for the panels; the server still parses each one with its schema,
   // because a socket can send anything (and may send no ack function at all).
   'pool:watch': (request: WatchRequest, ack: (result: Ack<PoolSnapshot>) => void) => void;
@@ -422,4 +472,94 @@ export interface ClientToServerEvents {
   /** Join the runs room; the ack carries the latest run of each scenario, for late joiners. */
   'runs:watch': (request: Record<string, never>, ack: (result: Ack<RunRecord[]>) => void) => void;
   'run:start': (request: StartRunSocketRequest, ack: (result: Ack<RunSummary>) => void) => void;
+}
+
+// ---- The hall: one presenter drives the deck, every other viewer follows and fires the opened panels ----
+
+/** The live panels the presenter can open to the audience (their `data-panel` names). */
+export const AudiencePanel = z.enum(['lua-release', 'innocent-pattern', 'journey', 'defense', 'edge-case-test', 'late-duplicate']);
+export type AudiencePanel = z.infer<typeof AudiencePanel>;
+
+const SlideIndex = z.number().int().min(0).max(999);
+/** Where the deck is: reveal's indices (h, v) and fragment (-1: none shown yet). */
+export const DeckMoveRequest = z.strictObject({ h: SlideIndex, v: SlideIndex, f: z.number().int().min(-1).max(99) });
+export type DeckMoveRequest = z.infer<typeof DeckMoveRequest>;
+export const PanelOpenRequest = z.strictObject({ panel: AudiencePanel, open: z.boolean() });
+export type PanelOpenRequest = z.infer<typeof PanelOpenRequest>;
+export const PickFaultRequest = z.strictObject({ panel: AudiencePanel, fault: FaultName });
+export type PickFaultRequest = z.infer<typeof PickFaultRequest>;
+/** A viewer says whether it follows, and where it is when it does not. */
+export const FollowReport = z.strictObject({ following: z.boolean(), h: SlideIndex, v: SlideIndex });
+export type FollowReport = z.infer<typeof FollowReport>;
+export const EmptyRequest = z.strictObject({});
+export type EmptyRequest = z.infer<typeof EmptyRequest>;
+/** `GET /presenter?token=…`: the presenter link. */
+export const PresenterQuery = z.object({ token: z.string().min(1).max(200) });
+
+export type Role = 'presenter' | 'viewer';
+
+/** The deck as the presenter left it: one small message per change, numbered. */
+export interface DeckState {
+  version: number;
+  h: number;
+  v: number;
+  f: number;
+  /** Panels the audience may fire. */
+  open: AudiencePanel[];
+  /** The fault each run panel runs under, as the presenter picked it. */
+  faults: Partial<Record<AudiencePanel, FaultName>>;
+  at: number;
+}
+
+/** Where phones join: the join slide's QR code and short URL. */
+export interface JoinInfo {
+  url: string;
+  /** The URL points at this machine only: phones cannot reach it. */
+  loopback: boolean;
+}
+
+/** People who fired each panel in the last few seconds. */
+export type FiringCounts = Partial<Record<AudiencePanel, number>>;
+
+export interface HallWelcome {
+  /** For the page's controls only: the server checks the role again on every action. */
+  role: Role;
+  state: DeckState;
+  firing: FiringCounts;
+}
+
+/** The presenter console's numbers. */
+export interface HallConsole {
+  /** Sockets following the hall (one per open page). */
+  viewers: number;
+  /** Distinct viewer sessions among them. */
+  sessions: number;
+  following: number;
+  /** Where the viewers who stepped away are. */
+  awayBySlide: { h: number; v: number; viewers: number }[];
+  triggersLastMinute: Partial<Record<AudiencePanel, number>>;
+  firing: FiringCounts;
+  pools: PoolSnapshot[];
+  join: JoinInfo;
+  warnings: string[];
+  state: DeckState;
+}
+
+export interface HallServerEvents {
+  'deck:changed': (state: DeckState) => void;
+  /** To a presenter window: another presenter window acted after it and now drives the hall. */
+  'hall:superseded': (notice: { at: number }) => void;
+  'hall:firing': (firing: FiringCounts) => void;
+}
+
+export interface HallClientEvents {
+  'hall:join': (request: EmptyRequest, ack: (result: Ack<HallWelcome>) => void) => void;
+  'hall:follow': (request: FollowReport, ack: (result: Ack<null>) => void) => void;
+  // Presenter only:
+  'deck:move': (request: DeckMoveRequest, ack: (result: Ack<DeckState>) => void) => void;
+  'panel:open': (request: PanelOpenRequest, ack: (result: Ack<DeckState>) => void) => void;
+  'panel:pick-fault': (request: PickFaultRequest, ack: (result: Ack<DeckState>) => void) => void;
+  'pool:reset': (request: ResetRequest, ack: (result: Ack<PoolSnapshot>) => void) => void;
+  'hall:reset-everything': (request: EmptyRequest, ack: (result: Ack<DeckState>) => void) => void;
+  'hall:console': (request: EmptyRequest, ack: (result: Ack<HallConsole>) => void) => void;
 }

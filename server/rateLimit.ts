@@ -26,6 +26,11 @@ export class RateLimiter {
     return true;
   }
 
+  /** Every bucket full again. */
+  clear(): void {
+    this.buckets.clear();
+  }
+
   forget(key: string): void {
     this.buckets.delete(key);
   }

@@ -28,9 +28,9 @@ export const PHONE_CLASS = 'phone-layout';
 /** Where a slide counts as "the one being read": this far down the screen. */
 const READING_LINE = 0.3;
 
-/** Pages that must keep the plain deck: reveal's print view, and the speaker view's previews. */
+/** Pages that must keep the plain deck: reveal's print view, the speaker view's previews, and reveal's own views asked for by URL (`?view=scroll`). */
 export function isSpecialView(): boolean {
-  return /[?&](print-pdf|receiver)\b/.test(window.location.search);
+  return /[?&](print-pdf|receiver|view=)/.test(window.location.search);
 }
 
 /** reveal options for a view: no scaling on a phone; reveal's scroll view never. */
@@ -73,6 +73,12 @@ export function createPhoneLayout(): PhoneLayout {
     if (active && pinned) scrollToSlide(pinned);
   });
 
+  // reveal marks slides hidden again whenever it updates them (a move, a sync, a configure):
+  // undo it each time, not only after the moves this controller hears about.
+  const closedSlides = new MutationObserver((records) => {
+    if (active && records.some((record) => record.target instanceof HTMLElement && record.target.hasAttribute(record.attributeName ?? ''))) openAllSlides();
+  });
+
   function slideElements(): HTMLElement[] {
     return deck ? (deck.getSlides() as HTMLElement[]) : [];
   }
@@ -88,7 +94,7 @@ export function createPhoneLayout(): PhoneLayout {
 
   function scrollToSlide(slide: HTMLElement): void {
     const top = Math.round(slide.getBoundingClientRect().top + window.scrollY);
-    if (Math.abs(window.scrollY - top) >= 1) window.scrollTo({ top, behavior: 'instant' });
+    if (Math.abs(window.scrollY - top) >= 1) window.scrollTo({ top, behavior: 'auto' });
   }
 
   function showCurrentSlide(): void {
@@ -163,7 +169,7 @@ export function createPhoneLayout(): PhoneLayout {
     active = false;
     pinned = null;
     document.documentElement.classList.remove(PHONE_CLASS);
-    window.scrollTo({ top: 0, behavior: 'instant' });
+    window.scrollTo({ top: 0, behavior: 'auto' });
     deck.configure(optionsFor(false));
     deck.sync();
     deck.layout();
@@ -186,7 +192,10 @@ export function createPhoneLayout(): PhoneLayout {
       window.addEventListener('keydown', onKeyDown);
       media.addEventListener('change', onMediaChange);
       const slides = deck.getSlidesElement();
-      if (slides) resizes.observe(slides);
+      if (slides) {
+        resizes.observe(slides);
+        closedSlides.observe(slides, { subtree: true, attributeFilter: ['hidden', 'inert', 'aria-hidden'] });
+      }
       if (active) enter();
     },
     destroy() {
@@ -196,6 +205,7 @@ export function createPhoneLayout(): PhoneLayout {
       window.removeEventListener('keydown', onKeyDown);
       media.removeEventListener('change', onMediaChange);
       resizes.disconnect();
+      closedSlides.disconnect();
       document.documentElement.classList.remove(PHONE_CLASS);
     },
   };

@@ -108,7 +108,7 @@ export function createReaderNotes(deck: RevealApi, options: { isPhoneLayout(): b
     const before = button.getBoundingClientRect().top;
     toggle();
     const after = button.getBoundingClientRect().top;
-    if (options.isPhoneLayout() && after !== before) window.scrollBy({ top: after - before, behavior: 'instant' });
+    if (options.isPhoneLayout() && after !== before) window.scrollBy({ top: after - before, behavior: 'auto' });
   }
 
   function onSlideChanged(): void {

@@ -1,14 +1,16 @@
 /**
  * What every HTTP route shares, in one place so no route can miss it: the JSON
  * body parser with its size limit, the wrapper that turns a handler's result or
- * error into a JSON answer, the per-viewer rate limit, and the last-resort error
+ * error into a JSON answer, the viewer's session and the checks of who may act, and the last-resort error
  * handler that answers bad JSON, oversized bodies and unknown endpoints in JSON
  * too. The app mounts the parser before every router and the handlers after.
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { ClientError, httpStatus, toApiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { RateLimiter } from '../rateLimit.ts';
+import type { AudiencePanel } from '../protocol.ts';
+import type { Gate } from '../hall/gate.ts';
+import { Sessions } from '../session/sessions.ts';
 
 export const BODY_LIMIT = '4kb';
 
@@ -33,10 +35,32 @@ export function json(log: Logger, status: number, handler: (req: Request, res: R
   };
 }
 
-export function limitedPerViewer(limiter: RateLimiter): RequestHandler {
+/**
+ * Lets an audience action through for the panel it belongs to (open, within the
+ * viewer session's and the panel's limits), or throws; the presenter always passes.
+ * Called after the body is parsed: bad input is a 400 and costs no token.
+ */
+export function admitAudience(gate: Gate, req: Request, panel: AudiencePanel): void {
+  gate.audience(gate.viewerOf(req), panel);
+}
+
+/** The presenter's session cookie, or `Authorization: Bearer <presenter secret>`; anyone else is `forbidden`. */
+export function presenterOnly(gate: Gate): RequestHandler {
   return (req, _res, next) => {
-    if (limiter.take(`ip:${req.ip}`)) return next();
-    next(new ClientError('rate_limited', 'too many actions: slow down'));
+    try {
+      gate.requirePresenter(gate.viewerOf(req));
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+}
+
+/** Every request belongs to a viewer session: a request without one gets its cookie here. */
+export function viewerSessions(gate: Gate): RequestHandler {
+  return (req, res, next) => {
+    Sessions.applyCookie(gate.viewerOf(req), res);
+    next();
   };
 }
 

@@ -2,40 +2,32 @@
  * The HTTP API: JSON in and out, every body parsed by its schema. Bad input is a
  * 400 with a message and changes nothing.
  */
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import type { Redis } from 'ioredis';
-import { timingSafeEqual } from 'node:crypto';
 import { AllocateRequest, ReleaseRequest, ResetRequest, WatchRequest } from '../protocol.ts';
-import { ClientError, parseOrThrow } from '../errors.ts';
-import { bodyOf as body, json as jsonWith, limitedPerViewer } from './respond.ts';
+import { parseOrThrow } from '../errors.ts';
+import { admitAudience, bodyOf as body, json as jsonWith, presenterOnly as presenterOnlyWith } from './respond.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
-import type { RateLimiter } from '../rateLimit.ts';
+import type { Gate } from '../hall/gate.ts';
+import { LUA_PANEL } from '../hall/audiencePanels.ts';
 
 export interface ApiDependencies {
   redis: Redis;
   actions: PoolActions;
-  presenterSecret: string;
-  viewerLimiter: RateLimiter;
+  gate: Gate;
   log: Logger;
 }
 
-export function secretMatches(given: string | undefined, secret: string): boolean {
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(secret);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-export function apiRouter({ redis, actions, presenterSecret, viewerLimiter, log }: ApiDependencies): Router {
+export function apiRouter({ redis, actions, gate, log }: ApiDependencies): Router {
   const router = express.Router();
   const json = (status: number, handler: (req: Request) => unknown) => jsonWith(log, status, handler);
-  const limited = limitedPerViewer(viewerLimiter);
-  const presenterOnly = (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization') ?? '';
-    if (secretMatches(header.startsWith('Bearer ') ? header.slice(7) : undefined, presenterSecret)) return next();
-    next(new ClientError('forbidden', 'presenter only: send Authorization: Bearer <presenter secret>'));
+  // The Lua slide's buttons, over HTTP: open to the audience when the presenter opened that panel.
+  const admitted = <T>(req: Request, request: T): T => {
+    admitAudience(gate, req, LUA_PANEL);
+    return request;
   };
+  const presenterOnly = presenterOnlyWith(gate);
 
   router.get('/healthz', async (_req, res) => {
     try {
@@ -53,8 +45,8 @@ export function apiRouter({ redis, actions, presenterSecret, viewerLimiter, log 
     const { pool } = parseOrThrow(WatchRequest, { pool: req.query.pool });
     return actions.pools.snapshot(actions.resolvePool(pool));
   }));
-  router.post('/api/allocate', limited, json(200, (req) => actions.allocate(parseOrThrow(AllocateRequest, body(req)))));
-  router.post('/api/release', limited, json(200, (req) => actions.release(parseOrThrow(ReleaseRequest, body(req)))));
+  router.post('/api/allocate', json(200, (req) => actions.allocate(admitted(req, parseOrThrow(AllocateRequest, body(req))))));
+  router.post('/api/release', json(200, (req) => actions.release(admitted(req, parseOrThrow(ReleaseRequest, body(req))))));
   router.post('/api/pool/reset', presenterOnly, json(200, async (req) => {
     const request = parseOrThrow(ResetRequest, body(req));
     await actions.reset(request);

@@ -6,21 +6,25 @@ import express, { type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { RunId, ScenarioName, StartRunRequest } from '../protocol.ts';
 import { ClientError, parseOrThrow } from '../errors.ts';
-import { bodyOf, json, limitedPerViewer } from './respond.ts';
+import { admitAudience, bodyOf, json } from './respond.ts';
 import type { Logger } from '../log.ts';
-import type { RateLimiter } from '../rateLimit.ts';
+import type { Gate } from '../hall/gate.ts';
+import type { HallDeck } from '../hall/deckState.ts';
+import { panelOfScenario } from '../hall/audiencePanels.ts';
+import { audienceRunRequest } from '../hall/audienceRuns.ts';
 import type { RunService } from '../scenarios/runService.ts';
 
-export function runRouter(deps: { runs: RunService; viewerLimiter: RateLimiter; metrics: Registry; log: Logger }): Router {
-  const { runs, viewerLimiter, metrics, log } = deps;
+export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; metrics: Registry; log: Logger }): Router {
+  const { runs, gate, deck, metrics, log } = deps;
   const router = express.Router();
 
   router.post(
     '/api/scenarios/:name/runs',
-    limitedPerViewer(viewerLimiter),
     json(log, 202, (req, res) => {
       const scenario = parseOrThrow(ScenarioName, req.params.name);
-      const run = runs.start(scenario, parseOrThrow(StartRunRequest, bodyOf(req)));
+      const request = parseOrThrow(StartRunRequest, bodyOf(req));
+      admitAudience(gate, req, panelOfScenario(scenario));
+      const run = runs.start(scenario, gate.isPresenter(gate.viewerOf(req)) ? request : audienceRunRequest(deck, scenario, request));
       res.location(`/api/runs/${run.id}`);
       return run;
     }),

@@ -10,7 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunRecord } from '../../server/protocol.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { api, startSite, type Site } from '../support/site.ts';
+import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 
 const RUN_TIMEOUT = 30_000;
 const PANEL = '[data-panel="late-duplicate"]';
@@ -27,7 +27,8 @@ before(async () => {
   browser = await launchBrowser();
   context = await newDeckContext(browser);
   page = await newDeckPage(context, errors);
-  await loadDeck(page, `${site.url}/`);
+  // The presenter's window: it picks the release (a viewer runs what the presenter picked).
+  await loadDeck(page, `${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
   await showSlide(page, 'Beyond the Talk: The Late Duplicate');
 });
 

@@ -14,7 +14,7 @@ import type { PoolSnapshot } from '../../server/protocol.ts';
 import { poolKeys } from '../../server/pool/keys.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { PRESENTER_SECRET, api, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
 
 const LUA_TITLE = 'The Lua Script Solution';
 const PANEL = '[data-panel="lua-release"]';
@@ -39,6 +39,8 @@ before(async () => {
   await ensureDeckBuilt();
   // No sweep: the Release once test makes a lost executor that must stay lost until it is released.
   site = await startSite({ REAPER_SWEEP_MS: '3600000' }, { deck: true });
+  // The presenter has opened the panel: these viewers fire it as the hall would.
+  openAllPanels(site);
   browser = await launchBrowser();
   viewerA = await openViewer('');
   viewerB = await openViewer('');

@@ -15,7 +15,9 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { api, startSite, type Site } from '../support/site.ts';
+import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+
+const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 
 const RUN_TIMEOUT = 30_000;
 
@@ -43,7 +45,8 @@ before(async () => {
   browser = await launchBrowser();
   context = await newDeckContext(browser);
   page = await newDeckPage(context, errors);
-  await loadDeck(page, `${site.url}/`);
+  // The presenter's window: it picks the faults (a viewer runs what the presenter picked).
+  await loadDeck(page, `${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
 });
 
 after(async () => {
@@ -310,7 +313,7 @@ test('errors in plain words: a full stage says so; offline, the buttons are disa
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, INNOCENT);
   // Fill the stage's queue from elsewhere: one run playing, five waiting.
   for (let i = 0; i < 6; i++) {
-    const started: { status: number; body: RunSummary } = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'worker-killed' });
+    const started: { status: number; body: RunSummary } = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'worker-killed' }, PRESENTER);
     assert.equal(started.status, 202);
   }
   await button.click();

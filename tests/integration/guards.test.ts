@@ -10,17 +10,19 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import { ReleaseRequest, type Ack, type PoolAction, type ReleaseReply } from '../../server/protocol.ts';
+import { ReleaseRequest, type Ack, type PoolAction, type PoolChange, type ReleaseReply } from '../../server/protocol.ts';
 import { parseOrThrow } from '../../server/errors.ts';
 import { poolKeys } from '../../server/pool/keys.ts';
-import { api, startSite, type Site } from '../support/site.ts';
+import { api, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { poolState, redisCommandsDuring } from '../support/redis.ts';
 import { withDeadline } from '../support/deadline.ts';
 
 const ACK_TIMEOUT_MS = 10_000;
 
+/** A socket of a new viewer session, as a phone that loaded the deck opens. */
 async function connect(site: Site): Promise<Socket> {
-  const socket = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false });
+  const cookie = await newViewerSession(site);
+  const socket = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { cookie } });
   await withDeadline(
     new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
@@ -51,7 +53,14 @@ let viewer: Socket;
 before(async () => {
   // No sweep: an executor whose marker is gone must stay lost until the test releases it,
   // and the schema tests count every command Redis runs.
-  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000', REAPER_SWEEP_MS: '3600000' });
+  site = await startSite({
+    VIEWER_ACTIONS_PER_SECOND: '1000',
+    VIEWER_ACTION_BURST: '1000',
+    PANEL_ACTIONS_PER_SECOND: '10000',
+    PANEL_ACTION_BURST: '10000',
+    REAPER_SWEEP_MS: '3600000',
+  });
+  openAllPanels(site);
   viewer = await connect(site);
 });
 
@@ -91,7 +100,12 @@ describe('the wasBusy guard: a late release of an executor whose marker expired 
       assert.equal((await send(watcher, 'pool:watch', {})).ok, true);
       const before = poolState(await site.actions.pools.snapshot('main'));
       const seen = withDeadline(
-        new Promise<PoolAction>((resolve) => watcher.on('pool:acted', (action: PoolAction) => action.kind === 'released' && action.releases.length === 2 && resolve(action))),
+        new Promise<PoolAction>((resolve) =>
+          watcher.on('pool:changed', (change: PoolChange) => {
+            const action = change.actions.find((a) => a.kind === 'released' && a.releases.length === 2);
+            if (action) resolve(action);
+          }),
+        ),
         ACK_TIMEOUT_MS,
         'the double release to be broadcast',
       );
@@ -157,6 +171,7 @@ describe('the rate limit on starting runs', () => {
   let limited: Site;
   before(async () => {
     limited = await startSite({ VIEWER_ACTIONS_PER_SECOND: '0.1', VIEWER_ACTION_BURST: '2' });
+    openAllPanels(limited);
   });
   after(async () => {
     await limited?.close();
@@ -170,7 +185,7 @@ describe('the rate limit on starting runs', () => {
     const refused = await api<{ error: string; message: string }>(limited, 'POST', '/api/scenarios/atomic-allocation/runs', {});
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error, 'rate_limited');
-    assert.match(refused.body.message, /too many actions/, 'the viewer limit, not a full stage');
+    assert.match(refused.body.message, /slow down: wait a second/, 'the viewer limit, not a full stage');
     assert.deepEqual(limited.runs.latestRuns().map((run) => run.id), latest, 'no run was queued');
   });
 
@@ -181,7 +196,7 @@ describe('the rate limit on starting runs', () => {
       const refused = await send(socket, 'run:start', { scenario: 'atomic-allocation' });
       assert.ok(!refused.ok);
       assert.equal(refused.error, 'rate_limited');
-      assert.match(refused.message, /too many actions/);
+      assert.match(refused.message, /slow down: wait a second/);
       assert.equal((await send(socket, 'runs:watch', {})).ok, true);
     } finally {
       socket.disconnect();

@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPrivateRedis } from '../../server/redis/privateRedis.ts';
 import type { AllocateReply, ApiError, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
-import { PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+import { openAllPanels, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState, redisCommandsDuring } from '../support/redis.ts';
 import { AllocateRequest, ReleaseRequest, ResetRequest, WatchRequest } from '../../server/protocol.ts';
 import { parseOrThrow } from '../../server/errors.ts';
@@ -68,7 +68,14 @@ let site: Site;
 before(async () => {
   // No rate limit to speak of here: the bad-input table alone sends dozens of actions.
   // No sweep either: the bad-input table counts the commands Redis runs.
-  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000', REAPER_SWEEP_MS: '3600000' });
+  site = await startSite({
+    VIEWER_ACTIONS_PER_SECOND: '1000',
+    VIEWER_ACTION_BURST: '1000',
+    PANEL_ACTIONS_PER_SECOND: '10000',
+    PANEL_ACTION_BURST: '10000',
+    REAPER_SWEEP_MS: '3600000',
+  });
+  openAllPanels(site);
 });
 
 after(async () => {
@@ -294,6 +301,7 @@ describe('bad input: 400/413 with {error, message}, Redis unchanged and not even
 
 test('rate limit: a viewer over its burst gets 429 rate_limited, and the pool is unchanged', async () => {
   const limitedSite = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1', VIEWER_ACTION_BURST: '3' });
+  openAllPanels(limitedSite);
   try {
     for (let i = 1; i <= 3; i++) {
       assert.equal((await call(limitedSite, 'POST', '/api/allocate', { json: { evalId: `eval-${i}` } })).status, 200);
@@ -313,6 +321,7 @@ test('rate limit: a viewer over its burst gets 429 rate_limited, and the pool is
 test('GET /healthz: 503 {"redis": "unavailable"} when Redis is gone, and actions 503 redis_unavailable', async () => {
   const redis = await startPrivateRedis();
   const downSite = await startSite({ REDIS_URL: redis.url });
+  openAllPanels(downSite);
   try {
     assert.equal(downSite.redisUrl, redis.url);
     const up = await call<{ redis: string }>(downSite, 'GET', '/healthz');

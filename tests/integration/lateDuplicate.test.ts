@@ -10,10 +10,12 @@ import assert from 'node:assert/strict';
 import { RunRecordSchema, type RunRecord, type RunSummary, type TimelineEventOf } from '../../server/protocol.ts';
 import { recheckRun } from '../../server/scenarios/runVerdict.ts';
 import { checkHistory } from '../../server/checker/checker.ts';
-import { api, startSite, type Site } from '../support/site.ts';
+import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 import { withDeadline } from '../support/deadline.ts';
 
 const RUN_DEADLINE_MS = 30_000;
+/** The presenter's runs: only the presenter picks the release. */
+const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 let site: Site;
 
 before(async () => {
@@ -34,7 +36,7 @@ async function run(body: Record<string, string>): Promise<RunRecord> {
     };
     site.runs.on('finished', onFinished);
   });
-  const started = await api<RunSummary>(site, 'POST', '/api/scenarios/late-duplicate/runs', body);
+  const started = await api<RunSummary>(site, 'POST', '/api/scenarios/late-duplicate/runs', body, PRESENTER);
   assert.equal(started.status, 202, JSON.stringify(started.body));
   id = started.body.id;
   const record = await withDeadline(finished, RUN_DEADLINE_MS, `run ${id} to finish`);
@@ -82,10 +84,10 @@ test('{"release":"fenced"}: the late callback is stale_release, eval-B keeps exe
 });
 
 test('the fenced release is refused by the scenarios whose workers carry no token: 400, nothing queued', async () => {
-  const reply = await api<{ error: string; message: string }>(site, 'POST', '/api/scenarios/attempt-2/runs', { release: 'fenced' });
+  const reply = await api<{ error: string; message: string }>(site, 'POST', '/api/scenarios/attempt-2/runs', { release: 'fenced' }, PRESENTER);
   assert.equal(reply.status, 400);
   assert.equal(reply.body.error, 'bad_request');
   assert.match(reply.body.message, /attempt-2 plays the naive or lua release/);
-  const junk = await api<{ error: string }>(site, 'POST', '/api/scenarios/late-duplicate/runs', { release: 'fenced-ish' });
+  const junk = await api<{ error: string }>(site, 'POST', '/api/scenarios/late-duplicate/runs', { release: 'fenced-ish' }, PRESENTER);
   assert.equal(junk.status, 400);
 });

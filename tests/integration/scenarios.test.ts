@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { RunRecordSchema, type ReleaseReply, type RunRecord, type RunSummary } from '../../server/protocol.ts';
 import { recheckRun } from '../../server/scenarios/runVerdict.ts';
 import { io as connect } from 'socket.io-client';
-import { api, startSite, type Site } from '../support/site.ts';
+import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 import { withDeadline } from '../support/deadline.ts';
 
+const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 /** A run's own deadline is 20 s; past this one the run service never said it finished. */
 const RUN_DEADLINE_MS = 45_000;
 
@@ -34,7 +35,8 @@ async function run(scenario: string, body: Record<string, string> = {}): Promise
     };
     site.runs.on('finished', onFinished);
   });
-  const started = await api<RunSummary>(site, 'POST', `/api/scenarios/${scenario}/runs`, body);
+  // The presenter's runs: a viewer may not pick the release or the fault.
+  const started = await api<RunSummary>(site, 'POST', `/api/scenarios/${scenario}/runs`, body, PRESENTER);
   assert.equal(started.status, 202, JSON.stringify(started.body));
   const record = await withDeadline(finished, RUN_DEADLINE_MS, `run ${started.body.id} to finish`);
   // The HTTP API returns the same record.
@@ -155,7 +157,8 @@ test('bad run requests are refused and start nothing', async () => {
 });
 
 test('over socket.io: runs:watch with no payload is answered, a run streams its events, garbage is refused', async () => {
-  const socket = connect(site.url, { transports: ['websocket'], forceNew: true });
+  // The presenter's socket (it picks the fault); a script proves it with the bearer header.
+  const socket = connect(site.url, { transports: ['websocket'], forceNew: true, extraHeaders: PRESENTER });
   try {
     const watched = (await socket.timeout(5000).emitWithAck('runs:watch')) as { ok: boolean; data: RunRecord[] };
     assert.equal(watched.ok, true);

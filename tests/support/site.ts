@@ -6,6 +6,7 @@
 import { loadConfig } from '../../server/config.ts';
 import { createApp, type App } from '../../server/app.ts';
 import { createCapturingLogger } from '../../server/log.ts';
+import { AudiencePanel } from '../../server/protocol.ts';
 
 export const PRESENTER_SECRET = 'test-presenter-secret';
 
@@ -20,6 +21,26 @@ export async function startSite(env: Record<string, string> = {}, options: { dec
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', PRESENTER_SECRET, TASK_WORKERS: '0', ...env }, []);
   const app = await createApp(config, { log: logger, ...(options.deck ? {} : { distDir: null }) });
   return Object.assign(app, { logLines: lines });
+}
+
+/**
+ * Opens every panel to the audience, as the presenter does when its slide comes: for
+ * tests of what a viewer's action does (the hall's own tests check the closed case).
+ */
+export function openAllPanels(site: Site): void {
+  for (const panel of AudiencePanel.options) site.hall.deck.setOpen(panel, true);
+}
+
+/**
+ * A new viewer session, as a browser gets one with its first page: the `Cookie`
+ * header value to send with requests and socket handshakes (`extraHeaders`).
+ */
+export async function newViewerSession(site: { url: string }): Promise<string> {
+  const response = await fetch(`${site.url}/healthz`);
+  await response.arrayBuffer();
+  const setCookie = response.headers.get('set-cookie');
+  if (!setCookie) throw new Error('the site issued no session cookie');
+  return setCookie.split(';')[0] ?? '';
 }
 
 export async function api<T = unknown>(site: { url: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {

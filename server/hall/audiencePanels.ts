@@ -1,0 +1,29 @@
+/**
+ * Which panel a viewer's action belongs to: the presenter opens panels, not
+ * endpoints, so every action the audience may fire names the panel that fires it.
+ */
+import type { AudiencePanel, FaultName, ScenarioName } from '../protocol.ts';
+
+const PANEL_OF_SCENARIO: Readonly<Record<ScenarioName, AudiencePanel>> = {
+  'innocent-pattern': 'innocent-pattern',
+  'attempt-1': 'journey',
+  'attempt-2': 'journey',
+  'attempt-3': 'journey',
+  'ttl-safety-net': 'defense',
+  'atomic-allocation': 'defense',
+  'edge-case-test': 'edge-case-test',
+  'late-duplicate': 'late-duplicate',
+};
+
+/** The pool the Lua slide's buttons act on: the only pool viewers allocate from and release into. */
+export const LUA_PANEL: AudiencePanel = 'lua-release';
+
+export function panelOfScenario(scenario: ScenarioName): AudiencePanel {
+  return PANEL_OF_SCENARIO[scenario];
+}
+
+/** The faults the run panels start with (the panels' own menus open on the same ones). */
+export const DEFAULT_FAULTS: Partial<Record<AudiencePanel, FaultName>> = {
+  'innocent-pattern': 'result-unstorable',
+  journey: 'worker-killed',
+};

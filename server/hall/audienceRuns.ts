@@ -1,0 +1,18 @@
+/**
+ * A run the audience starts plays the way the presenter set its panel up: under
+ * the fault the presenter picked, with the scenario's own release. A viewer's
+ * request may repeat those choices but not change them.
+ */
+import type { ScenarioName, StartRunRequest } from '../protocol.ts';
+import { ClientError } from '../errors.ts';
+import { panelOfScenario } from './audiencePanels.ts';
+import type { HallDeck } from './deckState.ts';
+
+export function audienceRunRequest(deck: HallDeck, scenario: ScenarioName, request: StartRunRequest): StartRunRequest {
+  if (request.release !== undefined) throw new ClientError('forbidden', 'only the presenter picks the release');
+  const fault = deck.faultOf(panelOfScenario(scenario));
+  if (request.fault !== undefined && request.fault !== fault) {
+    throw new ClientError('forbidden', `only the presenter picks the fault (now: ${fault ?? "the scenario's own"})`);
+  }
+  return fault ? { fault } : {};
+}

@@ -1,0 +1,70 @@
+/**
+ * The one check every action passes, over HTTP and sockets alike: presenter
+ * actions need the presenter's session; audience actions need their panel open,
+ * a token from the viewer session's bucket (shared by all its sockets and its
+ * HTTP calls) and one from the panel's overall budget, which keeps the stage view
+ * readable however big the hall. The presenter's own actions always go through.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { AudiencePanel } from '../protocol.ts';
+import { ClientError } from '../errors.ts';
+import { RateLimiter } from '../rateLimit.ts';
+import type { Sessions, Viewer } from '../session/sessions.ts';
+import type { Activity } from './activity.ts';
+import type { HallDeck } from './deckState.ts';
+
+export interface GateOptions {
+  sessions: Sessions;
+  deck: HallDeck;
+  activity: Activity;
+  viewerLimiter: RateLimiter;
+  panelBudget: { perSecond: number; burst: number };
+}
+
+export class Gate {
+  private readonly panelBudget: RateLimiter;
+
+  constructor(private readonly options: GateOptions) {
+    this.panelBudget = new RateLimiter(options.panelBudget.perSecond, options.panelBudget.burst);
+  }
+
+  viewerOf(req: IncomingMessage): Viewer {
+    return this.options.sessions.identify(req);
+  }
+
+  isPresenter(viewer: Viewer): boolean {
+    return this.options.sessions.isPresenter(viewer);
+  }
+
+  requirePresenter(viewer: Viewer): void {
+    if (!this.isPresenter(viewer)) throw new ClientError('forbidden', 'only the presenter can do that');
+  }
+
+  /** Lets an audience action on `panel` through, or throws `forbidden` / `rate_limited`. */
+  audience(viewer: Viewer, panel: AudiencePanel): void {
+    if (!this.isPresenter(viewer)) {
+      if (!this.options.deck.isOpen(panel)) {
+        throw new ClientError('forbidden', 'this demo is closed: the presenter opens it when its slide comes');
+      }
+      if (!this.options.viewerLimiter.take(viewer.limitKey)) {
+        throw new ClientError('rate_limited', 'slow down: wait a second, then tap again');
+      }
+      if (!this.panelBudget.take(panel)) {
+        throw new ClientError('rate_limited', 'slow down: the whole hall is firing this demo; try again in a moment');
+      }
+    }
+    this.options.activity.record(panel, viewer.id);
+  }
+
+  /** Between rehearsals: every viewer's and every panel's budget full again. */
+  refill(): void {
+    this.options.viewerLimiter.clear();
+    this.panelBudget.clear();
+  }
+
+  sweep(): void {
+    this.options.viewerLimiter.sweep();
+    this.panelBudget.sweep();
+    this.options.sessions.sweep();
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The hall as one part of the server: the deck state, what the audience is doing,
+ * the gate every action passes, and where phones join. The composition root makes
+ * one and hands its pieces to the doors (HTTP routes and socket channels).
+ */
+import type { JoinInfo } from '../protocol.ts';
+import type { Logger } from '../log.ts';
+import type { PoolActions } from '../pool/poolActions.ts';
+import { RateLimiter } from '../rateLimit.ts';
+import { Sessions } from '../session/sessions.ts';
+import { Activity } from './activity.ts';
+import { HallDeck } from './deckState.ts';
+import { Gate } from './gate.ts';
+import { joinInfo, joinQrSvg } from './join.ts';
+
+export interface HallOptions {
+  presenterSecret: string;
+  publicUrl: string | undefined;
+  viewerActionsPerSecond: number;
+  viewerActionBurst: number;
+  panelActionsPerSecond: number;
+  panelActionBurst: number;
+  log: Logger;
+}
+
+export class Hall {
+  readonly sessions: Sessions;
+  readonly deck = new HallDeck();
+  readonly activity = new Activity();
+  readonly gate: Gate;
+  private joinNow: JoinInfo = { url: '', loopback: true };
+  private qr: Promise<string> | null = null;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: HallOptions) {
+    this.sessions = new Sessions(options.presenterSecret);
+    this.gate = new Gate({
+      sessions: this.sessions,
+      deck: this.deck,
+      activity: this.activity,
+      viewerLimiter: new RateLimiter(options.viewerActionsPerSecond, options.viewerActionBurst),
+      panelBudget: { perSecond: options.panelActionsPerSecond, burst: options.panelActionBurst },
+    });
+    this.sweeper = setInterval(() => this.gate.sweep(), 60_000).unref();
+  }
+
+  /** Called once the server listens: the join URL may come from the address it got. */
+  listening(address: { host: string; port: number }): JoinInfo {
+    this.joinNow = joinInfo(this.options.publicUrl, address);
+    this.qr = null;
+    if (this.joinNow.loopback) {
+      this.options.log.warn('the join URL is a loopback address: phones cannot reach it (set HOST=0.0.0.0 or PUBLIC_URL)', { joinUrl: this.joinNow.url });
+    }
+    return this.joinNow;
+  }
+
+  get join(): JoinInfo {
+    return this.joinNow;
+  }
+
+  joinQr(): Promise<string> {
+    return (this.qr ??= joinQrSvg(this.joinNow.url));
+  }
+
+  /** What the console warns the presenter about. */
+  warnings(): string[] {
+    return this.joinNow.loopback ? [`Phones cannot reach ${this.joinNow.url} (a loopback address): set HOST=0.0.0.0 or PUBLIC_URL.`] : [];
+  }
+
+  /** Between rehearsals: every pool fresh, every panel closed, first slide, counters cleared. */
+  async resetEverything(actions: PoolActions, pools: Iterable<string>): Promise<void> {
+    for (const pool of pools) await actions.reset({ pool });
+    this.activity.clear();
+    this.gate.refill();
+    this.deck.reset();
+  }
+
+  destroy(): void {
+    clearInterval(this.sweeper);
+  }
+}
