@@ -11,7 +11,7 @@ import type { ReleaseKind, TimelineEventOf } from '../../server/protocol.ts';
 import { formatOperation } from '../../server/checker/checker.ts';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
-import { RunPanel } from '../runPanel.ts';
+import { RunPanel, type ReplayPlan } from '../runPanel.ts';
 import type { RunView } from '../runs.ts';
 import { RunDetails } from '../runView.ts';
 import '../runs.css';
@@ -36,6 +36,11 @@ export class LateDuplicatePanel extends RunPanel {
     this.talkButton.title = "Play it with the talk's release, lua/release_executor.lua (run:start late-duplicate, release lua)";
     this.fencedButton.dataset.role = 'run-fenced';
     this.fencedButton.title = 'Play it with the fenced release, lua/release_executor_fenced-3.lua (run:start late-duplicate, release fenced)';
+  }
+
+  /** Replayed where no server answers: the recorded run with the talk's release (the fenced one plays live only). */
+  protected replayPlan(): ReplayPlan {
+    return { runs: [{ scenario: SCENARIO }], sequential: true };
   }
 
   protected content(): HTMLElement[] {
