@@ -51,6 +51,9 @@ const PANELS: Record<string, string> = {
   'edge-case-test': 'Testing the Edge Cases',
 };
 
+/** The opening slide's join block (QR code and URL) is a panel too, with no demo to describe in the notes. */
+const JOIN_PANEL: Record<string, string> = { join: 'The Idempotency Challenge' };
+
 let outDir = '';
 let server: PreviewServer | undefined;
 let browser: Browser | undefined;
@@ -219,7 +222,7 @@ test('live panels are placed by markup: one placeholder per panel slide', async 
   );
   assert.deepEqual(
     placeholders.map(({ panel, slide }) => [panel, slide]).sort(),
-    Object.entries(PANELS).sort(),
+    Object.entries({ ...PANELS, ...JOIN_PANEL }).sort(),
   );
   for (const placeholder of placeholders) assert.ok(placeholder.container, `${placeholder.panel} has class live-panel`);
   assert.equal(placeholders.find((p) => p.panel === 'lua-release')?.pool, 'main');
