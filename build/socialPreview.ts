@@ -18,7 +18,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { preview, type Logger, type Plugin } from 'vite';
-import { launchBrowser } from '../tests/support/browser.ts';
 
 export const PREVIEW_FILE = 'social-preview.png';
 /** The size social sites ask for (1.91:1). */
@@ -42,6 +41,8 @@ export async function screenshotFirstSlide(outDir: string): Promise<void> {
   try {
     const address = server.resolvedUrls?.local[0];
     if (!address) throw new Error('the preview server has no address');
+    // Loaded here: playwright-core is a dev dependency, and an install without it must still build (without an image).
+    const { launchBrowser } = await import('../tests/support/browser.ts');
     const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: PREVIEW_SIZE, deviceScaleFactor: 1 });

@@ -2,7 +2,7 @@
  * Controls shared by the run panels: the fault picker and the rules for when a
  * run button may be pressed.
  */
-import type { FaultName } from '../server/protocol.ts';
+import type { AnyFaultName as FaultName } from '../server/protocol.ts';
 import { h } from './dom.ts';
 import { FAULT_LABELS } from './runs.ts';
 

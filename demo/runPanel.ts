@@ -4,7 +4,7 @@
  * error line, and the rules of a run button (disabled until the runs can be
  * followed and while its run is under way; a refusal shown in words).
  */
-import type { FaultName, ScenarioName } from '../server/protocol.ts';
+import type { AnyFaultName, RuntimeName, ScenarioName } from '../server/protocol.ts';
 import type { Connection } from './connection.ts';
 import { PanelFrame, type FrameOptions } from './frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from './panel.ts';
@@ -19,7 +19,9 @@ export interface RunPanelLook extends FrameOptions {
 /** One run a click starts; `label` names it in the error line ("Attempt 2: ..."). */
 export interface RunRequest {
   scenario: ScenarioName;
-  fault?: FaultName;
+  fault?: AnyFaultName;
+  /** BullMQ unless it says celery. */
+  runtime?: RuntimeName;
   label?: string;
 }
 
@@ -88,7 +90,7 @@ export abstract class RunPanel implements PanelController {
     this.renderControls();
     let failure = '';
     for (const run of runs) {
-      const result = await feed.start(run.scenario, run.fault);
+      const result = await feed.start(run.scenario, run.fault, run.runtime);
       if (!result.ok) {
         failure = run.label ? `${run.label}: ${describeFailure(result)}` : describeFailure(result);
         break;

@@ -11,8 +11,9 @@
  */
 import type {
   ApiError,
+  AnyFaultName,
   CallbackName,
-  FaultName,
+  RuntimeName,
   InvariantVerdict,
   ReleaseReply,
   RunRecord,
@@ -131,8 +132,8 @@ export class RunFeed {
    * Asks the server to queue a run. Settles with the server's answer or a local
    * failure; on success the run is known here at once (phase `queued`).
    */
-  async start(scenario: ScenarioName, fault?: FaultName): Promise<StartResult> {
-    const result = await this.connection.request('run:start', fault ? { scenario, fault } : { scenario });
+  async start(scenario: ScenarioName, fault?: AnyFaultName, runtime?: RuntimeName): Promise<StartResult> {
+    const result = await this.connection.request('run:start', { scenario, ...(fault ? { fault } : {}), ...(runtime ? { runtime } : {}) });
     if (!result.ok) return result;
     const state = this.ensure(result.data.id, result.data.scenario, result.data.startedAt);
     state.summary ??= result.data;
@@ -236,7 +237,7 @@ export function subscribeRuns(connection: Connection, listener: FeedListener): {
 // ---- Words: what the panels say about runs, from what the server sent ----
 
 /** The faults, in the talk's words. */
-export const FAULT_LABELS: Record<FaultName, string> = {
+export const FAULT_LABELS: Record<AnyFaultName, string> = {
   'result-unstorable': "result can't be stored after callbacks were dispatched",
   'worker-killed': 'worker killed after dispatching link',
   'worker-killed-fail': 'worker killed after dispatching link, the job is then failed',
@@ -245,6 +246,15 @@ export const FAULT_LABELS: Record<FaultName, string> = {
   'worker-killed-silent': 'worker killed before any callback',
   'task-fails': 'no fault: the task fails',
   none: 'no fault: the task succeeds',
+  'on-success-raises': 'Task.on_success raises after link went out',
+  'child-killed': 'pool child SIGKILLed after link went out',
+  'worker-killed-dedup': 'worker killed after link, worker_deduplicate_successful_tasks on',
+  'worker-killed-stored': 'worker killed after the result is stored, before the ack',
+  'worker-killed-stored-dedup': 'worker killed after the result is stored, deduplication on',
+  'child-killed-reject': 'pool child killed, task_reject_on_worker_lost',
+  'time-limit': 'hard task_time_limit',
+  'time-limit-on-success': 'hard task_time_limit inside on_success',
+  'visibility-timeout': 'the task outlives the visibility timeout',
 };
 
 export const PHASE_LABELS: Record<RunPhase, string> = {

@@ -29,7 +29,8 @@ import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
-import type { EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
+import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
+import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST_DIR = `${ROOT}dist`;
@@ -106,9 +107,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       : {
           run: () => Promise.reject(new Error('the task runtime is off (TASK_WORKERS=0)')),
         };
+    // Python and the celery workers start on the first run that asks for them.
+    const celery: CeleryRunner = config.celeryWorkers > 0
+      ? (() => {
+          const started = createCeleryRuntime({ redisUrl, workers: config.celeryWorkers, log: log.child({ part: 'celery' }) });
+          cleanups.push(() => started.close());
+          return started;
+        })()
+      : { run: () => Promise.reject(new Error('the Celery runtime is off (CELERY_WORKERS=0)')) };
     const scenarioContext: ScenarioContext = {
       pools,
       runtime,
+      celery,
       redisUrl,
       stageTtlSeconds: config.stageTtlSeconds,
       waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),

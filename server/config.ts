@@ -23,6 +23,8 @@ const Env = z.object({
   PUBLIC_URL: z.string().url().refine((url) => /^https?:\/\//.test(url), 'PUBLIC_URL: http(s)://…').optional(),
   /** Worker processes for eval tasks; 0 runs no task runtime (the scenario runs that need it then fail clearly). */
   TASK_WORKERS: z.coerce.number().int().min(0).max(8).default(2),
+  /** Real `celery worker` processes, started on the first run that asks for Celery; 0: Celery runs fail clearly. */
+  CELERY_WORKERS: z.coerce.number().int().min(0).max(8).default(2),
   /** BullMQ lock duration and stall-check interval, short for the stage (BullMQ's defaults take ~60 s to notice a stall). */
   LOCK_DURATION_MS: z.coerce.number().int().min(200).max(600_000).default(1000),
   STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(500),
@@ -50,6 +52,7 @@ export interface Config {
   panelActionBurst: number;
   publicUrl: string | undefined;
   taskWorkers: number;
+  celeryWorkers: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
   stageTtlSeconds: number;
@@ -87,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     panelActionBurst: e.PANEL_ACTION_BURST,
     publicUrl: e.PUBLIC_URL,
     taskWorkers: e.TASK_WORKERS,
+    celeryWorkers: e.CELERY_WORKERS,
     lockDurationMs: e.LOCK_DURATION_MS,
     stalledIntervalMs: e.STALLED_INTERVAL_MS,
     stageTtlSeconds: e.STAGE_TTL_SECONDS,

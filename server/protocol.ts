@@ -90,7 +90,7 @@ export interface ApiError {
 /** The answer of every acknowledged socket event. */
 export type Ack<T> = { ok: true; data: T } | ({ ok: false } & ApiError);
 
-/** What one click changed, broadcast to every viewer so all of them see the same reply. */
+/** What one click changed: carried to every viewer in the next `pool:changed`, so all of them see the same reply. */
 export type PoolAction =
   | { kind: 'allocated'; pool: string; allocation: AllocateReply; at: number }
   | { kind: 'released'; pool: string; releases: ReleaseReply[]; at: number }
@@ -102,6 +102,17 @@ export interface DoubleReleaseWarning {
   executor: string;
   sinceLastReleaseMs: number;
   at: number;
+}
+
+/**
+ * One message per change per tick: the pool as Redis holds it after the change,
+ * and what led there since the previous message, in order.
+ */
+export interface PoolChange extends PoolSnapshot {
+  /** The clicks; empty when none changed the pool (an expiry, a run's step, a worker's callback). */
+  actions: PoolAction[];
+  /** Double releases detected in this pool, whoever released (a click, a worker's callback). */
+  doubleReleases: DoubleReleaseWarning[];
 }
 
 /** What `checkInvariant` concluded about a pool, in words. */
@@ -145,7 +156,32 @@ export type FaultName = z.infer<typeof FaultName>;
 export const ReleaseKind = z.enum(['naive', 'lua']);
 export type ReleaseKind = z.infer<typeof ReleaseKind>;
 
-export const StartRunRequest = z.strictObject({ release: ReleaseKind.optional(), fault: FaultName.optional() });
+/** Which task framework runs the evals: BullMQ workers, or real `celery worker` processes. */
+export const RuntimeName = z.enum(['bullmq', 'celery']);
+export type RuntimeName = z.infer<typeof RuntimeName>;
+
+/** Faults that make real Celery run both callbacks, or one twice (server/tasks/celery/faults.ts says how). */
+export const CeleryFaultName = z.enum([
+  'none',
+  'task-fails',
+  'on-success-raises',
+  'result-unstorable',
+  'child-killed',
+  'worker-killed',
+  'worker-killed-dedup',
+  'worker-killed-stored',
+  'worker-killed-stored-dedup',
+  'child-killed-reject',
+  'time-limit',
+  'time-limit-on-success',
+  'visibility-timeout',
+]);
+export type CeleryFaultName = z.infer<typeof CeleryFaultName>;
+/** A fault of either runtime; which runtime a run used says which list it is from. */
+export const AnyFaultName = z.union([FaultName, CeleryFaultName]);
+export type AnyFaultName = z.infer<typeof AnyFaultName>;
+
+export const StartRunRequest = z.strictObject({ release: ReleaseKind.optional(), fault: AnyFaultName.optional(), runtime: RuntimeName.optional() });
 export type StartRunRequest = z.infer<typeof StartRunRequest>;
 export const StartRunSocketRequest = StartRunRequest.extend({ scenario: ScenarioName });
 export type StartRunSocketRequest = z.infer<typeof StartRunSocketRequest>;
@@ -184,6 +220,8 @@ export const KillPhase = z.enum([
   'after-link-dispatched',
   /** After the task ran, with no `link` attached, before the result was stored. */
   'before-result-stored',
+  /** After the result was stored, before the message was acknowledged (Celery, acks_late). */
+  'after-result-stored',
 ]);
 export type KillPhase = z.infer<typeof KillPhase>;
 
@@ -200,7 +238,7 @@ export type TestLineType = z.infer<typeof TestLineType>;
 export const TimelineEventSchema = z.discriminatedUnion('kind', [
   // -- The run, on the server --
   /** The run was accepted; it may wait behind others on the stage. */
-  eventOf('queued', z.strictObject({ scenario: ScenarioName, title: z.string(), release: ReleaseKind, fault: FaultName })),
+  eventOf('queued', z.strictObject({ scenario: ScenarioName, title: z.string(), release: ReleaseKind, fault: AnyFaultName, runtime: RuntimeName.optional() })),
   eventOf('pool-reset', z.strictObject({ pool: z.string(), size: z.number().int() })),
   /** An allocation and the script's reply; `executor` null: the pool was empty. */
   eventOf(
@@ -251,7 +289,7 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
       ...jobOf,
       evalId: z.string(),
       executor: z.string(),
-      fault: FaultName,
+      fault: AnyFaultName,
       release: ReleaseKind,
       callbacks: z.strictObject({ link: z.boolean(), linkError: z.boolean() }),
     }),
@@ -330,6 +368,18 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
   ),
   eventOf('worker-restarted', z.strictObject({ pid: z.number().int(), previousPid: z.number().int() })),
   eventOf('run-finished', z.strictObject({ outcome: EvalRunOutcome })),
+
+  // -- The Celery runtime: real `celery worker` processes (the kinds above, plus these) --
+  /** Celery called `link_error` itself, in this process (new-style errback: request, exc, traceback). */
+  eventOf('errback-called', z.strictObject({ ...jobOf, process: z.enum(['pool child', 'worker main process']), exception: z.string() })),
+  /** The fault strikes inside the task's own code or hooks: on_success raises or hangs, the body hangs or is slow. */
+  eventOf('hook-fault', z.strictObject({ ...jobOf, point: z.enum(['body', 'on_success']), effect: z.enum(['raises', 'hangs', 'slow']) })),
+  /** Celery's task_postrun: this process is done with the eval, hooks included. */
+  eventOf('task-finished', z.strictObject({ ...jobOf, state: z.string().nullable() })),
+  /** A redelivered eval skipped by worker_deduplicate_successful_tasks (the backend said SUCCESS). */
+  eventOf('deduplicated', z.strictObject({ ...jobOf })),
+  /** The Celery workers restart to change a worker setting. */
+  eventOf('workers-restarting', z.strictObject({ deduplicate: z.boolean() })),
 ]);
 
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
@@ -362,7 +412,9 @@ export const RunRecordSchema = z.strictObject({
   id: z.string(),
   scenario: ScenarioName,
   release: ReleaseKind,
-  fault: FaultName,
+  fault: AnyFaultName,
+  /** Absent in runs recorded before there was a choice: BullMQ. */
+  runtime: RuntimeName.optional(),
   pool: z.string(),
   status: RunStatus,
   startedAt: z.number(),
@@ -380,9 +432,7 @@ export type RunRecord = z.infer<typeof RunRecordSchema>;
 export type RunSummary = Omit<RunRecord, 'events'>;
 
 export interface ServerToClientEvents extends HallServerEvents {
-  'pool:changed': (snapshot: PoolSnapshot) => void;
-  'pool:acted': (action: PoolAction) => void;
-  'release:double-detected': (warning: DoubleReleaseWarning) => void;
+  'pool:changed': (change: PoolChange) => void;
   'run:started': (run: RunSummary) => void;
   'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
   'run:finished': (run: RunRecord) => void;

@@ -28,9 +28,9 @@ export const PHONE_CLASS = 'phone-layout';
 /** Where a slide counts as "the one being read": this far down the screen. */
 const READING_LINE = 0.3;
 
-/** Pages that must keep the plain deck: reveal's print view, and the speaker view's previews. */
+/** Pages that must keep the plain deck: reveal's print view, the speaker view's previews, and reveal's own views asked for by URL (`?view=scroll`). */
 export function isSpecialView(): boolean {
-  return /[?&](print-pdf|receiver)\b/.test(window.location.search);
+  return /[?&](print-pdf|receiver|view=)/.test(window.location.search);
 }
 
 /** reveal options for a view: no scaling on a phone; reveal's scroll view never. */
@@ -71,6 +71,12 @@ export function createPhoneLayout(): PhoneLayout {
 
   const resizes = new ResizeObserver(() => {
     if (active && pinned) scrollToSlide(pinned);
+  });
+
+  // reveal marks slides hidden again whenever it updates them (a move, a sync, a configure):
+  // undo it each time, not only after the moves this controller hears about.
+  const closedSlides = new MutationObserver((records) => {
+    if (active && records.some((record) => record.target instanceof HTMLElement && record.target.hasAttribute(record.attributeName ?? ''))) openAllSlides();
   });
 
   function slideElements(): HTMLElement[] {
@@ -186,7 +192,10 @@ export function createPhoneLayout(): PhoneLayout {
       window.addEventListener('keydown', onKeyDown);
       media.addEventListener('change', onMediaChange);
       const slides = deck.getSlidesElement();
-      if (slides) resizes.observe(slides);
+      if (slides) {
+        resizes.observe(slides);
+        closedSlides.observe(slides, { subtree: true, attributeFilter: ['hidden', 'inert', 'aria-hidden'] });
+      }
       if (active) enter();
     },
     destroy() {
@@ -196,6 +205,7 @@ export function createPhoneLayout(): PhoneLayout {
       window.removeEventListener('keydown', onKeyDown);
       media.removeEventListener('change', onMediaChange);
       resizes.disconnect();
+      closedSlides.disconnect();
       document.documentElement.classList.remove(PHONE_CLASS);
     },
   };

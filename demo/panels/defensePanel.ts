@@ -6,8 +6,8 @@
  *    marker's TTL counting down (PTTL from the snapshot, counted down locally
  *    between snapshots) until the reaper puts the executor back (`reclaimed`).
  *  - Layer 3, metrics and monitoring: every "Double release detected" warning of
- *    the demo pools as it happens (`release:double-detected`, sent per pool room,
- *    so the panel watches each pool), and the counter `idem_double_releases_total`
+ *    the demo pools as it happens (carried by each pool's `pool:changed`, sent per
+ *    pool room, so the panel watches each pool), and the counter `idem_double_releases_total`
  *    read from GET /metrics.
  *  - Layer 4, atomic allocation: a run of `atomic-allocation`, a burst of
  *    allocations at once; asked / granted / distinct are counted from the run's
@@ -91,10 +91,10 @@ export class DefensePanel extends RunPanel {
   override render(): void {
     super.render();
     this.unsubscribers.push(
-      this.connection.on('pool:changed', (snapshot) => {
-        if (snapshot.pool === TTL_POOL) this.applySnapshot(snapshot);
+      this.connection.on('pool:changed', (change) => {
+        if (change.pool === TTL_POOL) this.applySnapshot(change);
+        for (const warning of change.doubleReleases) this.addWarning(warning);
       }),
-      this.connection.on('release:double-detected', (warning) => this.addWarning(warning)),
     );
     this.renderPool();
     this.renderWarnings();

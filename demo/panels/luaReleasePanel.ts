@@ -7,7 +7,7 @@
  *
  * Nothing here is computed in the browser but the TTL countdown between two
  * snapshots: every list, marker, owner and reply comes from the server, and
- * every viewer's clicks reach every other viewer (`pool:acted`).
+ * every viewer's clicks reach every other viewer (in `pool:changed`, with the snapshot they made).
  */
 import type { AllocateReply, ApiError, DoubleReleaseWarning, PoolAction, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
 import type { Connection, LocalFailure } from '../connection.ts';
@@ -112,14 +112,11 @@ export class LuaReleasePanel implements PanelController {
 
     this.unsubscribers.push(
       this.connection.onState(() => this.renderControls()),
-      this.connection.on('pool:changed', (snapshot) => {
-        if (snapshot.pool === this.pool) this.applySnapshot(snapshot);
-      }),
-      this.connection.on('pool:acted', (action) => {
-        if (action.pool === this.pool) this.recordAction(action, false);
-      }),
-      this.connection.on('release:double-detected', (warning) => {
-        if (warning.pool === this.pool) this.addLog({ kind: 'warning', warning, at: warning.at });
+      this.connection.on('pool:changed', (change) => {
+        if (change.pool !== this.pool) return;
+        this.applySnapshot(change);
+        for (const action of change.actions) this.recordAction(action, false);
+        for (const warning of change.doubleReleases) this.addLog({ kind: 'warning', warning, at: warning.at });
       }),
     );
     this.renderAll();
@@ -222,9 +219,9 @@ export class LuaReleasePanel implements PanelController {
   }
 
   /**
-   * Records a click: once, whether the server's broadcast (`pool:acted`) or our own
-   * Ack arrives first. The broadcast usually wins (it is sent before the Ack); the
-   * Ack then only marks the entry as ours.
+   * Records a click: once, whether our own Ack or the server's broadcast of it (in
+   * `pool:changed`) arrives first. The Ack usually wins (the server answers before it
+   * fans out); a late broadcast of our own click then changes nothing.
    */
   private recordAction(action: PoolAction, fromOwnAck: boolean): void {
     const key = actionKey(action);

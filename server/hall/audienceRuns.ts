@@ -14,5 +14,6 @@ export function audienceRunRequest(deck: HallDeck, scenario: ScenarioName, reque
   if (request.fault !== undefined && request.fault !== fault) {
     throw new ClientError('forbidden', `only the presenter picks the fault (now: ${fault ?? "the scenario's own"})`);
   }
-  return fault ? { fault } : {};
+  // Which runtime plays it (BullMQ or Celery) is the panel's own choice, not a presenter's pick.
+  return { ...(fault ? { fault } : {}), ...(request.runtime ? { runtime: request.runtime } : {}) };
 }

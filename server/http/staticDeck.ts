@@ -93,7 +93,8 @@ export function staticDeck(distDir: string): RequestHandler {
     res.type(extname(file.path));
     res.setHeader('Cache-Control', file.cacheControl);
     res.sendFile(coding ? file.copies[coding]! : file.path, { cacheControl: false, etag: true, lastModified: true }, (error) => {
-      if (error && !res.headersSent) next(error);
+      // A viewer who left mid-download (a closed tab, a lost phone) is not a server error.
+      if (error && !res.headersSent && (error as NodeJS.ErrnoException).code !== 'ECONNABORTED') next(error);
     });
   };
 }

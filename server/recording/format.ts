@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import {
   AllocateReplySchema,
-  FaultName,
+  AnyFaultName,
   PoolSnapshotSchema,
   ReleaseReplySchema,
   RunRecordSchema,
@@ -88,7 +88,7 @@ export type Recording = z.infer<typeof RecordingSchema>;
 
 /** An entry of index.json: a file and what it holds. */
 export const RecordingEntrySchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('run'), file: z.string(), scenario: ScenarioName, fault: FaultName, recordedAt: z.iso.datetime() }),
+  z.strictObject({ kind: z.literal('run'), file: z.string(), scenario: ScenarioName, fault: AnyFaultName, recordedAt: z.iso.datetime() }),
   z.strictObject({ kind: z.literal('pool-session'), file: z.string(), pool: z.string(), recordedAt: z.iso.datetime() }),
 ]);
 export type RecordingEntry = z.infer<typeof RecordingEntrySchema>;

@@ -65,11 +65,14 @@ class PoolTap {
   readonly messages: { pool: string; message: PoolMessage }[] = [];
 
   constructor(private readonly socket: ClientSocket) {
-    socket.on('pool:changed', (snapshot) => this.messages.push({ pool: snapshot.pool, message: { at: Date.now(), event: 'pool:changed', snapshot } }));
-    socket.on('pool:acted', (action) => this.messages.push({ pool: action.pool, message: { at: Date.now(), event: 'pool:acted', action } }));
-    socket.on('release:double-detected', (warning) =>
-      this.messages.push({ pool: warning.pool, message: { at: Date.now(), event: 'release:double-detected', warning } }),
-    );
+    // The server sends one message per change (the snapshot with its clicks and warnings);
+    // a recording keeps them as the three kinds of news they carry, in the order they happened.
+    socket.on('pool:changed', ({ actions, doubleReleases, ...snapshot }) => {
+      const at = Date.now();
+      for (const action of actions) this.messages.push({ pool: action.pool, message: { at, event: 'pool:acted', action } });
+      for (const warning of doubleReleases) this.messages.push({ pool: warning.pool, message: { at, event: 'release:double-detected', warning } });
+      this.messages.push({ pool: snapshot.pool, message: { at, event: 'pool:changed', snapshot } });
+    });
   }
 
   async watch(pools: readonly string[]): Promise<void> {

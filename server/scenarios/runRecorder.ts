@@ -8,11 +8,12 @@
 import { EventEmitter } from 'node:events';
 import {
   RUN_FORMAT_VERSION,
-  type FaultName,
+  type AnyFaultName,
   type PoolSnapshot,
   type ReleaseKind,
   type RunRecord,
   type RunSummary,
+  type RuntimeName,
   type ScenarioName,
   type TimelineEntry,
   type TimelineEvent,
@@ -26,7 +27,7 @@ export type NewEvent = TimelineEntry & { lane: string; at?: number; pid?: number
 export class RunRecorder extends EventEmitter<{ event: [event: TimelineEvent] }> {
   readonly record: RunRecord;
 
-  constructor(id: string, scenario: ScenarioName, release: ReleaseKind, fault: FaultName, pool: string) {
+  constructor(id: string, scenario: ScenarioName, release: ReleaseKind, fault: AnyFaultName, pool: string, runtime: RuntimeName = 'bullmq') {
     super();
     this.record = {
       formatVersion: RUN_FORMAT_VERSION,
@@ -34,6 +35,7 @@ export class RunRecorder extends EventEmitter<{ event: [event: TimelineEvent] }>
       scenario,
       release,
       fault,
+      runtime,
       pool,
       status: 'running',
       startedAt: Date.now(),

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import type { RunRecord, RunSummary, ScenarioName, StartRunRequest, TimelineEvent } from '../protocol.ts';
+import { CeleryFaultName, FaultName, type RunRecord, type RunSummary, type ScenarioName, type StartRunRequest, type TimelineEvent } from '../protocol.ts';
 import { ClientError } from '../errors.ts';
 import { RunRecorder } from './runRecorder.ts';
 import { SCENARIOS, type ScenarioContext } from './scenarios.ts';
@@ -47,9 +47,15 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       throw new ClientError('stage_busy', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
     }
     const definition = SCENARIOS[scenario];
-    const options = { release: request.release ?? definition.defaults.release, fault: request.fault ?? definition.defaults.fault };
+    const runtime = request.runtime ?? 'bullmq';
+    if (runtime === 'celery' && !definition.celery) throw new ClientError('bad_request', `scenario "${scenario}" runs on BullMQ only`);
+    const fault = request.fault ?? definition.defaults.fault;
+    if (!(runtime === 'celery' ? CeleryFaultName : FaultName).safeParse(fault).success) {
+      throw new ClientError('bad_request', `fault "${fault}" is not a fault of the ${runtime} runtime`);
+    }
+    const options = { release: request.release ?? definition.defaults.release, fault, runtime };
     const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool);
+    const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool, runtime);
     recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
     this.store(recorder.record);
     this.waiting++;
@@ -57,8 +63,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     recorder.add({
       lane: 'server',
       kind: 'queued',
-      text: `${definition.title} — release: ${options.release}, fault: ${options.fault}`,
-      data: { scenario, title: definition.title, release: options.release, fault: options.fault },
+      text: `${definition.title} — ${runtime === 'celery' ? 'on Celery, ' : ''}release: ${options.release}, fault: ${options.fault}`,
+      data: { scenario, title: definition.title, release: options.release, fault: options.fault, runtime },
     });
 
     this.tail = this.tail.then(async () => {

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { FaultName, ReleaseKind, ScenarioName } from '../protocol.ts';
+import { FaultName, type AnyFaultName, type CeleryFaultName, type ReleaseKind, type RuntimeName, type ScenarioName, type TimelineEvent } from '../protocol.ts';
+import type { CeleryRuntime } from '../tasks/celery/celeryRuntime.ts';
 import type { EvalRuntime } from '../tasks/evalRuntime.ts';
 import type { Logger } from '../log.ts';
 import { allocationKeys, parseBusyMarker, type ExecutorPools } from '../pool/executorPool.ts';
@@ -15,10 +16,14 @@ import { TALK_TEST_FILE, runTalkTest } from './talkTest.ts';
 
 /** The slice of the task runtime (server/tasks) a scenario uses. */
 export type EvalRunner = Pick<EvalRuntime, 'run'>;
+/** The slice of the Celery runtime (server/tasks/celery) a scenario uses. */
+export type CeleryRunner = Pick<CeleryRuntime, 'run'>;
 
 export interface ScenarioContext {
   pools: ExecutorPools;
   runtime: EvalRunner;
+  /** Real Celery workers, for runs that ask for them. */
+  celery: CeleryRunner;
   redisUrl: string;
   /** Busy-marker TTL for the TTL demo: seconds, so the audience sees it run out. */
   stageTtlSeconds: number;
@@ -29,13 +34,20 @@ export interface ScenarioContext {
 
 export interface RunOptions {
   release: ReleaseKind;
-  fault: FaultName;
+  /** A BullMQ fault, or a Celery one when `runtime` is celery (the run service checks which). */
+  fault: AnyFaultName;
+  runtime: RuntimeName;
 }
+
+/** A fault both runtimes know, so a scenario's default fits either. */
+type SharedFault = FaultName & CeleryFaultName;
 
 export interface Scenario {
   /** The pool it plays on; its own, so runs of different scenarios never meet. */
   pool: string;
-  defaults: RunOptions;
+  defaults: { release: ReleaseKind; fault: FaultName };
+  /** Whether it can run on real Celery workers too (the eval scenarios), or on BullMQ alone. */
+  celery: boolean;
   /** What the slide says it shows. */
   title: string;
   /** Plays the scenario; resolves with the mechanism that fired, in words. */
@@ -79,10 +91,16 @@ async function allocate(ctx: ScenarioContext, run: RunRecorder, evalId: string, 
  * the pool drained by as many evals as it has entries, at once: where it holds a
  * duplicate, two evals are handed the same executor.
  */
-function evalScenario(title: string, pool: string, defaults: RunOptions, callbacks: { link: boolean; linkError: boolean }): Scenario {
+function evalScenario(
+  title: string,
+  pool: string,
+  defaults: { release: ReleaseKind; fault: SharedFault },
+  callbacks: { link: boolean; linkError: boolean },
+): Scenario {
   return {
     pool,
     defaults,
+    celery: true,
     title,
     async play(ctx, run, options) {
       await freshPool(ctx, run);
@@ -94,15 +112,14 @@ function evalScenario(title: string, pool: string, defaults: RunOptions, callbac
       // Releases happen in worker processes; each is counted here once and followed by
       // a check. The checks are chained so they appear in the order of the releases.
       let checks = Promise.resolve();
-      const result = await ctx.runtime.run({
+      const request = {
         runId: run.record.id,
         evalId,
         pool,
         executor: allocation.executor,
         release: options.release,
         callbacks,
-        fault: options.fault,
-        onEvent: (event) => {
+        onEvent: (event: TimelineEvent) => {
           const { seq: _seq, ...rest } = event;
           run.add(rest);
           if (event.kind === 'release-reply') {
@@ -111,7 +128,11 @@ function evalScenario(title: string, pool: string, defaults: RunOptions, callbac
             checks = checks.then(() => checkStep(ctx, run, `${callback}'s release in ${callbackLane} (${reply.status})`));
           }
         },
-      });
+      };
+      const result =
+        options.runtime === 'celery'
+          ? await ctx.celery.run({ ...request, fault: options.fault as CeleryFaultName })
+          : await ctx.runtime.run({ ...request, fault: bullFault(options) });
       await checks;
       const finished = result.outcome === 'completed' || result.outcome === 'failed' ? [evalId] : [];
       run.add({
@@ -139,6 +160,11 @@ function evalScenario(title: string, pool: string, defaults: RunOptions, callbac
   };
 }
 
+/** The run service lets a BullMQ run through with a BullMQ fault only. */
+function bullFault(options: RunOptions): FaultName {
+  return FaultName.parse(options.fault);
+}
+
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'innocent-pattern': evalScenario(
     'Act 1: link + link_error on one eval, under a fault that makes both run',
@@ -153,6 +179,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'ttl-safety-net': {
     pool: 'ttl-safety-net',
     defaults: { release: 'lua', fault: 'worker-killed-silent' },
+    celery: false,
     title: 'Layer 2: the busy marker TTL returns an executor whose worker died with no callback',
     async play(ctx, run, options) {
       await freshPool(ctx, run);
@@ -169,7 +196,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
         executor: allocation.executor,
         release: options.release,
         callbacks: { link: true, linkError: true },
-        fault: options.fault,
+        fault: bullFault(options),
         onEvent: (event) => {
           const { seq: _seq, ...rest } = event;
           run.add(rest);
@@ -197,6 +224,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'atomic-allocation': {
     pool: 'atomic-allocation',
     defaults: { release: 'lua', fault: 'none' },
+    celery: false,
     title: 'Layer 4: a burst of concurrent allocations never hands one executor to two evals',
     async play(ctx, run) {
       await freshPool(ctx, run);
@@ -260,6 +288,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'edge-case-test': {
     pool: 'edge-case-test',
     defaults: { release: 'lua', fault: 'none' },
+    celery: false,
     title: "The talk's test, test_double_callback_resilience, run against the live Redis",
     async play(ctx, run) {
       const outcome = await runTalkTest(ctx.redisUrl, run.record.pool, (line, lineType, pid) =>

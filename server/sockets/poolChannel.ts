@@ -1,13 +1,29 @@
 /**
  * The live side of the pools: viewers watch a pool (a socket.io room), act on it
- * when the presenter opened the Lua panel (within the viewer session's limits), and every change is pushed to everyone watching.
- * Bursts of changes are coalesced into one snapshot per pool per tick, so a
- * double release costs one read of Redis, not one per viewer or per step.
+ * when the presenter opened the Lua panel (within the viewer session's limits),
+ * and every change is pushed to everyone watching.
+ * One message per change per tick: the snapshot, the clicks that made it and the
+ * double releases detected on the way travel together (`pool:changed`), so a
+ * burst costs one read of Redis and one broadcast, not one per viewer, per step
+ * or per kind of news. A big hall is written to shard by shard (shardedRoom.ts),
+ * and what happens meanwhile goes into the next message. The acting viewer
+ * is answered first; the hall hears of it on the next tick.
  */
 import type { Server, Socket } from 'socket.io';
 import type { z } from 'zod';
-import { AllocateRequest, ReleaseRequest, ResetRequest, WatchRequest, type ClientToServerEvents, type ServerToClientEvents } from '../protocol.ts';
+import {
+  AllocateRequest,
+  ReleaseRequest,
+  ResetRequest,
+  WatchRequest,
+  type ClientToServerEvents,
+  type DoubleReleaseWarning,
+  type PoolAction,
+  type PoolChange,
+  type ServerToClientEvents,
+} from '../protocol.ts';
 import { onRequest, type Access } from './requests.ts';
+import { ShardedRooms } from './shardedRoom.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
 import type { Gate } from '../hall/gate.ts';
@@ -23,23 +39,41 @@ export interface PoolChannel {
 }
 
 export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate, log: Logger): PoolChannel {
-  const pending = new Set<string>();
-  const publish = (pool: string) => {
-    if (pending.has(pool)) return;
-    pending.add(pool);
-    setImmediate(() => {
-      pending.delete(pool);
-      actions.pools.snapshot(pool).then(
-        (snapshot) => io.to(poolRoom(pool)).emit('pool:changed', snapshot),
-        (error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }),
-      );
-    });
+  const rooms = new ShardedRooms(io);
+  // Per pool, what happened since the last message; a pool is in the map while a message is due.
+  const due = new Map<string, Pick<PoolChange, 'actions' | 'doubleReleases'>>();
+  const flush = (pool: string) => {
+    // While a big hall is still being written to, news keeps gathering: it goes in the next message.
+    const idle = rooms.whenIdle(poolRoom(pool));
+    if (idle) {
+      void idle.then(() => flush(pool));
+      return;
+    }
+    const burst = due.get(pool);
+    if (!burst) return;
+    due.delete(pool);
+    actions.pools.snapshot(pool).then(
+      (snapshot) => rooms.emit(poolRoom(pool), 'pool:changed', { ...snapshot, ...burst } satisfies PoolChange),
+      (error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }),
+    );
   };
-  const onActed = (action: Parameters<ServerToClientEvents['pool:acted']>[0]) => io.to(poolRoom(action.pool)).emit('pool:acted', action);
-  const onDoubleRelease = (warning: Parameters<ServerToClientEvents['release:double-detected']>[0]) =>
-    io.to(poolRoom(warning.pool)).emit('release:double-detected', warning);
+  const publish = (pool: string, news: { action?: PoolAction; warning?: DoubleReleaseWarning } = {}) => {
+    let pending = due.get(pool);
+    if (!pending) {
+      pending = { actions: [], doubleReleases: [] };
+      due.set(pool, pending);
+      // On the next turn of the event loop, so the acting client's Ack (resolved in this
+      // turn) is written first. Reads on one connection come back in order, so messages do too.
+      setImmediate(() => flush(pool));
+    }
+    if (news.action) pending.actions.push(news.action);
+    if (news.warning) pending.doubleReleases.push(news.warning);
+  };
+  const onChanged = (pool: string) => publish(pool);
+  const onActed = (action: PoolAction) => publish(action.pool, { action });
+  const onDoubleRelease = (warning: DoubleReleaseWarning) => publish(warning.pool, { warning });
 
-  actions.pools.on('changed', publish);
+  actions.pools.on('changed', onChanged);
   actions.pools.on('double-release', onDoubleRelease);
   actions.on('acted', onActed);
 
@@ -51,7 +85,7 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate
 
     on('pool:watch', WatchRequest, 'anyone', async ({ pool }) => {
       const name = actions.resolvePool(pool);
-      await socket.join(poolRoom(name));
+      await rooms.join(socket, poolRoom(name));
       return actions.pools.snapshot(name);
     });
     on('pool:allocate', AllocateRequest, luaPanel, (request) => actions.allocate(request));
@@ -65,7 +99,7 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate
 
   return {
     destroy() {
-      actions.pools.off('changed', publish);
+      actions.pools.off('changed', onChanged);
       actions.pools.off('double-release', onDoubleRelease);
       actions.off('acted', onActed);
     },

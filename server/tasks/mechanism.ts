@@ -14,6 +14,7 @@ const KILL_PHASE_WORDS: Record<KillPhase, string> = {
   'before-any-callback': ' mid-task, before dispatching any callback',
   'after-link-dispatched': ' after dispatching link, before the job was marked done',
   'before-result-stored': ' after the task ran (no link attached), before the job was marked done',
+  'after-result-stored': ' after the result was stored, before the message was acknowledged',
 };
 
 export function describeMechanism(events: TimelineEvent[], outcome: EvalRunOutcome, queue: EvalQueueName, timeoutMs: number): string {

@@ -9,6 +9,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { launchBrowser } from '../support/browser.ts';
@@ -21,6 +23,15 @@ const PHONE_USER_AGENT =
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36';
 const WAIT = { timeout: 10_000 };
 const LUA = 'The Lua Script Solution';
+/**
+ * The Lua slide's index, from the talk's Markdown (reveal splits it into slides on `---`
+ * lines): 5 today, so its deep link is `/#/5`; counted, so that a slide added before it
+ * moves the link instead of breaking this file.
+ */
+const LUA_INDEX = readFileSync(fileURLToPath(new URL('../../slides/idempotency-challenge.md', import.meta.url)), 'utf8')
+  .replace(/^---\n[\s\S]*?\n---\n/, '')
+  .split(/\r?\n---\r?\n/)
+  .findIndex((slide) => slide.includes(`## ${LUA}`));
 
 let site: Site | undefined;
 let browser: Browser | undefined;
@@ -192,22 +203,25 @@ test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, 
   }
   assert.equal(panelsSeen, 5, 'the five live panels were measured');
   // The Lua slide's code is wider than a phone: it scrolls inside its block, and the page does not.
-  const luaCode = await page.evaluate(() => {
-    const code = window.Reveal!.getSlides()[5]!.querySelector<HTMLElement>('pre code')!;
+  const luaCode = await page.evaluate((lua) => {
+    const code = window.Reveal!.getSlides()[lua]!.querySelector<HTMLElement>('pre code')!;
     return { wide: code.scrollWidth > code.clientWidth, overflowX: getComputedStyle(code).overflowX };
-  });
+  }, LUA_INDEX);
   assert.deepEqual(luaCode, { wide: true, overflowX: 'auto' });
+  // On a page every slide can be read and used, not only reveal's current one, even after reveal updates its slides.
+  await page.evaluate(() => window.Reveal!.sync());
+  await page.waitForFunction(() => document.querySelectorAll('.reveal .slides section:is([inert], [hidden], [aria-hidden])').length === 0, null, WAIT);
   assert.deepEqual(errors, []);
 });
 
-test('/#/5 on a phone shows the Lua slide, and its notes are readable text', async () => {
-  const { page, errors } = await open('/#/5');
-  await page.waitForFunction(() => window.Reveal!.getIndices().h === 5, null, WAIT);
+test(`/#/${LUA_INDEX} on a phone shows the Lua slide, and its notes are readable text`, async () => {
+  const { page, errors } = await open(`/#/${LUA_INDEX}`);
+  await page.waitForFunction((lua) => window.Reveal!.getIndices().h === lua, LUA_INDEX, WAIT);
   // Let the panels near it render: the slide must stay where the link put it.
   await page.waitForFunction(() => document.querySelectorAll('.reveal .live-panel .lp').length >= 3, null, WAIT);
   await page.waitForTimeout(500);
-  const seen = await page.evaluate(() => {
-    const slide = window.Reveal!.getSlides()[5] as HTMLElement;
+  const seen = await page.evaluate((lua) => {
+    const slide = window.Reveal!.getSlides()[lua] as HTMLElement;
     const heading = slide.querySelector('h2')!.getBoundingClientRect();
     const notes = slide.querySelector<HTMLElement>('.reader-notes-text');
     const style = notes ? getComputedStyle(notes) : null;
@@ -221,8 +235,8 @@ test('/#/5 on a phone shows the Lua slide, and its notes are readable text', asy
       notesText: notes?.innerText ?? '',
       toggle: slide.querySelector('.reader-notes-toggle')?.getAttribute('aria-pressed'),
     };
-  });
-  assert.equal(seen.current, 5);
+  }, LUA_INDEX);
+  assert.equal(seen.current, LUA_INDEX);
   assert.equal(seen.title, LUA);
   assert.ok(seen.headingTop >= 0 && seen.headingBottom <= PHONE.height, `the Lua slide's heading is on screen (top ${seen.headingTop})`);
   assert.ok(seen.notesShown, 'the notes are shown under the slide');
@@ -232,9 +246,9 @@ test('/#/5 on a phone shows the Lua slide, and its notes are readable text', asy
 
   // The toggle hides them, and shows them again.
   await page.locator('.present .reader-notes-toggle').click();
-  await page.waitForFunction(() => window.Reveal!.getSlides()[5]!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height === 0, null, WAIT);
+  await page.waitForFunction((lua) => window.Reveal!.getSlides()[lua]!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height === 0, LUA_INDEX, WAIT);
   await page.locator('.present .reader-notes-toggle').click();
-  await page.waitForFunction(() => window.Reveal!.getSlides()[5]!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height > 0, null, WAIT);
+  await page.waitForFunction((lua) => window.Reveal!.getSlides()[lua]!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height > 0, LUA_INDEX, WAIT);
   assert.deepEqual(errors, []);
 });
 
@@ -259,7 +273,7 @@ test('scrolling makes the slide being read the current one, and moves the hash',
 
 test('tablets and phones held sideways keep the normal, scaled deck; turning the phone switches layouts', async () => {
   for (const viewport of [{ width: 768, height: 1024 }, { width: 844, height: 390 }, { width: 1280, height: 800 }]) {
-    const { page, errors } = await open('/#/5', viewport, viewport.width < 1000);
+    const { page, errors } = await open(`/#/${LUA_INDEX}`, viewport, viewport.width < 1000);
     const state = await page.evaluate(() => ({
       phone: document.documentElement.classList.contains('phone-layout'),
       transform: getComputedStyle(document.querySelector('.reveal .slides')!).transform,
@@ -269,7 +283,7 @@ test('tablets and phones held sideways keep the normal, scaled deck; turning the
     assert.equal(state.phone, false, `${viewport.width}x${viewport.height}: no phone layout`);
     assert.equal(state.scroll, false, `${viewport.width}x${viewport.height}: not reveal's scroll view`);
     assert.notEqual(state.transform, 'none', `${viewport.width}x${viewport.height}: the stage is scaled`);
-    assert.equal(state.h, 5);
+    assert.equal(state.h, LUA_INDEX, 'the deep link lands on its slide');
     assert.deepEqual(errors, []);
   }
 
@@ -320,7 +334,7 @@ test('the talk\'s emoji are drawn on a machine with no emoji font', async () => 
 });
 
 test('in the deck, the notes toggle shows the current slide\'s notes under a smaller stage, off by default', async () => {
-  const { page, errors } = await open('/#/5', { width: 1280, height: 800 }, false);
+  const { page, errors } = await open(`/#/${LUA_INDEX}`, { width: 1280, height: 800 }, false);
   const strip = page.locator('.reader-notes-strip');
   const stageHeight = () => page.evaluate(() => document.querySelector<HTMLElement>('.reveal')!.getBoundingClientRect().height);
   assert.equal(await strip.isVisible(), false, 'off by default in the deck');

@@ -10,7 +10,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import { ReleaseRequest, type Ack, type PoolAction, type ReleaseReply } from '../../server/protocol.ts';
+import { ReleaseRequest, type Ack, type PoolAction, type PoolChange, type ReleaseReply } from '../../server/protocol.ts';
 import { parseOrThrow } from '../../server/errors.ts';
 import { poolKeys } from '../../server/pool/keys.ts';
 import { api, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
@@ -100,7 +100,12 @@ describe('the wasBusy guard: a late release of an executor whose marker expired 
       assert.equal((await send(watcher, 'pool:watch', {})).ok, true);
       const before = poolState(await site.actions.pools.snapshot('main'));
       const seen = withDeadline(
-        new Promise<PoolAction>((resolve) => watcher.on('pool:acted', (action: PoolAction) => action.kind === 'released' && action.releases.length === 2 && resolve(action))),
+        new Promise<PoolAction>((resolve) =>
+          watcher.on('pool:changed', (change: PoolChange) => {
+            const action = change.actions.find((a) => a.kind === 'released' && a.releases.length === 2);
+            if (action) resolve(action);
+          }),
+        ),
         ACK_TIMEOUT_MS,
         'the double release to be broadcast',
       );

@@ -7,7 +7,7 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, ClientToServerEvents, DoubleReleaseWarning, PoolAction, PoolSnapshot, ReleaseReply, ServerToClientEvents } from '../../server/protocol.ts';
+import type { Ack, ClientToServerEvents, DoubleReleaseWarning, PoolChange, ReleaseReply, ServerToClientEvents } from '../../server/protocol.ts';
 import { newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState } from '../support/redis.ts';
 
@@ -92,45 +92,48 @@ after(async () => {
 
 beforeEach(async () => {
   // Reset, and let both viewers see the reset's snapshot, so no stale event is in flight when a test starts.
-  const seen = [a, b].map((viewer) => next(viewer, 'pool:changed', (s) => s.available.length === 4 && Object.keys(s.busy).length === 0));
+  const seen = [a, b].map((viewer) => next(viewer, 'pool:changed', (change) => change.actions.some((action) => action.kind === 'reset')));
   await site.actions.reset({});
   await Promise.all(seen);
 });
 
 test('one viewer allocates and double-releases: both viewers see the replies, one snapshot with the executor once, and the warning', async () => {
-  const allocated = [a, b].map((viewer) => next(viewer, 'pool:acted', (action) => action.kind === 'allocated'));
-  const busySnapshots = [a, b].map((viewer) => next(viewer, 'pool:changed', (s) => s.busy['executor-1'] === 'eval-sock-1'));
+  const allocated = [a, b].map((viewer) => next(viewer, 'pool:changed', (change) => change.actions.some((action) => action.kind === 'allocated')));
   const allocation = ok(await send(a, 'pool:allocate', { evalId: 'eval-sock-1' }));
   assert.equal(allocation.executor, 'executor-1');
   assert.equal(allocation.previousOwner, null);
-  for (const action of await Promise.all(allocated)) {
-    assert.ok(action.kind === 'allocated');
+  for (const change of (await Promise.all(allocated)) as PoolChange[]) {
+    assert.equal(change.busy['executor-1'], 'eval-sock-1', 'the snapshot and the click that made it travel together');
+    assert.equal(change.actions.length, 1);
+    const [action] = change.actions;
+    assert.ok(action?.kind === 'allocated');
     assert.deepEqual(action.allocation, allocation);
   }
-  await Promise.all(busySnapshots);
 
   // Listen for everything the double release will send, then send it.
-  const acted = [a, b].map((viewer) => next(viewer, 'pool:acted', (action) => action.kind === 'released'));
-  const changed = [a, b].map((viewer) => next(viewer, 'pool:changed'));
-  const warned = [a, b].map((viewer) => next(viewer, 'release:double-detected'));
+  const changed = [a, b].map((viewer) => next(viewer, 'pool:changed', (change) => change.actions.length > 0));
   const releases = ok(await send(a, 'pool:double-release', { executor: 'executor-1' }));
 
   assert.deepEqual(releases.map((r) => r.status), ['released', 'already_in_pool']);
   assert.deepEqual(releases.map((r) => r.reply.slice(0, 3)), [[1, 1, 'released'], [0, 0, 'already_in_pool']]);
   assert.deepEqual(releases.map((r) => r.doubleRelease), [false, true]);
 
-  for (const action of (await Promise.all(acted)) as PoolAction[]) {
-    assert.ok(action.kind === 'released');
-    assert.equal(action.pool, 'main');
-    assert.deepEqual(action.releases, releases, 'every viewer sees the same two replies');
-  }
-  for (const snapshot of (await Promise.all(changed)) as PoolSnapshot[]) {
+  for (const snapshot of (await Promise.all(changed)) as PoolChange[]) {
     assert.equal(snapshot.pool, 'main');
+    // The click travels with the pool it left: both replies, and executor-1 in the list once.
+    assert.equal(snapshot.actions.length, 1);
+    const [action] = snapshot.actions;
+    assert.ok(action?.kind === 'released');
+    assert.deepEqual(action.releases, releases, 'every viewer sees the same two replies');
     assert.equal(occurrences(snapshot.available, 'executor-1'), 1, 'executor-1 is in the pool once');
     assert.equal(snapshot.available.length, 4);
     assert.deepEqual(snapshot.busy, {});
   }
-  for (const warning of (await Promise.all(warned)) as DoubleReleaseWarning[]) {
+  const warned = ((await Promise.all(changed)) as PoolChange[]).map((change) => {
+    assert.equal(change.doubleReleases.length, 1, 'the warning travels with the change');
+    return change.doubleReleases[0]!;
+  });
+  for (const warning of warned as DoubleReleaseWarning[]) {
     assert.equal(warning.message, 'Double release detected');
     assert.equal(warning.pool, 'main');
     assert.equal(warning.executor, 'executor-1');
@@ -149,14 +152,55 @@ test('one viewer allocates and double-releases: both viewers see the replies, on
 
 test('a single release is broadcast as one reply; a second one is already_in_pool', async () => {
   ok(await send(a, 'pool:allocate', { evalId: 'eval-sock-2' }));
-  const acted = next(b, 'pool:acted', (action) => action.kind === 'released');
+  const acted = next(b, 'pool:changed', (change) => change.actions.some((action) => action.kind === 'released'));
   const first = ok(await send(a, 'pool:release', { executor: 'executor-1', pool: 'main' }));
   assert.equal(first.status, 'released');
-  const action = await acted;
-  assert.ok(action.kind === 'released');
+  const [action] = (await acted).actions;
+  assert.ok(action?.kind === 'released');
   assert.deepEqual(action.releases, [first]);
   const second: ReleaseReply = ok(await send(b, 'pool:release', { executor: 'executor-1' }));
   assert.equal(second.status, 'already_in_pool');
+});
+
+test('the acting viewer is answered before the hall hears of its click, and a burst of clicks is one message', async () => {
+  const order: string[] = [];
+  const heard = next(a, 'pool:changed', (change) => change.actions.length > 0);
+  const heardByB = next(b, 'pool:changed', (change) => change.actions.length > 0);
+  a.on('pool:changed', function onChange(change) {
+    if (change.actions.length === 0) return;
+    order.push('broadcast');
+    a.off('pool:changed', onChange);
+  });
+  // The ack's own callback, not a promise of it: a promise would settle after every frame of the same read.
+  const answered = new Promise<Ack<unknown>>((resolve, reject) =>
+    (a as RawClient).timeout(EVENT_TIMEOUT_MS).emit('pool:allocate', { evalId: 'eval-order' }, (error: Error | null, ack: Ack<unknown>) => {
+      order.push('ack');
+      if (error) reject(error);
+      else resolve(ack);
+    }),
+  );
+  ok(await answered);
+  await Promise.all([heard, heardByB]);
+  assert.deepEqual(order, ['ack', 'broadcast']);
+
+  // Three clicks sent in one go reach the viewers in fewer messages, each click exactly once.
+  const messages: PoolChange[] = [];
+  const collect = (change: PoolChange) => messages.push(change);
+  b.on('pool:changed', collect);
+  const released = next(b, 'pool:changed', (change) => change.available.length === 4);
+  const acks = await Promise.all([
+    send(a, 'pool:allocate', { evalId: 'eval-burst-1' }),
+    send(a, 'pool:allocate', { evalId: 'eval-burst-2' }),
+    send(a, 'pool:release', { executor: 'executor-1' }),
+  ]);
+  for (const ack of acks) ok(ack as Ack<unknown>);
+  ok(await send(a, 'pool:release', { executor: 'executor-2' }));
+  ok(await send(a, 'pool:release', { executor: 'executor-3' }));
+  await released;
+  b.off('pool:changed', collect);
+  const clicks = messages.flatMap((change) => change.actions);
+  assert.equal(clicks.length, 5, 'every click is announced once');
+  assert.ok(messages.length < 5, `5 clicks in ${messages.length} messages`);
 });
 
 test("pool:release and pool:double-release with the eval's token: the fenced release, a late one is stale_release", async () => {
@@ -224,10 +268,10 @@ test('an event with an ack but no payload is answered (the ack is not taken for 
 test('an action sent without an ack still acts, and every viewer sees it', async () => {
   const raw: RawClient = await connect(site);
   opened.push(raw);
-  const acted = next(a, 'pool:acted', (action) => action.kind === 'allocated' && action.allocation.evalId === 'eval-no-ack');
+  const acted = next(a, 'pool:changed', (change) => change.actions.some((action) => action.kind === 'allocated' && action.allocation.evalId === 'eval-no-ack'));
   raw.emit('pool:allocate', { evalId: 'eval-no-ack' });
-  const action = await acted;
-  assert.ok(action.kind === 'allocated');
+  const [action] = (await acted).actions;
+  assert.ok(action?.kind === 'allocated');
   assert.equal((await site.actions.pools.snapshot('main')).busy[action.allocation.executor], 'eval-no-ack');
   raw.disconnect();
 });

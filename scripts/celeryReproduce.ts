@@ -1,0 +1,60 @@
+/**
+ * Runs each Celery fault N times (default 5) on real `celery worker` processes and
+ * a private redis-server, and prints how often Celery ran which callbacks, counted
+ * from Redis (the release replies). What the "Does Celery really do that?" slide
+ * reports comes from here:
+ *
+ *   npm run celery:reproduce                      # every fault, 5 runs each
+ *   npm run celery:reproduce -- child-killed 3    # one fault, 3 runs
+ *   V=1 npm run celery:reproduce -- time-limit 1  # and every timeline step
+ *   MISSES=1 npm run celery:reproduce             # the timelines of the runs that did not reproduce
+ */
+import { Redis } from 'ioredis';
+import { createLogger } from '../server/log.ts';
+import { ExecutorPools } from '../server/pool/executorPool.ts';
+import { CeleryFaultName } from '../server/protocol.ts';
+import { startPrivateRedis } from '../server/redis/privateRedis.ts';
+import { loadScripts } from '../server/redis/scripts.ts';
+import { createCeleryRuntime } from '../server/tasks/celery/celeryRuntime.ts';
+import { CELERY_FAULTS } from '../server/tasks/celery/faults.ts';
+
+const [only, times] = process.argv.slice(2);
+const faults = only ? [CeleryFaultName.parse(only)] : CeleryFaultName.options;
+const runs = Number(times ?? 5);
+
+const redisServer = await startPrivateRedis();
+const redis = new Redis(redisServer.url);
+const log = createLogger({ level: 'warn' });
+const pools = new ExecutorPools(redis, loadScripts(redis), { busyTtlSeconds: 600, doubleReleaseWindowMs: 1000, defaultSize: 2 }, log);
+const celery = createCeleryRuntime({ redisUrl: redisServer.url, log, runTimeoutMs: 30_000 });
+try {
+  for (const fault of faults) {
+    const expected = CELERY_FAULTS[fault].expected;
+    let reproduced = 0;
+    const seen: string[] = [];
+    for (let i = 0; i < runs; i++) {
+      await pools.reset('reproduce', 2);
+      const allocation = await pools.allocate('reproduce', `eval-${i}`);
+      const result = await celery.run({
+        runId: `reproduce-${fault}-${i}`,
+        evalId: `eval-${i}`,
+        pool: 'reproduce',
+        executor: allocation!.executor,
+        release: 'lua',
+        callbacks: { link: true, linkError: true },
+        fault,
+      });
+      const link = result.callbacks.filter((c) => c.callback === 'link').length;
+      const linkError = result.callbacks.filter((c) => c.callback === 'link_error').length;
+      if (link === expected.link && linkError === expected.linkError && result.outcome !== 'timed-out') reproduced++;
+      seen.push(`${result.outcome}: link×${link} link_error×${linkError}`);
+      const ok = link === expected.link && linkError === expected.linkError && result.outcome !== 'timed-out';
+      if (process.env.V || (!ok && process.env.MISSES)) for (const e of result.events) console.log(`  ${e.seq} ${e.lane} ${e.pid ?? ''} ${e.kind}: ${e.text}`);
+    }
+    console.log(`${fault}: ${reproduced}/${runs} (expected link×${expected.link} link_error×${expected.linkError}) — ${seen.join('; ')}`);
+  }
+} finally {
+  await celery.close();
+  await redis.quit();
+  await redisServer.stop();
+}

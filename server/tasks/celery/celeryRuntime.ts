@@ -1,0 +1,437 @@
+/**
+ * The Celery runtime: the same eval runs as the BullMQ runtime, on real `celery
+ * worker` processes. The server sends the eval through the Python driver, the
+ * tasks report each step (python/idem_celery), and this turns those reports into
+ * the run's timeline and its callbacks, with Redis' replies.
+ *
+ *   const celery = createCeleryRuntime({ redisUrl, log });
+ *   const result = await celery.run({ runId, evalId, pool, executor, release: 'lua',
+ *     callbacks: { link: true, linkError: true }, fault: 'child-killed', onEvent });
+ *
+ * Started on first use (a Python interpreter and two workers take a few seconds);
+ * runs are serialized, as faults kill the workers a concurrent run would use.
+ * A run is over when the eval's state in Celery's backend is final, no message of
+ * it is left queued or unacknowledged in the broker, no callback is mid-release,
+ * every worker is up, and nothing happened for a moment; or at its deadline.
+ */
+import { randomUUID } from 'node:crypto';
+import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type ReleaseReply, type ReleaseStatus, type TimelineEntry } from '../../protocol.ts';
+import type { Logger } from '../../log.ts';
+import { poolKeys } from '../../pool/keys.ts';
+import { redisOrder } from '../evalRuntime.ts';
+import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, TimelineEvent, WorkerInfo } from '../types.ts';
+import { CeleryDriver, type DriverMessage, type ReportedStep } from './celeryDriver.ts';
+import { CeleryWorkers } from './celeryWorkers.ts';
+import { CELERY_EVAL_QUEUE, CELERY_FAULTS } from './faults.ts';
+
+export type CeleryRunRequest = Omit<EvalRunRequest, 'fault'> & { fault: CeleryFaultName };
+
+export interface CeleryRuntime {
+  run(request: CeleryRunRequest): Promise<EvalRunResult>;
+  workers(): WorkerInfo[];
+  close(): Promise<void>;
+}
+
+export interface CeleryRuntimeOptions {
+  redisUrl: string;
+  log: Logger;
+  /** `celery worker` processes (default 2: a fault needs a survivor). */
+  workers?: number;
+  /** kombu's visibility_timeout, seconds (default 0.5; Celery's own default is an hour). */
+  visibilityTimeoutSeconds?: number;
+  /** Hard deadline of one run (default 30 s). */
+  runTimeoutMs?: number;
+  /** Quiet time after the last step before a finished-looking run is declared over (default 700 ms). */
+  quietMs?: number;
+  /** Python and the workers may take this long to start (default 60 s). */
+  startTimeoutMs?: number;
+  /** Two releases closer than this are flagged `doubleRelease` (default 1000). */
+  doubleReleaseWindowMs?: number;
+}
+
+const SERVER_LANE = 'server';
+const FINAL_STATES = new Set(['SUCCESS', 'FAILURE']);
+
+/** What a Python step carries for a release: the raw reply, which the server reads into a ReleaseReply. */
+interface ReportedRelease {
+  queue: string;
+  jobId: string;
+  callback: 'link' | 'link_error';
+  callbackLane: string;
+  callbackPid: number;
+  release: 'lua' | 'naive';
+  executor: string;
+  raw: (number | string)[];
+}
+
+/** The release script's reply (or the naive commands'), as the server's pools report it. */
+export function releaseReplyFrom(executor: string, kind: 'lua' | 'naive', raw: (number | string)[], windowMs: number): ReleaseReply {
+  if (kind === 'lua') {
+    const [wasBusy, added, status, nowMs, previousMs] = raw as [number, number, string, number, number];
+    const sinceLastReleaseMs = previousMs >= 0 ? nowMs - previousMs : null;
+    return {
+      executor,
+      wasBusy: wasBusy === 1 ? 1 : 0,
+      added: added === 1 ? 1 : 0,
+      status: status as ReleaseStatus,
+      reply: raw,
+      doubleRelease: sinceLastReleaseMs !== null && sinceLastReleaseMs < windowMs,
+      sinceLastReleaseMs,
+    };
+  }
+  return { executor, wasBusy: raw[0] === 1 ? 1 : 0, added: 1, status: 'released', reply: raw, doubleRelease: false, sinceLastReleaseMs: null };
+}
+
+class CeleryRun {
+  readonly events: TimelineEvent[] = [];
+  readonly callbacks: CallbackRun[] = [];
+  readonly taskId = randomUUID();
+  sent = false;
+  /** The latest kill a task asked for, per lane: what a dying worker had done by then. */
+  readonly killPhases = new Map<string, KillPhase>();
+  state = 'PENDING';
+  pending = 0;
+  releasing = 0;
+  /** Processes (pid → lane) running the eval right now, hooks included. */
+  readonly running = new Map<number, string>();
+  lastStepAt = Date.now();
+  outcome: EvalRunOutcome | null = null;
+  readonly startedAt = Date.now();
+  readonly done: Promise<EvalRunOutcome>;
+  private resolveDone!: (outcome: EvalRunOutcome) => void;
+
+  constructor(
+    readonly request: CeleryRunRequest,
+    readonly key: string,
+    private readonly log: Logger,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  record(event: TimelineEntry & { at: number; lane: string; pid: number | null }): void {
+    const full = { seq: this.events.length + 1, ...event } as TimelineEvent;
+    this.events.push(full);
+    this.lastStepAt = Date.now();
+    try {
+      this.request.onEvent?.(full);
+    } catch (error) {
+      this.log.warn('onEvent threw', { runId: this.request.runId, error: String(error) });
+    }
+  }
+
+  finish(outcome: EvalRunOutcome): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    this.resolveDone(outcome);
+  }
+}
+
+class Runtime implements CeleryRuntime {
+  private current: CeleryRun | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private counter = 0;
+  private closed = false;
+  private started: Promise<void> | null = null;
+  private readonly workersOf: CeleryWorkers;
+  private readonly driver: CeleryDriver;
+  private readonly settings: Required<Omit<CeleryRuntimeOptions, 'log' | 'redisUrl'>>;
+  private readonly instance = Date.now().toString(36);
+  private settleTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly options: CeleryRuntimeOptions,
+    private readonly log: Logger,
+  ) {
+    this.settings = {
+      workers: options.workers ?? 2,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 0.5,
+      runTimeoutMs: options.runTimeoutMs ?? 30_000,
+      quietMs: options.quietMs ?? 700,
+      startTimeoutMs: options.startTimeoutMs ?? 60_000,
+      doubleReleaseWindowMs: options.doubleReleaseWindowMs ?? 1000,
+    };
+    this.workersOf = new CeleryWorkers(
+      this.settings.workers,
+      { redisUrl: options.redisUrl, visibilityTimeoutSeconds: this.settings.visibilityTimeoutSeconds, deduplicate: false },
+      log,
+    );
+    this.driver = new CeleryDriver(options.redisUrl, log);
+    this.driver.on('message', (message) => this.onDriver(message));
+    this.driver.on('exit', (code) => {
+      if (!this.closed) this.log.error('celery driver exited', { code });
+      this.current?.finish('timed-out');
+    });
+    this.workersOf.on('exit', (lane, pid, code, signal) => {
+      const run = this.current;
+      if (!run || run.outcome) return;
+      let hadWork = false;
+      for (const [running, runningLane] of run.running) {
+        if (runningLane !== lane) continue;
+        run.running.delete(running);
+        hadWork = true;
+      }
+      const phase = run.killPhases.get(lane) ?? null;
+      run.killPhases.delete(lane);
+      run.record({
+        at: Date.now(),
+        lane,
+        pid,
+        kind: 'worker-killed',
+        text: `${lane} (pid ${pid}) is dead: ${signal ? `killed by ${signal}` : `exit code ${code}`}${hadWork ? ', its message still unacknowledged in the broker' : ''}`,
+        data: { pid, signal, code, requested: phase !== null, hadWork, phase },
+      });
+    });
+    this.workersOf.on('restarted', (lane, pid, previousPid) => {
+      const run = this.current;
+      if (!run || run.outcome) return;
+      run.record({ at: Date.now(), lane, pid, kind: 'worker-restarted', text: `supervisor restarted ${lane}: pid ${previousPid} → ${pid}`, data: { pid, previousPid } });
+      this.settle(run);
+    });
+    this.workersOf.on('line', (lane, pid, line) => {
+      const run = this.current;
+      if (!run || run.outcome || !line.includes(run.taskId)) return;
+      // Celery says so only in its log (trace.py's LOG_IGNORED): the skipped eval runs none of our code.
+      if (/already completed successfully/.test(line)) {
+        run.record({
+          at: Date.now(),
+          lane,
+          pid,
+          kind: 'deduplicated',
+          text: `${lane} got the eval again and skipped it: worker_deduplicate_successful_tasks found SUCCESS in the backend`,
+          data: { queue: CELERY_EVAL_QUEUE, jobId: run.taskId },
+        });
+      }
+    });
+  }
+
+  run(request: CeleryRunRequest): Promise<EvalRunResult> {
+    if (!(request.fault in CELERY_FAULTS)) return Promise.reject(new TypeError(`unknown Celery fault "${String(request.fault)}"`));
+    const result = this.chain.then(() => this.execute(request));
+    this.chain = result.catch(() => {});
+    return result;
+  }
+
+  workers(): WorkerInfo[] {
+    return this.workersOf.workers();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.current?.finish('timed-out');
+    await this.started?.catch(() => {});
+    await Promise.allSettled([this.driver.close(), this.workersOf.close()]);
+  }
+
+  private start(): Promise<void> {
+    this.started ??= (async () => {
+      await Promise.all([this.workersOf.start(this.settings.startTimeoutMs), this.driver.start(this.settings.startTimeoutMs)]);
+    })();
+    return this.started;
+  }
+
+  private async execute(request: CeleryRunRequest): Promise<EvalRunResult> {
+    if (this.closed) throw new Error('the Celery runtime is closed');
+    await this.start();
+    const fault = CELERY_FAULTS[request.fault];
+    const run = new CeleryRun(request, `celery-${this.instance}-${++this.counter}`, this.log);
+    this.current = run;
+    const timer = setTimeout(() => run.finish('timed-out'), this.settings.runTimeoutMs);
+    this.settleTimer = setInterval(() => this.settle(run), 100);
+    try {
+      if (this.workersOf.deduplicate !== fault.deduplicate) {
+        run.record({
+          at: Date.now(),
+          lane: SERVER_LANE,
+          pid: process.pid,
+          kind: 'workers-restarting',
+          text: `restarting the celery workers with worker_deduplicate_successful_tasks=${fault.deduplicate ? 'True' : 'False'} (a worker setting)`,
+          data: { deduplicate: fault.deduplicate },
+        });
+        await this.workersOf.restartWith({ deduplicate: fault.deduplicate }, this.settings.startTimeoutMs);
+      }
+      await Promise.race([this.workersOf.whenAllReady(), run.done]);
+      if (!run.outcome) {
+        const keys = poolKeys(request.pool);
+        const visibility = this.settings.visibilityTimeoutSeconds;
+        run.record({
+          at: Date.now(),
+          lane: SERVER_LANE,
+          pid: process.pid,
+          kind: 'enqueued',
+          text:
+            `server sends eval ${request.evalId} (on ${request.executor}) to Celery with apply_async(` +
+            `${[request.callbacks.link ? 'link=release_on_success' : '', request.callbacks.linkError ? 'link_error=release_on_failure' : ''].filter(Boolean).join(', ')}` +
+            `); fault: ${fault.label}; visibility_timeout ${visibility} s${fault.timeLimitSeconds ? `, time_limit ${fault.timeLimitSeconds} s` : ''}`,
+          data: {
+            queue: CELERY_EVAL_QUEUE,
+            jobId: run.taskId,
+            evalId: request.evalId,
+            executor: request.executor,
+            fault: request.fault,
+            release: request.release,
+            callbacks: { link: request.callbacks.link, linkError: request.callbacks.linkError },
+          },
+        });
+        this.driver.send({
+          type: 'run',
+          run: run.key,
+          taskId: run.taskId,
+          timeLimit: fault.timeLimitSeconds,
+          payload: {
+            evalId: request.evalId,
+            pool: request.pool,
+            executor: request.executor,
+            release: request.release,
+            fault: request.fault,
+            callbacks: request.callbacks,
+            keys: {
+              busy: keys.busyPrefix + request.executor,
+              available: keys.available,
+              releaseTimes: keys.releaseTimesPrefix + request.executor,
+            },
+            slowSeconds: Math.max(2, visibility * 4),
+          },
+        });
+      }
+      const outcome = await run.done;
+      const callbacks = [...run.callbacks].sort(redisOrder);
+      const mechanism = describeCeleryMechanism(run, callbacks, outcome);
+      run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
+      this.log.info('celery run finished', {
+        runId: request.runId,
+        fault: request.fault,
+        outcome,
+        callbacks: callbacks.map((c) => `${c.callback}:${c.reply.status}`),
+        ms: Date.now() - run.startedAt,
+      });
+      return { runId: request.runId, outcome, mechanism, callbacks, events: run.events, startedAt: run.startedAt, finishedAt: Date.now() };
+    } finally {
+      clearTimeout(timer);
+      if (this.settleTimer) clearInterval(this.settleTimer);
+      this.settleTimer = null;
+      if (this.driver.alive) this.driver.send({ type: 'forget', run: run.key });
+      if (this.current === run) this.current = null;
+    }
+  }
+
+  private onDriver(message: DriverMessage): void {
+    const run = this.current;
+    if (message.type === 'error') {
+      this.log.warn('celery driver error', { run: message.run, message: message.message });
+      return;
+    }
+    if (!run || run.outcome) return;
+    switch (message.type) {
+      case 'sent':
+        if (message.run === run.key) run.sent = true;
+        break;
+      case 'status':
+        if (message.run !== run.key) return;
+        run.state = message.state;
+        run.pending = message.pending;
+        break;
+      case 'event':
+        if (message.event.run !== run.key) return;
+        this.onStep(run, message.event);
+        break;
+      default:
+        break;
+    }
+    this.settle(run);
+  }
+
+  private onStep(run: CeleryRun, step: ReportedStep): void {
+    if (step.kind === 'release-reply') return this.onRelease(run, step);
+    const parsed = TimelineEventSchema.safeParse({ seq: 1, at: step.at, lane: step.lane, pid: step.pid, kind: step.kind, text: step.text, data: step.data });
+    if (!parsed.success) {
+      this.log.warn('celery task reported a step the timeline does not know', { kind: step.kind, error: parsed.error.message });
+      return;
+    }
+    const event = parsed.data;
+    switch (event.kind) {
+      case 'callback-started':
+        run.releasing++;
+        break;
+      case 'callback-error':
+        run.releasing = Math.max(0, run.releasing - 1);
+        break;
+      case 'task-ran':
+      case 'task-raised':
+        if (event.pid !== null) run.running.set(event.pid, event.lane);
+        break;
+      case 'task-finished':
+        if (event.pid !== null) run.running.delete(event.pid);
+        break;
+      case 'kill-requested':
+        if (event.pid !== null) run.running.delete(event.pid);
+        run.killPhases.set(event.lane, event.data.phase);
+        break;
+      case 'job-failed':
+        // Failed by the worker's main process (WorkerLostError, a time limit): its pool child is gone.
+        if (event.pid !== null && this.workersOf.laneOf(event.pid) === event.lane) {
+          for (const [pid, lane] of run.running) if (lane === event.lane) run.running.delete(pid);
+        }
+        break;
+      default:
+        break;
+    }
+    const { seq: _seq, ...rest } = event;
+    run.record(rest);
+  }
+
+  /** A release's raw reply, read into the protocol's ReleaseReply here, as the server's pools read theirs. */
+  private onRelease(run: CeleryRun, step: ReportedStep): void {
+    run.releasing = Math.max(0, run.releasing - 1);
+    const data = step.data as unknown as ReportedRelease;
+    const reply = releaseReplyFrom(data.executor, data.release, data.raw, this.settings.doubleReleaseWindowMs);
+    run.callbacks.push({ callback: data.callback, lane: data.callbackLane, pid: data.callbackPid, reply, at: Date.now() });
+    const verdict =
+      reply.status === 'released' ? `${reply.executor} is back in the pool` : reply.status === 'already_in_pool' ? 'it was already in the pool: nothing added' : 'it was not busy: nothing added';
+    run.record({
+      at: step.at,
+      lane: 'redis',
+      pid: null,
+      kind: 'release-reply',
+      text: `${data.callback}'s release: ${reply.status} [${reply.reply.map((p) => JSON.stringify(p)).join(', ')}], ${verdict}`,
+      data: { ...reply, queue: data.queue, jobId: data.jobId, callback: data.callback, callbackLane: data.callbackLane, callbackPid: data.callbackPid, release: data.release },
+    });
+  }
+
+  private settle(run: CeleryRun): void {
+    if (run.outcome || !run.sent) return;
+    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0) return;
+    if (!this.workersOf.allReady()) return;
+    if (Date.now() - run.lastStepAt < this.settings.quietMs) return;
+    run.finish(run.state === 'SUCCESS' ? 'completed' : 'failed');
+  }
+}
+
+/** What Celery did, from what the tasks and the supervisor observed (not from the fault's name). */
+export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[], outcome: EvalRunOutcome): string {
+  const steps: string[] = [];
+  const ran = run.events.filter((e) => e.kind === 'task-ran' || e.kind === 'task-raised');
+  if (ran.length > 1) steps.push(`the eval ran ${ran.length} times (Celery delivered it again)`);
+  for (const event of run.events) {
+    if (event.kind === 'kill-requested' || event.kind === 'worker-killed') steps.push(event.text);
+    if (event.kind === 'job-failed') steps.push(event.text);
+    if (event.kind === 'deduplicated' || event.kind === 'errback-called') steps.push(event.text);
+  }
+  const count = (name: 'link' | 'link_error') => callbacks.filter((c) => c.callback === name).length;
+  steps.push(`Celery ran link ×${count('link')}, link_error ×${count('link_error')}`);
+  if (outcome === 'timed-out') {
+    steps.push(
+      `the run did not finish within its deadline (eval ${run.state}, ${run.pending} message(s) of it in the broker, ` +
+        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way${run.sent ? '' : ', never sent'})`,
+    );
+  }
+  const fault = CELERY_FAULTS[run.request.fault];
+  const expected = fault.expected;
+  const wanted = { link: run.request.callbacks.link ? expected.link : 0, linkError: run.request.callbacks.linkError ? expected.linkError : 0 };
+  if (count('link') === wanted.link && count('link_error') === wanted.linkError) steps.push(`${fault.mechanism} (${fault.source})`);
+  return steps.join('; ');
+}
+
+export function createCeleryRuntime(options: CeleryRuntimeOptions): CeleryRuntime {
+  return new Runtime(options, options.log.child({ component: 'celery-runtime' }));
+}

@@ -1,0 +1,136 @@
+/**
+ * The Celery faults: each puts real Celery in a situation where it runs both
+ * callbacks of one task, or one of them twice, through its own machinery (a
+ * raising hook, an unstorable result, a SIGKILL, a redelivery, a hard time
+ * limit). Nothing calls a callback by hand. Source lines are Debian's
+ * python3-celery 5.2.6 / kombu 5.2.4 / billiard 4.1.0.
+ *
+ * `reproduced` is what `npm run celery:reproduce` measured on this machine (five
+ * runs each, callbacks counted from Redis); see docs in README.
+ */
+import type { CeleryFaultName } from '../../protocol.ts';
+
+export interface CeleryFault {
+  /** For the menu and the slide. */
+  label: string;
+  /** worker_deduplicate_successful_tasks on the workers (a worker setting: changing it restarts them). */
+  deduplicate: boolean;
+  /** Hard task_time_limit of the eval, seconds (null: none). */
+  timeLimitSeconds: number | null;
+  /** The callbacks Celery runs when both are attached, as measured. */
+  expected: { link: number; linkError: number };
+  /** What Celery does, in words. */
+  mechanism: string;
+  /** Where in Celery's source it happens. */
+  source: string;
+}
+
+export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
+  none: {
+    label: 'healthy',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 0 },
+    mechanism: 'the eval succeeds: link is queued, the result stored',
+    source: 'celery/app/trace.py:504 (link), :518 (mark_as_done)',
+  },
+  'task-fails': {
+    label: 'the eval raises',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 0, linkError: 1 },
+    mechanism: 'the eval raises: on_error marks it failed and calls link_error',
+    source: 'celery/backends/base.py:220 (errbacks after mark_as_failure)',
+  },
+  'on-success-raises': {
+    label: 'Task.on_success raises',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 1 },
+    mechanism: 'link is queued and the result stored; then Task.on_success raises, the tracer takes the failure path and calls link_error',
+    source: 'celery/app/trace.py:527 (on_success) → :572 (on_error) → backends/base.py:220',
+  },
+  'result-unstorable': {
+    label: 'the result cannot be stored',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 1 },
+    mechanism: 'link is queued (pickle), then the JSON result serializer cannot encode the result: EncodeError, failure path, link_error',
+    source: 'celery/app/trace.py:504 (link) → :518 mark_as_done raises EncodeError → :520 on_error',
+  },
+  'child-killed': {
+    label: 'pool child SIGKILLed after link',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 1 },
+    mechanism: 'the pool child dies after link went out; the worker main process sees WorkerLostError, marks the failure and calls link_error itself',
+    source: 'celery/worker/request.py:584 (mark_as_failure after WorkerLostError)',
+  },
+  'worker-killed': {
+    label: 'whole worker SIGKILLed after link (acks_late)',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 2, linkError: 0 },
+    mechanism: 'the message was never acknowledged (acks_late); a restarting worker restores it after the visibility timeout and the eval runs again: link twice',
+    source: 'kombu/transport/redis.py:396 restore_visible (at a worker\'s start, :536)',
+  },
+  'worker-killed-dedup': {
+    label: '… with worker_deduplicate_successful_tasks',
+    deduplicate: true,
+    timeLimitSeconds: null,
+    expected: { link: 2, linkError: 0 },
+    mechanism: 'the same kill, before the result was stored: the redelivered eval finds no SUCCESS in the backend, so deduplication lets it run again: link twice',
+    source: 'celery/app/trace.py:409-427 (checks the backend for SUCCESS)',
+  },
+  'worker-killed-stored': {
+    label: 'whole worker SIGKILLed after the result is stored (acks_late)',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 2, linkError: 0 },
+    mechanism: 'killed after mark_as_done, before the ack: the message is restored and the eval runs again: link twice',
+    source: 'kombu/transport/redis.py:396 restore_visible',
+  },
+  'worker-killed-stored-dedup': {
+    label: '… with worker_deduplicate_successful_tasks',
+    deduplicate: true,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 0 },
+    mechanism: 'the redelivered eval finds SUCCESS in the backend and is skipped: link once',
+    source: 'celery/app/trace.py:409-427',
+  },
+  'child-killed-reject': {
+    label: 'pool child SIGKILLed, task_reject_on_worker_lost',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 2, linkError: 0 },
+    mechanism: 'WorkerLostError with reject_on_worker_lost: the message is requeued, not failed, and the eval runs again: link twice',
+    source: 'celery/worker/request.py:571 (reject(requeue=True))',
+  },
+  'time-limit': {
+    label: 'hard task_time_limit',
+    deduplicate: false,
+    timeLimitSeconds: 1,
+    expected: { link: 0, linkError: 2 },
+    mechanism: 'the hard time limit kills the child; billiard fails the job (request.py:584 → link_error), then Request.on_timeout marks the failure again (→ link_error)',
+    source: 'billiard/pool.py:685 and celery/worker/request.py:492',
+  },
+  'time-limit-on-success': {
+    label: 'hard time limit inside on_success',
+    deduplicate: false,
+    timeLimitSeconds: 1,
+    expected: { link: 1, linkError: 2 },
+    mechanism: 'link already queued, then the hard limit strikes in on_success: two link_errors on top',
+    source: 'billiard/pool.py:685 and celery/worker/request.py:492',
+  },
+  'visibility-timeout': {
+    label: 'the eval outlives the visibility timeout',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 2, linkError: 0 },
+    mechanism: 'a slow eval (acks_late) is still unacknowledged after the visibility timeout; another worker restores it and runs it again',
+    source: 'kombu/transport/redis.py:396 restore_visible',
+  },
+};
+
+/** The one queue of the Celery runtime (python/idem_celery/settings.py EVAL_QUEUE). */
+export const CELERY_EVAL_QUEUE = 'idem-evals';
