@@ -96,7 +96,8 @@ function cleanUp(started: Started | undefined): void {
 async function startRun(url: string): Promise<RunSummary> {
   const response = await fetch(`${url}/api/scenarios/attempt-3/runs`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    // The presenter's run (it picks the fault): a viewer's would need the panel opened first.
+    headers: { 'content-type': 'application/json', authorization: 'Bearer shutdown-test-secret' },
     body: JSON.stringify({ fault: 'worker-killed' }),
   });
   assert.equal(response.status, 202);
