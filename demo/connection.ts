@@ -37,6 +37,8 @@ export interface ConnectionOptions {
   url?: string;
   /** How long a request waits for its Ack. */
   timeoutMs?: number;
+  /** False: never connect (a static build, where no server exists to answer). */
+  autoConnect?: boolean;
 }
 
 export type AppSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -53,6 +55,7 @@ export class Connection {
   constructor(options: ConnectionOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 5000;
     const socketOptions = {
+      autoConnect: options.autoConnect ?? true,
       // A talk: viewers should be back within a few seconds of the network returning,
       // and never give up (a phone may lose the Wi-Fi for a minute).
       reconnectionDelay: 500,

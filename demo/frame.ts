@@ -90,6 +90,12 @@ export class PanelFrame {
     this.badge.update();
   }
 
+  /** Marks the panel as a replay of a recording (or live again): the badge and `data-source` say which. */
+  setReplaying(replaying: boolean): void {
+    this.root.dataset.source = replaying ? 'replay' : 'live';
+    this.badge.setReplaying(replaying);
+  }
+
   destroy(): void {
     this.shrink();
     this.unsubscribe?.();

@@ -47,10 +47,11 @@ export class JoinPanel implements PanelController {
       this.url.href = join.url;
       this.qr.src = 'join.svg';
       this.note.textContent = join.loopback ? 'This address is only reachable from this machine.' : 'Scan, or type the address: you follow the slides and fire the demos.';
-    } catch (error) {
+    } catch {
       if (signal.aborted) return;
       this.url.textContent = '';
-      this.note.textContent = `Open this site on your phone to follow along. (${error instanceof Error ? error.message : String(error)})`;
+      // No server behind this page (a static build, a PDF): nothing to join.
+      this.note.textContent = 'Open the live site on your phone to follow along.';
     }
   }
 }
