@@ -38,7 +38,7 @@ export class DeckFollower {
     private readonly link: HallLink,
     private readonly bar: LiveBar,
   ) {
-    this.following = !openedOnExplicitSlide(deck);
+    this.following = !startsAway(deck);
   }
 
   render(): void {
@@ -66,9 +66,11 @@ export class DeckFollower {
   private hallChanged(change: HallChange): void {
     if (change === 'firing') return;
     if (this.link.isPresenter) {
-      // A presenter window lands where the hall is when it opens on a plain URL, and
-      // follows the window that drives while another one does.
-      if ((change === 'welcome' && !this.welcomed && this.following) || change === 'reset' || this.link.superseded) this.applyLive();
+      // A presenter window lands where the hall is when it opens on a plain URL (or drives the
+      // hall from where it went before the server answered), and follows the window that
+      // drives while another one does.
+      if (change === 'welcome' && !this.welcomed && !this.following) void this.link.move(positionOf(this.deck));
+      else if ((change === 'welcome' && !this.welcomed) || change === 'reset' || this.link.superseded) this.applyLive();
     } else if (this.following) {
       this.applyLive();
     }
@@ -88,7 +90,6 @@ export class DeckFollower {
       void this.link.move(position);
       return;
     }
-    if (this.link.role === null) return;
     if (this.following) {
       this.following = false;
       sessionStorage.removeItem(FOLLOWING_KEY);
@@ -152,12 +153,12 @@ function liveSlideNumber(deck: RevealApi, state: DeckState | null): number {
 }
 
 /**
- * A deep link: the page was opened on a slide other than the first. Reveal drops the
- * hash of the first slide, so a hash here names another one; unless this tab was
- * following on exactly that slide before a reload.
+ * Whether the page starts away from the hall: opened on a slide other than the first (a
+ * deep link, `/#/5`), or moved there before the hall was loaded; unless this tab was
+ * following on exactly that slide before a reload (whose URL then carries its hash).
  */
-function openedOnExplicitSlide(deck: RevealApi): boolean {
-  if (!/^#\/./.test(window.location.hash)) return false;
+function startsAway(deck: RevealApi): boolean {
   const { h, v } = positionOf(deck);
+  if (h === 0 && v === 0) return false;
   return sessionStorage.getItem(FOLLOWING_KEY) !== `${h}/${v}`;
 }
