@@ -28,6 +28,10 @@ export const PANELS: Readonly<Record<string, PanelLoader>> = {
     const { DefensePanel } = await import('./panels/defensePanel.ts');
     return (context) => new DefensePanel(context);
   },
+  'late-duplicate': async () => {
+    const { LateDuplicatePanel } = await import('./panels/lateDuplicatePanel.ts');
+    return (context) => new LateDuplicatePanel(context);
+  },
   'edge-case-test': async () => {
     const { EdgeCaseTestPanel } = await import('./panels/edgeCaseTestPanel.ts');
     return (context) => new EdgeCaseTestPanel(context);

@@ -18,6 +18,7 @@ const PANEL_TITLES: Record<AudiencePanel, string> = {
   'lua-release': 'The Lua script (pool main)',
   defense: 'Defense in depth',
   'edge-case-test': 'The edge-case test',
+  'late-duplicate': 'Beyond the talk: the late duplicate',
 };
 
 export class HallConsole {

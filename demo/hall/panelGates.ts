@@ -15,7 +15,7 @@ import type { HallLink } from './hallLink.ts';
  * The panels the presenter can open, as the server's schema lists them (a type-only
  * import keeps zod out of the page; the check below fails the build if they differ).
  */
-const AUDIENCE_PANELS = ['lua-release', 'innocent-pattern', 'journey', 'defense', 'edge-case-test'] as const satisfies readonly AudiencePanel[];
+const AUDIENCE_PANELS = ['lua-release', 'innocent-pattern', 'journey', 'defense', 'edge-case-test', 'late-duplicate'] as const satisfies readonly AudiencePanel[];
 type Missing = Exclude<AudiencePanel, (typeof AUDIENCE_PANELS)[number]>;
 const allListed: Missing extends never ? true : false = true;
 void allListed;
