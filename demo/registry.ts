@@ -28,6 +28,10 @@ export const PANELS: Readonly<Record<string, PanelLoader>> = {
     const { DefensePanel } = await import('./panels/defensePanel.ts');
     return (context) => new DefensePanel(context);
   },
+  'celery-claims': async () => {
+    const { CeleryClaimsPanel } = await import('./panels/celeryClaimsPanel.ts');
+    return (context) => new CeleryClaimsPanel(context);
+  },
   'edge-case-test': async () => {
     const { EdgeCaseTestPanel } = await import('./panels/edgeCaseTestPanel.ts');
     return (context) => new EdgeCaseTestPanel(context);
