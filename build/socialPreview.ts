@@ -48,7 +48,13 @@ export async function screenshotFirstSlide(outDir: string): Promise<void> {
       const page = await browser.newPage({ viewport: PREVIEW_SIZE, deviceScaleFactor: 1 });
       await page.goto(new URL(PREVIEW_QUERY, address).href, { timeout: DEADLINE_MS });
       await page.waitForFunction(() => window.Reveal?.isReady() === true, null, { timeout: DEADLINE_MS });
-      await page.evaluate(() => document.fonts.ready);
+      // The slide's words only: a live panel here (the join block, say) has no server to talk to at build time.
+      await page.addStyleTag({ content: '.reveal .live-panel { display: none !important; }' });
+      await page.evaluate(async () => {
+        await document.fonts.ready;
+        window.Reveal?.layout();
+        await new Promise(requestAnimationFrame);
+      });
       await page.screenshot({ path: join(outDir, PREVIEW_FILE), timeout: DEADLINE_MS });
     } finally {
       await browser.close();

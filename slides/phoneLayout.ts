@@ -28,9 +28,9 @@ export const PHONE_CLASS = 'phone-layout';
 /** Where a slide counts as "the one being read": this far down the screen. */
 const READING_LINE = 0.3;
 
-/** Pages that must keep the plain deck: reveal's print view, and the speaker view's previews. */
+/** Pages that must keep the plain deck: reveal's print view, the speaker view's previews, and reveal's own views asked for by URL (`?view=scroll`). */
 export function isSpecialView(): boolean {
-  return /[?&](print-pdf|receiver)\b/.test(window.location.search);
+  return /[?&](print-pdf|receiver|view=)/.test(window.location.search);
 }
 
 /** reveal options for a view: no scaling on a phone; reveal's scroll view never. */

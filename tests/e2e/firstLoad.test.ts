@@ -63,6 +63,14 @@ for (const [label, acceptEncoding, coding] of [
   });
 }
 
+test('a second visit takes the hashed assets from the cache: only the HTML goes over the network', { timeout: TEST_DEADLINE_MS }, async () => {
+  const load = await measureFirstLoad(browser, `${site.url}/`, { repeatVisit: true, timeoutMs: 15_000 });
+  const needed = load.resources.filter((resource) => resource.beforeReady);
+  assert.ok(needed.some((resource) => /\/assets\/index-[\w-]+\.js$/.test(resource.url)), 'the deck script was used');
+  const overNetwork = needed.filter((resource) => resource.url.includes('/assets/') && resource.encodedBytes > 0);
+  assert.deepEqual(overNetwork.map((resource) => `${resource.url} ${resource.encodedBytes}`), [], 'no asset downloaded again');
+});
+
 test('Python and Lua are highlighted, and highlight.js carries only those two languages', { timeout: TEST_DEADLINE_MS }, async () => {
   const errors: Error[] = [];
   const page = await openDeck(errors);
