@@ -36,6 +36,7 @@ const SLIDE_TITLES = [
   'Final Wisdom',
   'Sources: Celery',
   'Sources: BullMQ and Redis',
+  'Does Celery really do that?',
 ];
 
 const ACT_1 = 1;
@@ -49,6 +50,7 @@ const PANELS: Record<string, string> = {
   'lua-release': 'The Lua Script Solution',
   defense: 'Defense in Depth',
   'edge-case-test': 'Testing the Edge Cases',
+  'celery-claims': 'Does Celery really do that?',
 };
 
 let outDir = '';
@@ -175,8 +177,8 @@ test('arrow keys and Space walk through every slide, the fragment and the Lua li
   assert.ok(warningShownOnClick, 'the fragment click showed the warning');
   // The Lua script is walked through in three highlighted parts.
   assert.deepEqual(luaSteps, ['1,2,3', '5,6,7,8,9,10', '12,13,14,15,16']);
-  // 16 slide changes, 1 fragment on slide 2, 2 more line steps on the Lua slide.
-  assert.equal(presses, 19);
+  // 17 slide changes, 1 fragment on slide 2, 2 more line steps on the Lua slide.
+  assert.equal(presses, 20);
   assert.deepEqual(errors, []);
 });
 
