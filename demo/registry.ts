@@ -13,7 +13,7 @@ export type PanelLoader = () => Promise<PanelFactory>;
 
 export const PANELS: Readonly<Record<string, PanelLoader>> = {
   'lua-release': async () => {
-    const { LuaReleasePanel } = await import('./panels/luaReleasePanel.ts');
+    const { LuaReleasePanel } = await import('./panels/lua/luaReleasePanel.ts');
     return (context) => new LuaReleasePanel(context);
   },
   'innocent-pattern': async () => {

@@ -436,6 +436,13 @@ export interface ServerToClientEvents extends HallServerEvents {
   'run:started': (run: RunSummary) => void;
   'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
   'run:finished': (run: RunRecord) => void;
+  /** Redis went away (every panel says so) or is back, its pools rebuilt (panels re-read). */
+  'redis:state': (state: RedisState) => void;
+}
+
+export interface RedisState {
+  redis: 'ok' | 'unavailable';
+  at: number;
 }
 
 export interface ClientToServerEvents extends HallClientEvents {
