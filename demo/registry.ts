@@ -28,6 +28,10 @@ export const PANELS: Readonly<Record<string, PanelLoader>> = {
     const { DefensePanel } = await import('./panels/defensePanel.ts');
     return (context) => new DefensePanel(context);
   },
+  'late-duplicate': async () => {
+    const { LateDuplicatePanel } = await import('./panels/lateDuplicatePanel.ts');
+    return (context) => new LateDuplicatePanel(context);
+  },
   'celery-claims': async () => {
     const { CeleryClaimsPanel } = await import('./panels/celeryClaimsPanel.ts');
     return (context) => new CeleryClaimsPanel(context);

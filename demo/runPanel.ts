@@ -4,7 +4,7 @@
  * error line, and the rules of a run button (disabled until the runs can be
  * followed and while its run is under way; a refusal shown in words).
  */
-import type { AnyFaultName, RuntimeName, ScenarioName } from '../server/protocol.ts';
+import type { AnyFaultName, ReleaseKind, RuntimeName, ScenarioName } from '../server/protocol.ts';
 import type { Connection } from './connection.ts';
 import { PanelFrame, type FrameOptions } from './frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from './panel.ts';
@@ -25,6 +25,7 @@ export interface RunRequest {
   fault?: AnyFaultName;
   /** BullMQ unless it says celery. */
   runtime?: RuntimeName;
+  release?: ReleaseKind;
   label?: string;
 }
 
@@ -193,7 +194,7 @@ export abstract class RunPanel implements PanelController {
     this.renderControls();
     let failure = '';
     for (const run of runs) {
-      const result = await feed.start(run.scenario, run.fault, run.runtime);
+      const result = await feed.start(run.scenario, run.fault, run.runtime, run.release);
       if (!result.ok) {
         failure = run.label ? `${run.label}: ${describeFailure(result)}` : describeFailure(result);
         break;

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { Server as SocketServer } from 'socket.io';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
-import { keepPrivateRedis, type PrivateRedisKeeper } from './redis/privateRedisKeeper.ts';
+import { followPassword, keepPrivateRedis, type PrivateRedisKeeper } from './redis/privateRedisKeeper.ts';
 import { watchRedisOutages } from './redis/redisOutage.ts';
 import { loadScripts } from './redis/scripts.ts';
 import { ExecutorPools } from './pool/executorPool.ts';
@@ -80,7 +80,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // No request waits on Redis for long: a command unanswered in 2 s fails as redis_unavailable.
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true, commandTimeout: 2000 });
     redis.on('error', (error) => log.warn('redis connection error', { error: error.message }));
-    privateRedis?.onNewPassword((password) => (redis.options.password = password));
+    if (privateRedis) followPassword(privateRedis, redis);
     cleanups.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
     await redis.connect();
 

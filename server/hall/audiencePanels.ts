@@ -12,6 +12,7 @@ const PANEL_OF_SCENARIO: Readonly<Record<ScenarioName, AudiencePanel>> = {
   'ttl-safety-net': 'defense',
   'atomic-allocation': 'defense',
   'edge-case-test': 'edge-case-test',
+  'late-duplicate': 'late-duplicate',
 };
 
 /** The pool the Lua slide's buttons act on: the only pool viewers allocate from and release into. */

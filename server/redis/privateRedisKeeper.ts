@@ -4,6 +4,7 @@
  * holds a connection learns the new password before the new server listens, so
  * its next reconnect attempt is the one that gets in.
  */
+import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import { newRedisPassword, startPrivateRedis, type PrivateRedis } from './privateRedis.ts';
 
@@ -67,4 +68,23 @@ export async function keepPrivateRedis(log: Logger, options: { retryMs?: number 
       await current.stop();
     },
   };
+}
+
+/**
+ * Keeps `redis` and every connection duplicated from it (subscribers, the socket.io
+ * adapter's) on the keeper's current password, so each reconnects to a restarted
+ * Redis by itself. Duplicates made later are followed too.
+ */
+export function followPassword(keeper: PrivateRedisKeeper, redis: Redis): void {
+  const connections = new Set<Redis>([redis]);
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    connections.add(copy);
+    copy.once('end', () => connections.delete(copy));
+    return copy;
+  };
+  keeper.onNewPassword((password) => {
+    for (const connection of connections) connection.options.password = password;
+  });
 }

@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import { createLogger } from '../log.ts';
 import { ExecutorPools } from '../pool/executorPool.ts';
 import { loadScripts } from '../redis/scripts.ts';
-import type { ReleaseReply } from '../protocol.ts';
+import type { ReleaseKind, ReleaseReply } from '../protocol.ts';
 import { bullConnection } from './connection.ts';
 import { BULL_PREFIX, CALLBACK_QUEUE, EVAL_QUEUES, type EvalQueueName, type QueueName } from './queues.ts';
 import type { ChildMessage, EvalJobData, JobRef, LinkJobData, ParentMessage, WorkerConfig } from './ipc.ts';
@@ -156,7 +156,7 @@ async function start(config: WorkerConfig): Promise<void> {
   const release = async (
     callback: 'link' | 'link_error',
     callbackLane: string,
-    data: { runId: string; pool: string; executor: string; release: 'naive' | 'lua' },
+    data: { runId: string; pool: string; executor: string; release: ReleaseKind },
     job: JobRef,
   ): Promise<ReleaseReply> => {
     const callId = randomUUID();
@@ -175,6 +175,9 @@ async function start(config: WorkerConfig): Promise<void> {
     let reply: ReleaseReply | null = null;
     let at = Date.now();
     try {
+      // The fenced release needs the allocation's token, which the task runtime does not carry:
+      // the scenarios that run here accept only these two (see Scenario.releases).
+      if (data.release === 'fenced') throw new Error('the task runtime has no token for the fenced release');
       const answer = data.release === 'lua' ? await pools.release(data.pool, data.executor) : await pools.releaseNaive(data.pool, data.executor);
       at = Date.now();
       reply = answer;

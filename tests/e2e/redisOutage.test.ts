@@ -9,7 +9,7 @@ import type { Browser } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { api, startSite, type Site } from '../support/site.ts';
+import { api, openAllPanels, startSite, type Site } from '../support/site.ts';
 
 const PANEL = '[data-panel="lua-release"]';
 let site: Site | undefined;
@@ -18,6 +18,7 @@ let browser: Browser | undefined;
 before(async () => {
   await ensureDeckBuilt();
   site = await startSite({}, { deck: true });
+  openAllPanels(site);
   browser = await launchBrowser();
 });
 

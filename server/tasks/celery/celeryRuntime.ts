@@ -15,7 +15,7 @@
  * every worker is up, and nothing happened for a moment; or at its deadline.
  */
 import { randomUUID } from 'node:crypto';
-import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type ReleaseReply, type ReleaseStatus, type TimelineEntry } from '../../protocol.ts';
+import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type ReleaseKind, type ReleaseReply, type ReleaseStatus, type TimelineEntry } from '../../protocol.ts';
 import type { Logger } from '../../log.ts';
 import { poolKeys } from '../../pool/keys.ts';
 import { redisOrder } from '../evalRuntime.ts';
@@ -207,6 +207,7 @@ class Runtime implements CeleryRuntime {
   }
 
   run(request: CeleryRunRequest): Promise<EvalRunResult> {
+    if (request.release === 'fenced') return Promise.reject(new TypeError('the Celery tasks carry no fencing token: naive or lua only'));
     if (!(request.fault in CELERY_FAULTS)) return Promise.reject(new TypeError(`unknown Celery fault "${String(request.fault)}"`));
     const result = this.chain.then(() => this.execute(request));
     this.chain = result.catch(() => {});
@@ -284,7 +285,7 @@ class Runtime implements CeleryRuntime {
             evalId: request.evalId,
             pool: request.pool,
             executor: request.executor,
-            release: request.release,
+            release: talkRelease(request.release),
             fault: request.fault,
             callbacks: request.callbacks,
             keys: {
@@ -441,4 +442,10 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
 
 export function createCeleryRuntime(options: CeleryRuntimeOptions): CeleryRuntime {
   return new Runtime(options, options.log.child({ component: 'celery-runtime' }));
+}
+
+/** The releases the Python tasks know; the fenced one needs a token they do not carry (refused in run()). */
+function talkRelease(release: ReleaseKind): 'lua' | 'naive' {
+  if (release === 'fenced') throw new TypeError('the Celery tasks carry no fencing token: naive or lua only');
+  return release;
 }
