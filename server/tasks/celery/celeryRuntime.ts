@@ -92,6 +92,8 @@ class CeleryRun {
   state = 'PENDING';
   pending = 0;
   releasing = 0;
+  /** `link` tasks sent whose release has not started: a worker may hold one, already acknowledged, not yet running. */
+  readonly pendingLinks = new Set<string>();
   /** Processes (pid → lane) running the eval right now, hooks included. */
   readonly running = new Map<number, string>();
   lastStepAt = Date.now();
@@ -353,6 +355,10 @@ class Runtime implements CeleryRuntime {
     switch (event.kind) {
       case 'callback-started':
         run.releasing++;
+        if (event.data.callback === 'link') run.pendingLinks.delete(event.data.jobId);
+        break;
+      case 'link-dispatched':
+        run.pendingLinks.add(event.data.linkJobId);
         break;
       case 'callback-error':
         run.releasing = Math.max(0, run.releasing - 1);
@@ -401,7 +407,7 @@ class Runtime implements CeleryRuntime {
 
   private settle(run: CeleryRun): void {
     if (run.outcome || !run.sent) return;
-    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0) return;
+    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0 || run.pendingLinks.size > 0) return;
     if (!this.workersOf.allReady()) return;
     if (Date.now() - run.lastStepAt < this.settings.quietMs) return;
     run.finish(run.state === 'SUCCESS' ? 'completed' : 'failed');
@@ -423,7 +429,8 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
   if (outcome === 'timed-out') {
     steps.push(
       `the run did not finish within its deadline (eval ${run.state}, ${run.pending} message(s) of it in the broker, ` +
-        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way${run.sent ? '' : ', never sent'})`,
+        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way, ` +
+        `${run.pendingLinks.size} link(s) sent and never started${run.sent ? '' : ', never sent'})`,
     );
   }
   const fault = CELERY_FAULTS[run.request.fault];
