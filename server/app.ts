@@ -12,7 +12,8 @@ import { Redis } from 'ioredis';
 import { Server as SocketServer } from 'socket.io';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
-import { startPrivateRedis, type PrivateRedis } from './redis/privateRedis.ts';
+import { followPassword, keepPrivateRedis, type PrivateRedisKeeper } from './redis/privateRedisKeeper.ts';
+import { watchRedisOutages } from './redis/redisOutage.ts';
 import { loadScripts } from './redis/scripts.ts';
 import { ExecutorPools } from './pool/executorPool.ts';
 import { DEFAULT_POOL, PoolActions } from './pool/poolActions.ts';
@@ -31,6 +32,7 @@ import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
+import { startRestartableRuntime } from './tasks/restartableRuntime.ts';
 import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
 
@@ -66,15 +68,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 
   try {
-    let privateRedis: PrivateRedis | null = null;
+    let privateRedis: PrivateRedisKeeper | null = null;
     if (!config.redisUrl) {
-      privateRedis = await startPrivateRedis();
+      privateRedis = await keepPrivateRedis(log);
       cleanups.push(() => privateRedis!.stop());
       log.info('started a private redis-server', { url: privateRedis.url });
     }
-    const redisUrl = config.redisUrl ?? privateRedis!.url;
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true });
+    // The private Redis' url changes when it is restarted (a new password).
+    const currentRedisUrl = () => config.redisUrl ?? privateRedis!.url;
+    const redisUrl = currentRedisUrl();
+    // No request waits on Redis for long: a command unanswered in 2 s fails as redis_unavailable.
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true, commandTimeout: 2000 });
     redis.on('error', (error) => log.warn('redis connection error', { error: error.message }));
+    if (privateRedis) followPassword(privateRedis, redis);
     cleanups.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
     await redis.connect();
 
@@ -89,21 +95,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const metrics = createMetrics(pools, () => knownPools);
     cleanups.push(() => metrics.destroy());
-    const reaper = await startReaper({ redis, pools, poolNames: () => knownPools, sweepIntervalMs: config.reaperSweepMs, log });
+    const newReaper = () => startReaper({ redis, pools, poolNames: () => knownPools, sweepIntervalMs: config.reaperSweepMs, log });
+    let reaper = await newReaper();
     cleanups.push(() => reaper.stop());
 
     // Loaded only when used: forking workers is the slowest part of starting up.
     let stopRuntime = async () => {};
+    let restartRuntime = async (_url: string) => {};
     const runtime: EvalRunner = config.taskWorkers > 0
-      ? await (await import('./tasks/evalRuntime.ts')).startEvalRuntime({
-          redisUrl,
+      ? await startRestartableRuntime(async (url) => (await import('./tasks/evalRuntime.ts')).startEvalRuntime({
+          redisUrl: url,
           workers: config.taskWorkers,
           lockDurationMs: config.lockDurationMs,
           stalledIntervalMs: config.stalledIntervalMs,
           log: log.child({ part: 'tasks' }),
-        }).then((started) => {
+        }), redisUrl).then((started) => {
           cleanups.push(() => started.close());
           stopRuntime = () => started.close();
+          restartRuntime = (url) => started.restart(url);
           return started;
         })
       : {
@@ -121,7 +130,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       pools,
       runtime,
       celery,
-      redisUrl,
+      get redisUrl() {
+        return currentRedisUrl();
+      },
       stageTtlSeconds: config.stageTtlSeconds,
       waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),
       log,
@@ -168,7 +179,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const poolChannel = createPoolChannel(io, actions, gate, log);
     const runChannel = createRunChannel(io, runs, gate, hall.deck, log);
     const hallChannel = createHallChannel(io, { hall, actions, poolNames, log });
+    const outages = watchRedisOutages({
+      redis, pools, poolNames: () => knownPools, io, log,
+      failRunInFlight: (reason) => runs.failRunInFlight(reason),
+      reconnect: async () => {
+        await reaper.stop();
+        reaper = await newReaper();
+        // A restarted private Redis has a new password: BullMQ's connections must be made again.
+        if (privateRedis) await restartRuntime(currentRedisUrl());
+      },
+    });
     cleanups.push(() => {
+      outages.destroy();
       poolChannel.destroy();
       runChannel.destroy();
       hallChannel.destroy();
@@ -184,7 +206,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { port } = httpServer.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     hall.listening({ host: config.host, port });
-    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, runs, hall, log, close };
+    return { url: `http://${host}:${port}`, get redisUrl() { return currentRedisUrl(); }, httpServer, io, redis, actions, runs, hall, log, close };
   } catch (error) {
     await close();
     throw error;

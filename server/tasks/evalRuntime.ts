@@ -82,6 +82,17 @@ export interface EvalRuntimeOptions {
 const SERVER_LANE = 'server';
 
 /**
+ * Closes a queue, or drops its connection when closing takes too long: a queue whose
+ * Redis is gone, or came back with another password, would otherwise retry forever.
+ */
+async function closeQueue(queue: Queue): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([queue.close().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+  clearTimeout(timer);
+  await queue.disconnect().catch(() => {});
+}
+
+/**
  * The order in which Redis executed two releases of one executor. The Lua reply
  * carries Redis' clock and the previous release's time (the later of two releases
  * in one millisecond names the earlier one's); the naive one the list length LPUSH
@@ -186,7 +197,7 @@ class Runtime implements EvalRuntime {
     // This server's queues go with it: no other server uses them. Best effort: Redis may be gone already.
     const removed = Promise.allSettled(Object.values(this.queues).map((queue) => queue.obliterate({ force: true })));
     await Promise.race([removed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-    await Promise.allSettled(Object.values(this.queues).map((queue) => queue.close()));
+    await Promise.allSettled(Object.values(this.queues).map(closeQueue));
   }
 
   private async execute(request: EvalRunRequest): Promise<EvalRunResult> {
@@ -440,7 +451,7 @@ export async function startEvalRuntime(options: EvalRuntimeOptions): Promise<Eva
     await supervisor.start(settings.startTimeoutMs);
   } catch (error) {
     await supervisor.close();
-    await Promise.allSettled(Object.values(queues).map((queue) => queue.close()));
+    await Promise.allSettled(Object.values(queues).map(closeQueue));
     throw error;
   }
   return new Runtime(instance, supervisor, queues, settings, log);
