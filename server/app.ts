@@ -31,6 +31,9 @@ import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
 import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
+import { ChaosRounds } from './chaos/chaosRounds.ts';
+import { chaosRouter } from './chaos/chaosRoutes.ts';
+import { CHAOS_ROOM, createChaosChannel } from './chaos/chaosChannel.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST_DIR = `${ROOT}dist`;
@@ -46,6 +49,8 @@ export interface App {
   runs: RunService;
   /** Sessions, the deck state the hall follows, and the gate every action passes. */
   hall: Hall;
+  /** The chaos rounds: the hall's taps against three release variants. */
+  chaos: ChaosRounds;
   log: Logger;
   close(): Promise<void>;
 }
@@ -140,6 +145,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => hall.destroy());
     const { gate } = hall;
     const poolNames = () => knownPools;
+    let io: IoServer | null = null;
+    const chaos = new ChaosRounds(redis, gate, (state) => io?.to(CHAOS_ROOM).emit('chaos:changed', state), log.child({ part: 'chaos' }));
+    cleanups.push(() => chaos.destroy());
 
     const app = express();
     app.disable('x-powered-by');
@@ -149,10 +157,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     app.use(hallRouter({ hall, actions, poolNames, log }));
     app.use(runRouter({ runs, gate, deck: hall.deck, metrics: metrics.registry, log }));
     app.use(apiRouter({ redis, actions, gate, log }));
+    app.use(chaosRouter({ rounds: chaos, gate, log }));
     app.use(apiFallbacks(log));
 
     const httpServer = createHttpServer(app);
-    const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
+    io = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
     // A socket belongs to the session of the page that opened it: the handshake's cookie
     // (one is issued in the handshake's answer when the client came without).
     io.engine.on('initial_headers', (headers: Record<string, string>, req: import('node:http').IncomingMessage) =>
@@ -161,12 +170,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const poolChannel = createPoolChannel(io, actions, gate, log);
     const runChannel = createRunChannel(io, runs, gate, hall.deck, log);
     const hallChannel = createHallChannel(io, { hall, actions, poolNames, log });
+    const chaosChannel = createChaosChannel(io, chaos, gate, log);
     cleanups.push(() => {
+      chaosChannel.destroy();
       poolChannel.destroy();
       runChannel.destroy();
       hallChannel.destroy();
     });
-    cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
+    cleanups.push(() => new Promise<void>((resolve) => io!.close(() => resolve())));
 
     await serveDeck(app, httpServer, config, options.distDir === undefined ? DIST_DIR : options.distDir, cleanups);
 
@@ -177,7 +188,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { port } = httpServer.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     hall.listening({ host: config.host, port });
-    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, runs, hall, log, close };
+    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, runs, hall, chaos, log, close };
   } catch (error) {
     await close();
     throw error;
