@@ -54,6 +54,8 @@ interface Variant {
   viewport: { width: number; height: number };
   /** A second visit: the context has loaded the deck once (cache filled). */
   repeatVisit?: boolean;
+  /** CPU slowdown factor, for a phone's slower processor. */
+  cpuSlowdown?: number;
 }
 
 const LAPTOP = { width: 1280, height: 800 };
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
       { deck: ours, label: 'after, brotli (Chromium on loopback/HTTPS)', viewport: LAPTOP },
       { deck: ours, label: 'after, gzip only (plain HTTP to a LAN address)', acceptEncoding: 'gzip, deflate', viewport: LAPTOP },
       { deck: ours, label: 'after, gzip only, phone 390x844', acceptEncoding: 'gzip, deflate', viewport: PHONE },
+      { deck: ours, label: 'after, gzip only, phone 390x844, CPU 4× slower', acceptEncoding: 'gzip, deflate', viewport: PHONE, cpuSlowdown: 4 },
       { deck: ours, label: 'after, second visit (assets from the cache)', viewport: LAPTOP, repeatVisit: true },
     ];
     const links: [string, LinkConditions | undefined][] = [
@@ -176,6 +179,7 @@ async function main(): Promise<void> {
             acceptEncoding: variant.acceptEncoding,
             viewport: variant.viewport,
             repeatVisit: variant.repeatVisit,
+            cpuSlowdown: variant.cpuSlowdown,
             timeoutMs: 60_000,
           });
           loads.get(variant)!.push(load);
@@ -220,6 +224,7 @@ function report(rows: Row[], machine: string, command: string): string {
     '- **ready (painted)**: reveal\'s `ready` event has fired *and* a frame with the first slide\'s heading laid out and visible has been painted after it (two animation frames after `ready`). Times run from navigation start, so they include the HTML\'s own request. Font files may still be arriving: the fonts use `font-display: swap`, so the text shows at once in a fallback face.',
     '- **key → next slide**: the bench presses → as soon as the deck is ready; the time from the key event to reveal\'s `slidechanged`. It shows the page is interactive at that point, not busy.',
     '- **bytes**: `Network.loadingFinished.encodedDataLength` from the DevTools protocol: compressed bytes on the wire, headers included, of the requests made before reveal\'s `ready` event and finished before the first slide was painted. What the page asks for once ready (the speaker view, the panel of the slide after the first) is not counted. "JS+CSS" counts scripts and stylesheets only (the budget is 120 KB); "all" adds the HTML and any font that arrived in time.',
+    '- **CPU 4× slower**: Chromium\'s `Emulation.setCPUThrottlingRate` 4, a rough stand-in for a mid-range phone\'s processor. On this shared machine it also multiplies whatever else is running, so read it as an upper bound.',
     '- **second visit**: the same browser context loaded the deck once before; hashed assets are `immutable`, so only the HTML is asked for again (`no-cache`: revalidated, 304).',
     '- The throttled link is Chromium\'s (`Network.emulateNetworkConditions`: 150 ms added to each request, 200 kB/s down and up). Chromium offers brotli on loopback and HTTPS; over plain HTTP to a LAN address it offers gzip only, so that case is measured too.',
     args.baseline ? '- "before" is the given revision\'s deck, built and served by this tree\'s server in the same run (it has no precompressed copies, so it goes out uncompressed, as it did).' : null,

@@ -16,6 +16,8 @@ export class ConnectionBadge {
   readonly element: HTMLElement;
   private readonly label: HTMLElement;
   private unsubscribe: (() => void) | null = null;
+  /** Replaying a recording: the badge says so instead of the connection's state. */
+  private replaying = false;
 
   constructor(private readonly connection: Connection) {
     this.label = h('span', { className: 'lp-badge-label' });
@@ -27,7 +29,18 @@ export class ConnectionBadge {
     return this.element;
   }
 
+  /** Says "recording" (a replay is shown) or the connection's state again. */
+  setReplaying(replaying: boolean): void {
+    this.replaying = replaying;
+    this.update();
+  }
+
   update(): void {
+    if (this.replaying) {
+      this.element.dataset.state = 'replay';
+      this.label.textContent = 'recording';
+      return;
+    }
     const state = this.connection.state;
     this.element.dataset.state = state;
     // Before the first connect there is nothing to *re*connect to.

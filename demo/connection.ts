@@ -37,6 +37,8 @@ export interface ConnectionOptions {
   url?: string;
   /** How long a request waits for its Ack. */
   timeoutMs?: number;
+  /** False: never connect (a static build, where no server exists to answer). */
+  autoConnect?: boolean;
 }
 
 export type AppSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -48,11 +50,15 @@ export class Connection {
   private readonly timeoutMs: number;
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly connectListeners = new Set<(reconnect: boolean) => void>();
+  /** What the server last said of its Redis (it says so only when Redis is down, or back). */
+  private redisUp = true;
+  private readonly redisListeners = new Set<(up: boolean) => void>();
   private readonly cleanups: (() => void)[] = [];
 
   constructor(options: ConnectionOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 5000;
     const socketOptions = {
+      autoConnect: options.autoConnect ?? true,
       // A talk: viewers should be back within a few seconds of the network returning,
       // and never give up (a phone may lose the Wi-Fi for a minute).
       reconnectionDelay: 500,
@@ -63,6 +69,8 @@ export class Connection {
     const onConnect = () => {
       const reconnect = this.connectedOnce;
       this.connectedOnce = true;
+      // A fresh socket: the server tells it at once if its Redis is down.
+      this.setRedis(true);
       this.setState('connected');
       // Every (re)connect is a new socket on the server, in no room yet: each panel
       // subscribes again and gets a fresh snapshot, so nothing missed while away stays missing.
@@ -81,6 +89,9 @@ export class Connection {
     const onBrowserOffline = () => this.setState('offline');
     const onBrowserOnline = () => this.setState(this.socket.connected ? 'connected' : 'reconnecting');
 
+    const onRedisState = (state: { redis: 'ok' | 'unavailable' }) => this.setRedis(state.redis === 'ok');
+    this.socket.on('redis:state', onRedisState);
+    this.cleanups.push(() => this.socket.off('redis:state', onRedisState));
     this.socket.on('connect', onConnect);
     this.socket.on('disconnect', onDisconnect);
     this.socket.io.on('reconnect_attempt', onRetry);
@@ -118,6 +129,19 @@ export class Connection {
     this.stateListeners.add(listener);
     listener(this.currentState);
     return () => this.stateListeners.delete(listener);
+  }
+
+  /** Calls `listener` whenever the server's Redis goes down or comes back, and once now. */
+  onRedis(listener: (up: boolean) => void): () => void {
+    this.redisListeners.add(listener);
+    listener(this.redisUp);
+    return () => this.redisListeners.delete(listener);
+  }
+
+  private setRedis(up: boolean): void {
+    if (up === this.redisUp) return;
+    this.redisUp = up;
+    for (const listener of [...this.redisListeners]) listener(up);
   }
 
   /**

@@ -28,6 +28,13 @@ export class PanelFrame {
   private readonly enlargeButton: HTMLButtonElement;
   private overlay: HTMLElement | null = null;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeRedis: (() => void) | null = null;
+  /** Shown while the server's Redis is down: the panel's data cannot be trusted or changed then. */
+  private readonly redisNotice = h('div', {
+    className: 'lp-redis-down',
+    text: 'Redis unavailable: the server is bringing it back…',
+    attrs: { role: 'status', 'data-role': 'redis-state' },
+  });
   private readonly onKey = (event: KeyboardEvent) => {
     if (event.key === 'Escape') this.shrink();
   };
@@ -68,8 +75,10 @@ export class PanelFrame {
       'div',
       { className: 'lp' },
       h('div', { className: 'lp-header' }, h('span', { className: 'lp-title', text: options.title }), this.subtitle, this.badge.element, this.enlargeButton),
+      this.redisNotice,
       this.body,
     );
+    this.redisNotice.hidden = true;
     this.root.addEventListener('click', this.onTapWhileSmall, { capture: true });
     this.root.addEventListener('keydown', this.onButtonKey);
   }
@@ -78,6 +87,10 @@ export class PanelFrame {
     this.badge.render();
     // Marks the whole panel while not connected: what it shows may be stale (panels.css dims it).
     this.unsubscribe ??= this.connection.onState((state) => (this.root.dataset.connection = state));
+    this.unsubscribeRedis ??= this.connection.onRedis((up) => {
+      this.redisNotice.hidden = up;
+      this.root.dataset.redis = up ? 'ok' : 'unavailable';
+    });
     this.configure(this.options);
     this.host.replaceChildren(this.root);
   }
@@ -90,10 +103,18 @@ export class PanelFrame {
     this.badge.update();
   }
 
+  /** Marks the panel as a replay of a recording (or live again): the badge and `data-source` say which. */
+  setReplaying(replaying: boolean): void {
+    this.root.dataset.source = replaying ? 'replay' : 'live';
+    this.badge.setReplaying(replaying);
+  }
+
   destroy(): void {
     this.shrink();
     this.unsubscribe?.();
     this.unsubscribe = null;
+    this.unsubscribeRedis?.();
+    this.unsubscribeRedis = null;
     this.root.removeEventListener('click', this.onTapWhileSmall, { capture: true });
     this.root.removeEventListener('keydown', this.onButtonKey);
     this.badge.destroy();

@@ -10,8 +10,10 @@
  */
 import type { RevealApi } from 'reveal.js';
 import type { Connection } from './connection.ts';
+import type { HallController } from './hall/index.ts';
 import { h } from './dom.ts';
-import { pageMode, type PageMode } from './environment.ts';
+import { pageMode } from './environment.ts';
+import type { BackendGate } from './replay/backendGate.ts';
 import type { PanelController, PanelOptions } from './panel.ts';
 import { PANELS } from './registry.ts';
 import './panels.css';
@@ -31,10 +33,13 @@ export function createPanels(deck: RevealApi): Panels {
   });
 
   const mode = pageMode(deck);
-  if (mode !== 'live') return renderStatic(placeholders, mode);
+  if (mode === 'speaker-preview') return renderPreviewNotes(placeholders);
 
   // Opened by the first panel that asks, so a deck without live panels opens no socket.
+  // A static build never connects: there is no server to answer.
   let connection: Connection | null = null;
+  let hall: HallController | null = null;
+  let gate: BackendGate | null = null;
   let destroyed = false;
   const controllers: PanelController[] = [];
   const started = new Set<HTMLElement>();
@@ -44,7 +49,7 @@ export function createPanels(deck: RevealApi): Panels {
     const slide = element.closest('section');
     let loaded;
     try {
-      loaded = await Promise.all([PANELS[name]!(), import('./connection.ts')]);
+      loaded = await Promise.all([PANELS[name]!(), import('./connection.ts'), import('./replay/backendGate.ts')]);
     } catch (error) {
       // A chunk that failed to download (flaky Wi-Fi) is tried again when its slide comes near again.
       console.error(`live panel "${name}" could not be loaded`, error);
@@ -53,13 +58,16 @@ export function createPanels(deck: RevealApi): Panels {
       return;
     }
     if (destroyed) return;
-    const [factory, { Connection: SharedConnection }] = loaded;
+    const [factory, { Connection: SharedConnection }, { BackendGate: Gate, STATIC_BUILD }] = loaded;
+    const sharedConnection = () => (connection ??= new SharedConnection({ autoConnect: !STATIC_BUILD }));
     try {
       const controller = factory({
         element,
         deck,
-        connection: () => (connection ??= new SharedConnection()),
+        connection: sharedConnection,
         isVisible: () => !document.hidden && slide !== null && slide.classList.contains('present'),
+        backend: () => (gate ??= new Gate(STATIC_BUILD ? null : sharedConnection())),
+        mode,
       });
       element.replaceChildren();
       controller.render();
@@ -78,18 +86,33 @@ export function createPanels(deck: RevealApi): Panels {
     for (const element of placeholders) {
       if (started.has(element)) continue;
       const slide = element.closest('section');
-      if (!slide || Math.abs(deck.getIndices(slide).h - current) > NEAR_SLIDES) continue;
+      // Printed, every slide is on paper at once: every panel starts.
+      if (!slide || (mode !== 'print' && Math.abs(deck.getIndices(slide).h - current) > NEAR_SLIDES)) continue;
       started.add(element);
       void start(element);
     }
   };
   startNearPanels();
 
+  // Every live page is part of the hall (it follows the presenter, or is the presenter's):
+  // loaded right after the deck is up, not before the first slide shows. A PDF or a static
+  // build has no hall to follow.
+  if (mode === 'live') {
+    void Promise.all([import('./hall/index.ts'), import('./connection.ts'), import('./replay/backendGate.ts')]).then(
+      ([{ createHall }, { Connection: SharedConnection }, { STATIC_BUILD }]) => {
+        if (destroyed || STATIC_BUILD) return;
+        hall = createHall(deck, (connection ??= new SharedConnection()), placeholders);
+      },
+      (error: unknown) => console.error('the hall could not be loaded: this page does not follow the presenter', error),
+    );
+  }
+
   // Panels stay subscribed on every slide once started (it is one room per pool, and a viewer
   // who comes back should find the state current at once); only their timers follow visibility.
   const update = () => {
     startNearPanels();
     for (const controller of controllers) controller.update();
+    hall?.update();
   };
   const deckEvents = ['slidechanged', 'ready', 'overviewshown', 'overviewhidden'] as const;
   for (const event of deckEvents) deck.on(event, update);
@@ -101,6 +124,10 @@ export function createPanels(deck: RevealApi): Panels {
       for (const event of deckEvents) deck.off(event, update);
       document.removeEventListener('visibilitychange', update);
       for (const controller of controllers.splice(0)) controller.destroy();
+      hall?.destroy();
+      hall = null;
+      gate?.destroy();
+      gate = null;
       connection?.destroy();
       connection = null;
     },
@@ -113,17 +140,12 @@ function optionsOf(element: HTMLElement): PanelOptions {
 }
 
 /**
- * The speaker view's previews and the PDF get a still note instead of a panel:
- * no socket, no buttons, nothing that could act on the real pool.
+ * The speaker view's previews get a still note instead of a panel: no socket, no
+ * buttons, nothing that could act on the real pool (the main screen shows it).
  */
-function renderStatic(placeholders: HTMLElement[], mode: Exclude<PageMode, 'live'>): Panels {
-  const site = `${window.location.origin}${window.location.pathname}`;
+function renderPreviewNotes(placeholders: HTMLElement[]): Panels {
   for (const element of placeholders) {
-    const note =
-      mode === 'print'
-        ? h('div', { className: 'lp-static' }, h('strong', { text: 'Live demo: open the site to run it' }), h('span', { className: 'lp-static-url', text: site }))
-        : h('div', { className: 'lp-static' }, h('strong', { text: 'Live demo' }), h('span', { text: 'runs on the main screen, not in this preview' }));
-    element.replaceChildren(note);
+    element.replaceChildren(h('div', { className: 'lp-static' }, h('strong', { text: 'Live demo' }), h('span', { text: 'runs on the main screen, not in this preview' })));
   }
   return {
     destroy() {

@@ -9,6 +9,7 @@
  */
 import type { RevealApi } from 'reveal.js';
 import type { Connection } from './connection.ts';
+import type { BackendGate } from './replay/backendGate.ts';
 
 /** The placeholder's `data-*` attributes, e.g. `data-pool="main"` is `{ pool: 'main' }`. */
 export type PanelOptions = Readonly<Record<string, string | undefined>>;
@@ -21,6 +22,10 @@ export interface PanelContext {
   connection(): Connection;
   /** Whether the panel's slide is on screen (current slide, page visible): for timers and animation only. */
   isVisible(): boolean;
+  /** Live from the server, or a replay of the recordings when no server answers (shared by every panel). */
+  backend(): BackendGate;
+  /** `print`: the deck is printed (`?print-pdf`): show the last real state, still, without controls. */
+  mode: 'live' | 'print';
 }
 
 export interface PanelController {

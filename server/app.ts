@@ -12,7 +12,8 @@ import { Redis } from 'ioredis';
 import { Server as SocketServer } from 'socket.io';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
-import { startPrivateRedis, type PrivateRedis } from './redis/privateRedis.ts';
+import { followPassword, keepPrivateRedis, type PrivateRedisKeeper } from './redis/privateRedisKeeper.ts';
+import { watchRedisOutages } from './redis/redisOutage.ts';
 import { loadScripts } from './redis/scripts.ts';
 import { ExecutorPools } from './pool/executorPool.ts';
 import { DEFAULT_POOL, PoolActions } from './pool/poolActions.ts';
@@ -25,10 +26,13 @@ import { createPoolChannel, type IoServer } from './sockets/poolChannel.ts';
 import { createRunChannel } from './sockets/runChannel.ts';
 import { createHallChannel } from './sockets/hallChannel.ts';
 import { Hall } from './hall/hall.ts';
+import { DeckStore } from './hall/deckStore.ts';
+import { clusterSockets } from './sockets/cluster.ts';
 import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
+import { startRestartableRuntime } from './tasks/restartableRuntime.ts';
 import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
 import { ChaosRounds } from './chaos/chaosRounds.ts';
@@ -69,15 +73,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 
   try {
-    let privateRedis: PrivateRedis | null = null;
+    let privateRedis: PrivateRedisKeeper | null = null;
     if (!config.redisUrl) {
-      privateRedis = await startPrivateRedis();
+      privateRedis = await keepPrivateRedis(log);
       cleanups.push(() => privateRedis!.stop());
       log.info('started a private redis-server', { url: privateRedis.url });
     }
-    const redisUrl = config.redisUrl ?? privateRedis!.url;
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true });
+    // The private Redis' url changes when it is restarted (a new password).
+    const currentRedisUrl = () => config.redisUrl ?? privateRedis!.url;
+    const redisUrl = currentRedisUrl();
+    // No request waits on Redis for long: a command unanswered in 2 s fails as redis_unavailable.
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true, commandTimeout: 2000 });
     redis.on('error', (error) => log.warn('redis connection error', { error: error.message }));
+    if (privateRedis) followPassword(privateRedis, redis);
     cleanups.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
     await redis.connect();
 
@@ -92,21 +100,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const metrics = createMetrics(pools, () => knownPools);
     cleanups.push(() => metrics.destroy());
-    const reaper = await startReaper({ redis, pools, poolNames: () => knownPools, sweepIntervalMs: config.reaperSweepMs, log });
+    const newReaper = () => startReaper({ redis, pools, poolNames: () => knownPools, sweepIntervalMs: config.reaperSweepMs, log });
+    let reaper = await newReaper();
     cleanups.push(() => reaper.stop());
 
     // Loaded only when used: forking workers is the slowest part of starting up.
     let stopRuntime = async () => {};
+    let restartRuntime = async (_url: string) => {};
     const runtime: EvalRunner = config.taskWorkers > 0
-      ? await (await import('./tasks/evalRuntime.ts')).startEvalRuntime({
-          redisUrl,
+      ? await startRestartableRuntime(async (url) => (await import('./tasks/evalRuntime.ts')).startEvalRuntime({
+          redisUrl: url,
           workers: config.taskWorkers,
           lockDurationMs: config.lockDurationMs,
           stalledIntervalMs: config.stalledIntervalMs,
           log: log.child({ part: 'tasks' }),
-        }).then((started) => {
+        }), redisUrl).then((started) => {
           cleanups.push(() => started.close());
           stopRuntime = () => started.close();
+          restartRuntime = (url) => started.restart(url);
           return started;
         })
       : {
@@ -124,7 +135,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       pools,
       runtime,
       celery,
-      redisUrl,
+      get redisUrl() {
+        return currentRedisUrl();
+      },
       stageTtlSeconds: config.stageTtlSeconds,
       waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),
       log,
@@ -143,10 +156,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       log,
     });
     cleanups.push(() => hall.destroy());
+    const deckStore = new DeckStore(redis, log);
+    await hall.deck.share(deckStore);
+    cleanups.push(() => deckStore.close());
     const { gate } = hall;
     const poolNames = () => knownPools;
-    let io: IoServer | null = null;
-    const chaos = new ChaosRounds(redis, gate, (state) => io?.to(CHAOS_ROOM).emit('chaos:changed', state), log.child({ part: 'chaos' }));
+    let chaosIo: IoServer | null = null;
+    const chaos = new ChaosRounds(redis, gate, (state) => chaosIo?.to(CHAOS_ROOM).emit('chaos:changed', state), log.child({ part: 'chaos' }));
     cleanups.push(() => chaos.destroy());
 
     const app = express();
@@ -161,7 +177,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     app.use(apiFallbacks(log));
 
     const httpServer = createHttpServer(app);
-    io = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
+    const cluster = await clusterSockets(redis, log);
+    cleanups.push(() => cluster.close());
+    const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false, ...cluster.options });
+    chaosIo = io;
     // A socket belongs to the session of the page that opened it: the handshake's cookie
     // (one is issued in the handshake's answer when the client came without).
     io.engine.on('initial_headers', (headers: Record<string, string>, req: import('node:http').IncomingMessage) =>
@@ -171,13 +190,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const runChannel = createRunChannel(io, runs, gate, hall.deck, log);
     const hallChannel = createHallChannel(io, { hall, actions, poolNames, log });
     const chaosChannel = createChaosChannel(io, chaos, gate, log);
+    const outages = watchRedisOutages({
+      redis, pools, poolNames: () => knownPools, io, log,
+      failRunInFlight: (reason) => runs.failRunInFlight(reason),
+      reconnect: async () => {
+        await reaper.stop();
+        reaper = await newReaper();
+        // A restarted private Redis has a new password: BullMQ's connections must be made again.
+        if (privateRedis) await restartRuntime(currentRedisUrl());
+      },
+    });
     cleanups.push(() => {
       chaosChannel.destroy();
+      outages.destroy();
       poolChannel.destroy();
       runChannel.destroy();
       hallChannel.destroy();
     });
-    cleanups.push(() => new Promise<void>((resolve) => io!.close(() => resolve())));
+    cleanups.push(() => new Promise<void>((resolve) => io.close(() => resolve())));
 
     await serveDeck(app, httpServer, config, options.distDir === undefined ? DIST_DIR : options.distDir, cleanups);
 
@@ -188,7 +218,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { port } = httpServer.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     hall.listening({ host: config.host, port });
-    return { url: `http://${host}:${port}`, redisUrl, httpServer, io, redis, actions, runs, hall, chaos, log, close };
+    return { url: `http://${host}:${port}`, get redisUrl() { return currentRedisUrl(); }, httpServer, io, redis, actions, runs, hall, chaos, log, close };
   } catch (error) {
     await close();
     throw error;

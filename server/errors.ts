@@ -44,7 +44,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ClientError) return { error: error.code, message: error.message };
   if (error instanceof PoolInputError) return { error: 'bad_request', message: error.message };
   const message = error instanceof Error ? error.message : String(error);
-  if (/ECONNREFUSED|Connection is closed|MaxRetriesPerRequest|ETIMEDOUT|Stream isn't writeable/i.test(message)) {
+  if (/ECONNREFUSED|Connection is closed|MaxRetriesPerRequest|ETIMEDOUT|Stream isn't writeable|Command timed out|NOAUTH|WRONGPASS|LOADING/i.test(message)) {
     return { error: 'redis_unavailable', message: 'Redis is not answering' };
   }
   return { error: 'internal', message: 'internal error' };

@@ -16,7 +16,7 @@
 import type { DoubleReleaseWarning, PoolSnapshot, ScenarioName, TimelineEvent } from '../../server/protocol.ts';
 import { actionButton, formatClock, formatTtl, h } from '../dom.ts';
 import type { PanelContext, PanelOptions } from '../panel.ts';
-import { RunPanel, underWay } from '../runPanel.ts';
+import { RunPanel, underWay, type ReplayPlan } from '../runPanel.ts';
 import { PHASE_LABELS, describeFailure, parseDoubleReleases, type RunView } from '../runs.ts';
 import { VERDICT_HEADS, phaseText } from '../runView.ts';
 import { CountdownTicker } from '../ticker.ts';
@@ -56,11 +56,16 @@ export class DefensePanel extends RunPanel {
   private readonly burstResult = h('div', { className: 'lp-burst', attrs: { 'data-role': 'burst' } });
 
   constructor(context: PanelContext) {
-    super(context, { title: 'Defense in depth', subtitle: 'layers 2-4, live', classes: ['lp-defense'] });
+    super(context, { title: 'Defense in depth', subtitle: 'layers 2-4, live', replaySubtitle: 'layers 2-4, recorded', classes: ['lp-defense'] });
     this.ttlButton.dataset.role = 'run-ttl';
     this.ttlButton.title = 'Kill a worker before it dispatches any callback: only the busy marker TTL can return the executor (run:start ttl-safety-net)';
     this.burstButton.dataset.role = 'run-burst';
     this.burstButton.title = '24 evals ask for an executor at once (run:start atomic-allocation)';
+  }
+
+  protected replayPlan(): ReplayPlan {
+    // The two layers are independent: their recordings play side by side.
+    return { runs: [{ scenario: TTL_SCENARIO }, { scenario: BURST_SCENARIO }], sequential: false };
   }
 
   protected content(): HTMLElement[] {
@@ -159,7 +164,30 @@ export class DefensePanel extends RunPanel {
 
   // ---- State ----
 
+  /** Replaying: the TTL pool as the server last pushed it by the replay's clock, and the warnings recorded so far. */
+  private replaySnapshot(): void {
+    const replay = this.replay;
+    if (!replay) return;
+    const last = replay.snapshotAt(TTL_POOL);
+    if (last && last.snapshot !== this.snapshot) {
+      this.snapshot = last.snapshot;
+      this.receivedAt = last.t;
+    }
+    this.warnings = replay
+      .messagesSoFar()
+      .flatMap((message) => message.change.doubleReleases)
+      .reverse()
+      .slice(0, LOG_SIZE);
+    this.renderWarnings();
+  }
+
+  /** Now, on the clock the TTLs count down by: the page's, or the replay's. */
+  private clock(): number {
+    return this.replay ? this.replay.player.clock() : Date.now();
+  }
+
   private applySnapshot(snapshot: PoolSnapshot, authoritative = false): void {
+    if (this.replay) return;
     if (!authoritative && this.snapshot && snapshot.readAt < this.snapshot.readAt) return;
     this.snapshot = snapshot;
     // TTLs count down from the moment the snapshot arrived (a phone's clock may disagree with the server's).
@@ -178,6 +206,7 @@ export class DefensePanel extends RunPanel {
   // ---- Rendering ----
 
   protected renderRuns(): void {
+    if (this.replay) this.replaySnapshot();
     const previousTtl = this.ttlRun;
     this.ttlRun = this.feed?.latest(TTL_SCENARIO) ?? null;
     this.burstRun = this.feed?.latest(BURST_SCENARIO) ?? null;
@@ -264,7 +293,7 @@ export class DefensePanel extends RunPanel {
   /** Counts each busy marker's TTL down from the snapshot; returns how many still tick. */
   private renderTtls(): number {
     let ticking = 0;
-    const elapsed = Date.now() - this.receivedAt;
+    const elapsed = this.clock() - this.receivedAt;
     for (const element of this.executors.querySelectorAll<HTMLElement>('[data-role="ttl"]')) {
       const ttl = Number(element.dataset.ttlMs);
       const fill = element.parentElement?.querySelector<HTMLElement>('.lp-ttl-fill');

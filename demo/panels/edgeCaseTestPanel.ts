@@ -8,7 +8,7 @@
 import type { TestLineType, TimelineEventOf } from '../../server/protocol.ts';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
-import { RunPanel } from '../runPanel.ts';
+import { RunPanel, type ReplayPlan } from '../runPanel.ts';
 import { PHASE_LABELS, type RunView } from '../runs.ts';
 import { phaseText } from '../runView.ts';
 import '../runs.css';
@@ -28,9 +28,13 @@ export class EdgeCaseTestPanel extends RunPanel {
   private readonly captured = h('div', { className: 'lp-captured', attrs: { 'data-role': 'captured-log' } });
 
   constructor(context: PanelContext) {
-    super(context, { title: 'The talk’s test', subtitle: 'node --test, live Redis', classes: ['lp-edge'] });
+    super(context, { title: 'The talk’s test', subtitle: 'node --test, live Redis', replaySubtitle: 'node --test, recorded run', classes: ['lp-edge'] });
     this.runButton.dataset.role = 'run';
     this.runButton.title = 'Run tests/integration/talk.test.ts with node --test against the live Redis (run:start edge-case-test)';
+  }
+
+  protected replayPlan(): ReplayPlan {
+    return { runs: [{ scenario: SCENARIO }], sequential: true };
   }
 
   protected content(): HTMLElement[] {

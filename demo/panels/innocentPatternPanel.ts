@@ -13,7 +13,7 @@ import type { FaultName } from '../../server/protocol.ts';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
 import { faultSelect, followFault, selectedFault } from '../runControls.ts';
-import { RunPanel } from '../runPanel.ts';
+import { RunPanel, type ReplayPlan } from '../runPanel.ts';
 import type { RunView } from '../runs.ts';
 import { RunDetails } from '../runView.ts';
 import '../runs.css';
@@ -35,6 +35,12 @@ export class InnocentPatternPanel extends RunPanel {
     super(context, { title: 'Both callbacks', subtitle: 'link + link_error · real BullMQ' });
     this.runButton.dataset.role = 'run';
     this.runButton.title = 'Run one eval with both callbacks under this fault (run:start innocent-pattern)';
+    // Replaying, a fault picked plays that fault's recording.
+    this.select.addEventListener('change', () => this.replayAgain());
+  }
+
+  protected replayPlan(): ReplayPlan {
+    return { runs: [{ scenario: SCENARIO, fault: selectedFault(this.select, DEFAULT_FAULT) }], sequential: true };
   }
 
   protected content(): HTMLElement[] {

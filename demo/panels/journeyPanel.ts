@@ -15,7 +15,8 @@ import type { FaultName, ScenarioName, VerdictKind } from '../../server/protocol
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
 import { faultSelect, followFault, selectedFault } from '../runControls.ts';
-import { RunPanel } from '../runPanel.ts';
+import { RunPanel, type ReplayPlan } from '../runPanel.ts';
+import { recordedFaults } from '../replay/recordings.ts';
 import { PHASE_LABELS, formatDuration, type RunView } from '../runs.ts';
 import { RunDetails, callbackList, phaseText, playedMs, verdictBlock } from '../runView.ts';
 import { Timeline } from '../timeline.ts';
@@ -70,6 +71,12 @@ export class JourneyPanel extends RunPanel {
     back.dataset.role = 'back';
     this.detailBox.append(h('div', { className: 'lp-col-detail-head' }, back, this.detailTitle), this.details.element);
     this.detailBox.hidden = true;
+    this.select.addEventListener('change', () => this.replayAgain());
+  }
+
+  protected replayPlan(): ReplayPlan {
+    const fault = selectedFault(this.select, DEFAULT_FAULT);
+    return { runs: ATTEMPTS.map((attempt) => ({ scenario: attempt.scenario, fault })), sequential: true };
   }
 
   protected content(): HTMLElement[] {
@@ -152,6 +159,9 @@ export class JourneyPanel extends RunPanel {
 
   protected renderControls(): void {
     this.renderRunButton(this.runButton, this.columns.map((column) => column.run));
+    // Replaying, only the faults with a recording can be picked.
+    const recorded = new Set(recordedFaults(ATTEMPTS[0]!.scenario));
+    for (const option of this.select.options) option.disabled = this.replay !== null && !recorded.has(option.value as FaultName);
   }
 }
 

@@ -21,6 +21,7 @@ import {
   ScenarioName,
   type DoubleReleaseWarning,
   type PoolAction,
+  type PoolChange,
 } from '../protocol.ts';
 
 export const RECORDING_FORMAT_VERSION = 1;
@@ -39,12 +40,13 @@ const DoubleReleaseWarningSchema = z.strictObject({
   at: z.number(),
 }) satisfies z.ZodType<DoubleReleaseWarning>;
 
+const PoolChangeSchema = PoolSnapshotSchema.extend({
+  actions: z.array(PoolActionSchema),
+  doubleReleases: z.array(DoubleReleaseWarningSchema),
+}) satisfies z.ZodType<PoolChange>;
+
 /** One message the server pushed to a pool's room, and when the recorder received it (epoch ms). */
-export const PoolMessageSchema = z.discriminatedUnion('event', [
-  z.strictObject({ at: z.number(), event: z.literal('pool:changed'), snapshot: PoolSnapshotSchema }),
-  z.strictObject({ at: z.number(), event: z.literal('pool:acted'), action: PoolActionSchema }),
-  z.strictObject({ at: z.number(), event: z.literal('release:double-detected'), warning: DoubleReleaseWarningSchema }),
-]);
+export const PoolMessageSchema = z.strictObject({ at: z.number(), event: z.literal('pool:changed'), change: PoolChangeSchema });
 export type PoolMessage = z.infer<typeof PoolMessageSchema>;
 
 const Stamp = {

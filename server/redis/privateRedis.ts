@@ -4,6 +4,7 @@
  * a Redis of their own instead of the machine's shared one.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Socket, createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,9 +22,29 @@ export class RedisNotInstalledError extends Error {
 }
 
 export interface PrivateRedis {
+  /** redis://:<password>@127.0.0.1:<port> */
   url: string;
   port: number;
+  /** The random `requirepass` of this run: only who was given the url can talk to it. */
+  password: string;
+  /** The redis-server process id (what a fault test SIGKILLs). */
+  pid: number;
+  /** Resolves when Redis has gone, whether stop() took it down or it died. */
+  exited: Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface PrivateRedisOptions {
+  binary?: string;
+  extraArgs?: string[];
+  /** A given port (a restart keeps its port); default a free one. */
+  port?: number;
+  /** Default: a fresh random one. */
+  password?: string;
+}
+
+export function newRedisPassword(): string {
+  return randomBytes(18).toString('base64url');
 }
 
 export function freePort(): Promise<number> {
@@ -42,14 +63,16 @@ export function redisServerInstalled(binary = 'redis-server'): boolean {
   return spawnSync(binary, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function startPrivateRedis(options: { binary?: string; extraArgs?: string[] } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const binary = options.binary ?? 'redis-server';
   if (!redisServerInstalled(binary)) throw new RedisNotInstalledError();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
+  const password = options.password ?? newRedisPassword();
   const dir = mkdtempSync(join(tmpdir(), 'idem-redis-'));
+  // Loopback only, a password, and no way to reconfigure it from a client into writing files.
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
-    '--protected-mode', 'yes', '--loglevel', 'warning', ...(options.extraArgs ?? []),
+    '--protected-mode', 'yes', '--loglevel', 'warning', '--requirepass', password, ...(options.extraArgs ?? []),
   ];
   // If we die without cleaning up (SIGKILL), nothing would stop redis-server: this shell
   // watches our pid and takes Redis down with us. It exits when Redis exits.
@@ -75,32 +98,47 @@ export async function startPrivateRedis(options: { binary?: string; extraArgs?: 
     rmSync(dir, { recursive: true, force: true });
   };
 
+  let pid: number;
   try {
-    await waitForPort(port, () => child.exitCode !== null, 10_000);
+    pid = await waitForPort(port, password, () => child.exitCode !== null, 10_000);
   } catch (error) {
     await stop();
     throw new Error(`redis-server did not start on port ${port}: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`);
   }
-  return { url: `redis://127.0.0.1:${port}`, port, stop };
+  return { url: `redis://:${password}@127.0.0.1:${port}`, port, password, pid, exited, stop };
 }
 
-async function waitForPort(port: number, gaveUp: () => boolean, timeoutMs: number): Promise<void> {
+/** Waits until the Redis on `port` answers us (AUTH, then INFO), and returns its process id. */
+async function waitForPort(port: number, password: string, gaveUp: () => boolean, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (gaveUp()) throw new Error('it exited');
-    const open = await new Promise<boolean>((resolve) => {
+    const pid = await new Promise<number | null>((resolve) => {
       const socket = new Socket();
-      socket.once('connect', () => {
-        socket.write('PING\r\n');
-      });
-      socket.once('data', (data) => {
+      let reply = '';
+      const timer = setTimeout(() => {
         socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
+        resolve(null);
+      }, 1000);
+      socket.once('connect', () => {
+        socket.write(`AUTH ${password}\r\nINFO server\r\n`);
       });
-      socket.once('error', () => resolve(false));
+      socket.on('data', (data) => {
+        reply += data.toString();
+        const match = /process_id:(\d+)/.exec(reply);
+        if (match || reply.startsWith('-')) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(match ? Number(match[1]) : null);
+        }
+      });
+      socket.once('error', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
       socket.connect(port, '127.0.0.1');
     });
-    if (open) return;
+    if (pid !== null) return pid;
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -54,6 +54,9 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       throw new ClientError('bad_request', `fault "${fault}" is not a fault of the ${runtime} runtime`);
     }
     const options = { release: request.release ?? definition.defaults.release, fault, runtime };
+    if (!(definition.releases ?? ['naive', 'lua']).includes(options.release)) {
+      throw new ClientError('bad_request', `${scenario} plays the ${(definition.releases ?? ['naive', 'lua']).join(' or ')} release, not "${options.release}"`);
+    }
     const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool, runtime);
     recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
@@ -76,6 +79,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       try {
         const mechanism = await definition.play(this.ctx, recorder, options);
         if (this.closedBecause) throw new Error(`cut short: ${this.closedBecause}`);
+        if (recorder.record.status !== 'running') return; // failed meanwhile (Redis went away) and announced then
         recorder.finish(await this.ctx.pools.snapshot(definition.pool), mechanism);
       } catch (error) {
         if (recorder.record.status !== 'running') return; // cut short by shutdown() and announced there
@@ -108,6 +112,15 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     await this.tail;
   }
 
+  /** The run playing can no longer be judged (say Redis went away under it): failed now, saying why. */
+  failRunInFlight(reason: string): void {
+    const playing = this.playing;
+    if (!playing || playing.record.status !== 'running') return;
+    playing.fail(new Error(reason));
+    this.ctx.log.warn('run in flight failed', { runId: playing.record.id, reason });
+    this.emit('finished', playing.record);
+  }
+
   /**
    * Stops for good: every queued run is cancelled at once (failed, saying why),
    * no new run starts, and `stopInFlight` (closing the task runtime) cuts the run
@@ -129,12 +142,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
     ]);
     clearTimeout(timer);
-    const playing = this.playing;
-    if (!ended && playing && playing.record.status === 'running') {
-      playing.fail(new Error(`cut short: ${reason}`));
-      this.ctx.log.info('run in flight cut short', { runId: playing.record.id, reason });
-      this.emit('finished', playing.record);
-    }
+    if (!ended) this.failRunInFlight(`cut short: ${reason}`);
   }
 
   private store(record: RunRecord): void {

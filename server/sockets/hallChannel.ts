@@ -37,7 +37,8 @@ export function createHallChannel(io: IoServer, { hall, actions, poolNames, log 
   const members = new Map<string, Member>();
   let driver: string | null = null;
 
-  const onChanged = (state: Parameters<typeof hall.deck.emit<'changed'>>[1]) => io.to(HALL_ROOM).emit('deck:changed', state);
+  // Each instance tells its own sockets: a change made on another instance reaches this one's deck through Redis.
+  const onChanged = (state: Parameters<typeof hall.deck.emit<'changed'>>[1]) => io.local.to(HALL_ROOM).emit('deck:changed', state);
   hall.deck.on('changed', onChanged);
 
   let lastFiring = '{}';

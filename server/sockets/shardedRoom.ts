@@ -13,7 +13,7 @@ import type { Server, Socket } from 'socket.io';
 /** Enough to keep each slice short for a few thousand members. */
 export const SHARDS = 8;
 /** Below this many members here, one slice is short anyway: the whole room at once. */
-export const SHARD_ABOVE = 1000;
+export const SHARD_ABOVE = 250;
 
 export const shardRoom = (room: string, shard: number) => `${room}#${shard}`;
 

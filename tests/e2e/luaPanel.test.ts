@@ -312,24 +312,32 @@ test('offline: the badge says so and the buttons are disabled; back online the p
   assert.deepEqual(viewerA.errors, []);
 });
 
-test("the speaker view's previews and the PDF open no socket and show a still note", async () => {
+test("the speaker view's previews open no socket; printed, the panel shows the pool as Redis holds it, nothing to press", async () => {
   assert.ok(site);
   const sockets = site.io.engine.clientsCount;
   // The notes plugin loads the deck in its preview frames with these parameters.
   const preview = await openViewer('?receiver&progress=false&history=false&transition=none&autoSlide=0&backgroundTransition=none', '#/5');
-  const pdf = await openViewer('?print-pdf');
   await preview.page.locator(`${PANEL} .lp-static`, { hasText: 'Live demo' }).waitFor();
-  await pdf.page.locator(`${PANEL} .lp-static`, { hasText: 'Live demo: open the site to run it' }).waitFor();
   // A barrier, not a sleep: the panels run before the note shows, and socket.io would
   // have sent its first request synchronously then. A request made now is reported after it.
-  for (const viewer of [preview, pdf]) assert.equal(await viewer.page.evaluate(() => fetch('/healthz').then((r) => r.status)), 200);
-
-  for (const viewer of [preview, pdf]) {
-    assert.deepEqual(viewer.socketRequests, [], 'no request to socket.io');
-    assert.equal(await viewer.page.locator(`${PANEL} button`).count(), 0, 'no buttons');
-    assert.deepEqual(viewer.errors, []);
-  }
+  assert.equal(await preview.page.evaluate(() => fetch('/healthz').then((r) => r.status)), 200);
+  assert.deepEqual(preview.socketRequests, [], 'no request to socket.io');
+  assert.equal(await preview.page.locator(`${PANEL} button`).count(), 0, 'no buttons');
+  assert.deepEqual(preview.errors, []);
   assert.equal(site.io.engine.clientsCount, sockets);
+
+  // Printed with a server: the panel's last real state is the pool as Redis holds it, not a placeholder.
+  const pdf = await openViewer('?print-pdf');
+  const redis = await poolInRedis();
+  await pdf.page.waitForFunction(
+    ({ panel, wanted }) =>
+      JSON.stringify([...document.querySelectorAll(`${panel} [data-role="available"] .lp-chip`)].map((chip) => chip.getAttribute('data-executor'))) === wanted,
+    { panel: PANEL, wanted: JSON.stringify(redis.available) },
+    { timeout: 15_000 },
+  );
+  assert.doesNotMatch((await pdf.page.locator(PANEL).textContent()) ?? '', /open the site to run it/);
+  assert.equal(await pdf.page.locator(`${PANEL} .lp-actions button:visible, ${PANEL} [data-role="replay"] button:visible`).count(), 0, 'nothing to press on paper');
+  assert.deepEqual(pdf.errors, []);
   // The live pages did connect, once each (polling requests, then the websocket upgrade).
   assert.ok(viewerA.socketRequests.length > 0);
 });

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as connectTcp } from 'node:net';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,9 +19,22 @@ test('starts on a free loopback port with persistence off, and stop() really sto
   const [first, second] = await Promise.all([startPrivateRedis(), startPrivateRedis()]);
   try {
     assert.notEqual(first.port, second.port);
-    assert.equal(first.url, `redis://127.0.0.1:${first.port}`);
+    assert.equal(first.url, `redis://:${first.password}@127.0.0.1:${first.port}`);
+    assert.notEqual(first.password, second.password, 'each has a random password of its own');
+    assert.ok(first.password.length >= 20);
     const redis = await connectRedis(first.url);
     try {
+      // Without the password: refused (Redis' own NOAUTH), loopback only.
+      const stranger = await new Promise<string>((resolve, reject) => {
+        const socket = connectTcp(first.port, '127.0.0.1', () => socket.write('GET k\r\n'));
+        socket.once('data', (data) => {
+          socket.destroy();
+          resolve(data.toString());
+        });
+        socket.once('error', reject);
+      });
+      assert.match(stranger, /^-NOAUTH/);
+      assert.equal((await redis.info('server')).match(/process_id:(\d+)/)?.[1], String(first.pid), 'pid is the redis-server process');
       assert.deepEqual(await redis.config('GET', 'save'), ['save', '']);
       assert.deepEqual(await redis.config('GET', 'appendonly'), ['appendonly', 'no']);
       assert.deepEqual(await redis.config('GET', 'bind'), ['bind', '127.0.0.1']);

@@ -102,6 +102,8 @@ export async function measureFirstLoad(
     viewport?: { width: number; height: number };
     /** Measure a second visit instead: the same browser context has loaded the deck once already (its cache filled). */
     repeatVisit?: boolean;
+    /** Slow the page's CPU down this many times (`Emulation.setCPUThrottlingRate`), as on a phone. */
+    cpuSlowdown?: number;
   } = {},
 ): Promise<FirstLoad> {
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -126,6 +128,9 @@ export async function measureFirstLoad(
       });
     }
 
+    if (options.cpuSlowdown && options.cpuSlowdown > 1) {
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: options.cpuSlowdown });
+    }
     if (options.repeatVisit) {
       await page.goto(url, { waitUntil: 'commit' });
       await page.waitForFunction(() => (window as unknown as { __firstLoad: { paintedAt: number | null } }).__firstLoad.paintedAt !== null);

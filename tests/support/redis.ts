@@ -83,13 +83,22 @@ export async function pollUntil(condition: () => Promise<boolean>, timeoutMs: nu
 }
 
 /**
- * How many commands Redis ran while `action` ran, by Redis' own count
- * (INFO stats), less the one INFO that reads it. Commands a script calls count
- * too. Nothing else may talk to this Redis meanwhile (turn the reaper's sweep off).
+ * How many commands Redis ran while `action` ran, by Redis' own count (INFO
+ * commandstats; commands a script calls count too), leaving out the INFO that
+ * reads it and the traffic of socket.io's cluster adapter, which streams every
+ * broadcast and heartbeat through Redis (X* and pub/sub commands) whatever the
+ * action does. Nothing else may talk to this Redis meanwhile (turn the reaper's sweep off).
  */
 export async function redisCommandsDuring(redis: Redis, action: () => Promise<unknown>): Promise<number> {
-  const processed = async () => Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
+  const background = /^(info|xadd|xread|xrange|publish|subscribe|ssubscribe|spublish|psubscribe|ping)$/;
+  const processed = async () => {
+    let total = 0;
+    for (const [, command, calls] of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (!background.test(command!)) total += Number(calls);
+    }
+    return total;
+  };
   const before = await processed();
   await action();
-  return (await processed()) - before - 1;
+  return (await processed()) - before;
 }

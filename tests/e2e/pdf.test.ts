@@ -1,0 +1,71 @@
+/**
+ * Print: the built deck on a static host, printed by `npm run pdf`'s own code
+ * (build/pdf.ts) in the tests' Chromium: one PDF page per slide, and the panel
+ * slides carry each panel's last real state as text (executor names, Redis'
+ * replies, verdicts), never the "open the site" placeholder.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { pdfPageCount, printDeck } from '../../build/pdf.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { ensureDeckBuilt } from '../support/deckPage.ts';
+import { startStaticServer, type StaticServer } from '../support/staticServer.ts';
+
+const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+
+let server: StaticServer | null = null;
+let browser: Browser | null = null;
+
+before(async () => {
+  await ensureDeckBuilt();
+  server = await startStaticServer(DIST);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('the PDF has one page per slide', async () => {
+  assert.ok(browser && server);
+  const { pdf, slides, panels } = await printDeck(browser, `${server.url}/`);
+  assert.ok(slides >= 15, `the talk's slides are laid out (${slides})`);
+  assert.equal(panels, 5);
+  assert.equal(pdfPageCount(pdf), slides);
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+});
+
+test("printed, each panel shows its recording's last frame as text, with nothing to press", async () => {
+  assert.ok(browser && server);
+  const page = await browser.newPage();
+  const errors: Error[] = [];
+  page.on('pageerror', (error) => errors.push(error));
+  try {
+    await page.goto(`${server.url}/?print-pdf`);
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[data-panel]')].every((panel) => panel.querySelector('[data-role="replay"][data-state="ended"]')),
+      undefined,
+      { timeout: 60_000 },
+    );
+    const text = async (panel: string) => (await page.locator(`.pdf-page [data-panel="${panel}"]`).innerText()).replace(/\s+/g, ' ');
+    const expectations: Record<string, RegExp[]> = {
+      'innocent-pattern': [/Recording of a real run/, /link .*released/, /link_error .*already_in_pool/, /Sound/],
+      journey: [/Attempt 1/, /Leak/, /Duplicate/, /already_in_pool/, /Sound/],
+      'lua-release': [/executor-1/, /\[1, 1, "released", \d+, -1\]/, /\[0, 0, "already_in_pool", \d+, \d+\]/, /Double release detected/],
+      defense: [/executor-\d.*(back|free)/, /24 asked/, /distinct executors/],
+      'edge-case-test': [/PASSED/, /test_double_callback_resilience/, /Double release detected/],
+    };
+    for (const [panel, patterns] of Object.entries(expectations)) {
+      const shown = await text(panel);
+      for (const pattern of patterns) assert.match(shown, pattern, `${panel}: ${shown.slice(0, 300)}`);
+      assert.doesNotMatch(shown, /open the site to run it|reading Redis|not run yet/, panel);
+      assert.equal(await page.locator(`[data-panel="${panel}"] .lp-actions button:visible, [data-panel="${panel}"] [data-role="replay"] button:visible`).count(), 0, `${panel}: nothing to press`);
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+  }
+});
