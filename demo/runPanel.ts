@@ -4,7 +4,7 @@
  * error line, and the rules of a run button (disabled until the runs can be
  * followed and while its run is under way; a refusal shown in words).
  */
-import type { AnyFaultName, RuntimeName, ScenarioName } from '../server/protocol.ts';
+import type { AnyFaultName, ReleaseKind, RuntimeName, ScenarioName } from '../server/protocol.ts';
 import type { Connection } from './connection.ts';
 import { PanelFrame, type FrameOptions } from './frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from './panel.ts';
@@ -15,6 +15,8 @@ import { ReplayBar } from './replay/replayBar.ts';
 import { describeFailure, subscribeRuns, type RunFeed, type RunView } from './runs.ts';
 
 export interface RunPanelLook extends FrameOptions {
+  /** The subtitle while a recording is replayed, when the live one would say "live". */
+  replaySubtitle?: string;
   /** Classes added to the panel's root besides `lp-runs`. */
   classes?: readonly string[];
 }
@@ -25,6 +27,7 @@ export interface RunRequest {
   fault?: AnyFaultName;
   /** BullMQ unless it says celery. */
   runtime?: RuntimeName;
+  release?: ReleaseKind;
   label?: string;
 }
 
@@ -148,6 +151,7 @@ export abstract class RunPanel implements PanelController {
     this.replay = recorded;
     this.feed = recorded;
     this.frame.setReplaying(true);
+    if (this.look.replaySubtitle) this.frame.configure({ title: this.look.title, subtitle: this.look.replaySubtitle });
     this.replayBar.element.hidden = false;
     this.replayBar.attach(recorded.player, recorded.stamp);
     this.replayUnsubscribe = recorded.player.onChange(() => this.renderRuns());
@@ -179,6 +183,7 @@ export abstract class RunPanel implements PanelController {
     this.replay = null;
     this.replayBar.element.hidden = true;
     this.frame?.setReplaying(false);
+    this.frame?.configure({ title: this.look.title, subtitle: this.look.subtitle });
   }
 
   /**
@@ -193,7 +198,7 @@ export abstract class RunPanel implements PanelController {
     this.renderControls();
     let failure = '';
     for (const run of runs) {
-      const result = await feed.start(run.scenario, run.fault, run.runtime);
+      const result = await feed.start(run.scenario, run.fault, run.runtime, run.release);
       if (!result.ok) {
         failure = run.label ? `${run.label}: ${describeFailure(result)}` : describeFailure(result);
         break;

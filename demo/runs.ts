@@ -15,6 +15,7 @@ import type {
   CallbackName,
   RuntimeName,
   InvariantVerdict,
+  ReleaseKind,
   ReleaseReply,
   RunRecord,
   RunSummary,
@@ -132,8 +133,13 @@ export class RunFeed {
    * Asks the server to queue a run. Settles with the server's answer or a local
    * failure; on success the run is known here at once (phase `queued`).
    */
-  async start(scenario: ScenarioName, fault?: AnyFaultName, runtime?: RuntimeName): Promise<StartResult> {
-    const result = await this.connection.request('run:start', { scenario, ...(fault ? { fault } : {}), ...(runtime ? { runtime } : {}) });
+  async start(scenario: ScenarioName, fault?: AnyFaultName, runtime?: RuntimeName, release?: ReleaseKind): Promise<StartResult> {
+    const result = await this.connection.request('run:start', {
+      scenario,
+      ...(fault ? { fault } : {}),
+      ...(runtime ? { runtime } : {}),
+      ...(release ? { release } : {}),
+    });
     if (!result.ok) return result;
     const state = this.ensure(result.data.id, result.data.scenario, result.data.startedAt);
     state.summary ??= result.data;
@@ -280,7 +286,8 @@ export function describeFailure(failure: ApiError | LocalFailure): string {
 
 /** The release reply an event carries, when it is a `release-reply`. */
 export function releaseReplyOf(event: TimelineEvent): ReleaseReply | null {
-  return event.kind === 'release-reply' ? event.data : null;
+  if (event.kind === 'release-reply') return event.data;
+  return event.kind === 'pool-release' ? event.data.reply : null;
 }
 
 /** The verdict an `invariant` event carries. */

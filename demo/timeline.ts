@@ -33,13 +33,16 @@ export interface TimelineOptions {
 }
 
 /** The lanes in the order the audience reads them: who asks, who works, what Redis says. */
-const LANE_ORDER = ['server', 'worker-*', 'cleanup-job', 'redis', 'test-runner'];
+const LANE_ORDER = ['server', 'eval-A', 'eval-B', 'eval-C', 'worker-*', 'cleanup-job', 'redis', 'test-runner'];
 
 const SHORT_LANES: Record<string, string> = {
   server: 'srv',
   'cleanup-job': 'job',
   redis: 'redis',
   'test-runner': 'test',
+  'eval-A': 'A',
+  'eval-B': 'B',
+  'eval-C': 'C',
 };
 
 export function laneLabel(lane: string, compact = false): string {
@@ -88,6 +91,12 @@ export function markLook(event: TimelineEvent): MarkLook {
       return event.data.callback === 'link_error' ? { glyph: 'E', tone: 'link-error', strong: true } : { glyph: 'L', tone: 'link', strong: true };
     case 'conflict':
       return { glyph: '⚠', tone: 'bad', strong: true };
+    case 'callback-fired':
+      return event.data.callback === 'link_error' ? { glyph: 'E', tone: 'link-error', strong: true } : { glyph: 'L', tone: 'link', strong: true };
+    case 'late-wait':
+      return { glyph: '◔', tone: 'warn', strong: false };
+    case 'history-check':
+      return { glyph: event.data.sound ? '✓' : '✗', tone: event.data.sound ? 'good' : 'bad', strong: true };
     case 'worker-killed':
       return { glyph: '☠', tone: 'bad', strong: true };
     case 'kill-sent':

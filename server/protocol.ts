@@ -4,6 +4,7 @@
  * the types of what goes out are derived from the same place.
  */
 import { z } from 'zod';
+import { PoolHistory } from './checker/history.ts';
 
 /** A pool's name: the slide's demo pools are `main`, `attempt-1`, ... */
 export const PoolName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'pool name: 1-32 of a-z, 0-9, -');
@@ -137,6 +138,7 @@ export const ScenarioName = z.enum([
   'ttl-safety-net',
   'atomic-allocation',
   'edge-case-test',
+  'late-duplicate',
 ]);
 export type ScenarioName = z.infer<typeof ScenarioName>;
 
@@ -153,7 +155,8 @@ export const FaultName = z.enum([
 ]);
 export type FaultName = z.infer<typeof FaultName>;
 
-export const ReleaseKind = z.enum(['naive', 'lua']);
+/** `fenced`: the release that takes the allocation's token (lua/release_executor_fenced-3.lua); the late-duplicate scenario plays it. */
+export const ReleaseKind = z.enum(['naive', 'lua', 'fenced']);
 export type ReleaseKind = z.infer<typeof ReleaseKind>;
 
 /** Which task framework runs the evals: BullMQ workers, or real `celery worker` processes. */
@@ -281,6 +284,27 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
     }),
   ),
   eventOf('error', z.strictObject({ message: z.string() })),
+
+  // -- The late duplicate: evals played by the server, each step a real script call --
+  /** An eval's task is over and one of its callbacks fires (the first one ends its use of the executor). */
+  eventOf('callback-fired', z.strictObject({ evalId: z.string(), callback: CallbackName, executor: z.string(), first: z.boolean() })),
+  /** A callback waits before releasing: it will arrive late. */
+  eventOf('late-wait', z.strictObject({ evalId: z.string(), callback: CallbackName, executor: z.string(), delayMs: z.number() })),
+  /** A release a callback made, with the release it used, the token it carried and Redis' reply. */
+  eventOf(
+    'pool-release',
+    z.strictObject({ evalId: z.string(), callback: CallbackName, executor: z.string(), release: ReleaseKind, token: z.number().nullable(), reply: ReleaseReplySchema }),
+  ),
+  /** The run's history (every operation with its reply, in Redis' order) and what the history checker found. */
+  eventOf(
+    'history-check',
+    z.strictObject({
+      history: PoolHistory,
+      sound: z.boolean(),
+      summary: z.string(),
+      first: z.strictObject({ rule: z.string(), seq: z.number().int(), executor: z.string().nullable(), message: z.string(), trail: z.array(z.number().int()) }).nullable(),
+    }),
+  ),
 
   // -- The task runtime: BullMQ on worker processes --
   eventOf(
@@ -460,7 +484,7 @@ export interface ClientToServerEvents extends HallClientEvents {
 // ---- The hall: one presenter drives the deck, every other viewer follows and fires the opened panels ----
 
 /** The live panels the presenter can open to the audience (their `data-panel` names). */
-export const AudiencePanel = z.enum(['lua-release', 'innocent-pattern', 'journey', 'defense', 'edge-case-test']);
+export const AudiencePanel = z.enum(['lua-release', 'innocent-pattern', 'journey', 'defense', 'edge-case-test', 'late-duplicate']);
 export type AudiencePanel = z.infer<typeof AudiencePanel>;
 
 const SlideIndex = z.number().int().min(0).max(999);

@@ -12,6 +12,7 @@ const PANEL_OF_SCENARIO: Readonly<Record<ScenarioName, AudiencePanel>> = {
   'ttl-safety-net': 'defense',
   'atomic-allocation': 'defense',
   'edge-case-test': 'edge-case-test',
+  'late-duplicate': 'late-duplicate',
 };
 
 /** The pool the Lua slide's buttons act on: the only pool viewers allocate from and release into. */
@@ -20,6 +21,9 @@ export const LUA_PANEL: AudiencePanel = 'lua-release';
 export function panelOfScenario(scenario: ScenarioName): AudiencePanel {
   return PANEL_OF_SCENARIO[scenario];
 }
+
+/** Panels whose buttons are the release kinds themselves: a viewer's tap picks the release there. */
+export const PANELS_WITH_RELEASE_BUTTONS: ReadonlySet<AudiencePanel> = new Set(['late-duplicate']);
 
 /** The faults the run panels start with (the panels' own menus open on the same ones). */
 export const DEFAULT_FAULTS: Partial<Record<AudiencePanel, FaultName>> = {

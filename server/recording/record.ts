@@ -41,6 +41,8 @@ export const PLAN: readonly { scenario: ScenarioName; fault?: FaultName }[] = [
   { scenario: 'ttl-safety-net' },
   { scenario: 'atomic-allocation' },
   { scenario: 'edge-case-test' },
+  // Beyond the talk: with the talk's release (its default), the run that shows the late duplicate.
+  { scenario: 'late-duplicate' },
 ];
 
 /** How long one run may take before the recording gives up (the TTL run waits for an expiry). */

@@ -54,6 +54,9 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       throw new ClientError('bad_request', `fault "${fault}" is not a fault of the ${runtime} runtime`);
     }
     const options = { release: request.release ?? definition.defaults.release, fault, runtime };
+    if (!(definition.releases ?? ['naive', 'lua']).includes(options.release)) {
+      throw new ClientError('bad_request', `${scenario} plays the ${(definition.releases ?? ['naive', 'lua']).join(' or ')} release, not "${options.release}"`);
+    }
     const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool, runtime);
     recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));

@@ -26,6 +26,9 @@ export function runVerdict(events: readonly TimelineEvent[], finalCheck: Invaria
       everBroken = true;
       conflicts++;
       problems.add(event.data.problem);
+    } else if (event.kind === 'history-check' && event.data.first !== null) {
+      everBroken = true;
+      problems.add(`history check: ${event.data.first.message}`);
     } else if (event.kind === 'test-result' && event.data.problem !== null) {
       everBroken = true;
       problems.add(event.data.problem);

@@ -13,6 +13,7 @@ import { allocationKeys, parseBusyMarker, type ExecutorPools } from '../pool/exe
 import { loadScripts } from '../redis/scripts.ts';
 import type { RunRecorder } from './runRecorder.ts';
 import { TALK_TEST_FILE, runTalkTest } from './talkTest.ts';
+import { playLateDuplicate } from './lateDuplicate.ts';
 
 /** The slice of the task runtime (server/tasks) a scenario uses. */
 export type EvalRunner = Pick<EvalRuntime, 'run'>;
@@ -50,6 +51,8 @@ export interface Scenario {
   celery: boolean;
   /** What the slide says it shows. */
   title: string;
+  /** The releases it can play (default: naive and lua; the fenced one needs the allocation's token, which only some carry). */
+  releases?: readonly ReleaseKind[];
   /** Plays the scenario; resolves with the mechanism that fired, in words. */
   play(ctx: ScenarioContext, run: RunRecorder, options: RunOptions): Promise<string | null>;
 }
@@ -166,6 +169,15 @@ function bullFault(options: RunOptions): FaultName {
 }
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  'late-duplicate': {
+    pool: 'late-duplicate',
+    defaults: { release: 'lua', fault: 'none' },
+    releases: ['lua', 'fenced', 'naive'],
+    celery: false,
+    title: "Beyond the talk: a late callback after the executor was handed on (the talk's release vs the fenced one)",
+    play: (ctx, run, options) => playLateDuplicate(ctx, run, options),
+  },
+
   'innocent-pattern': evalScenario(
     'Act 1: link + link_error on one eval, under a fault that makes both run',
     'innocent-pattern',

@@ -15,7 +15,7 @@
  * every worker is up, and nothing happened for a moment; or at its deadline.
  */
 import { randomUUID } from 'node:crypto';
-import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type ReleaseReply, type ReleaseStatus, type TimelineEntry } from '../../protocol.ts';
+import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type ReleaseKind, type ReleaseReply, type ReleaseStatus, type TimelineEntry } from '../../protocol.ts';
 import type { Logger } from '../../log.ts';
 import { poolKeys } from '../../pool/keys.ts';
 import { redisOrder } from '../evalRuntime.ts';
@@ -92,6 +92,8 @@ class CeleryRun {
   state = 'PENDING';
   pending = 0;
   releasing = 0;
+  /** `link` tasks sent whose release has not started: a worker may hold one, already acknowledged, not yet running. */
+  readonly pendingLinks = new Set<string>();
   /** Processes (pid → lane) running the eval right now, hooks included. */
   readonly running = new Map<number, string>();
   lastStepAt = Date.now();
@@ -205,6 +207,7 @@ class Runtime implements CeleryRuntime {
   }
 
   run(request: CeleryRunRequest): Promise<EvalRunResult> {
+    if (request.release === 'fenced') return Promise.reject(new TypeError('the Celery tasks carry no fencing token: naive or lua only'));
     if (!(request.fault in CELERY_FAULTS)) return Promise.reject(new TypeError(`unknown Celery fault "${String(request.fault)}"`));
     const result = this.chain.then(() => this.execute(request));
     this.chain = result.catch(() => {});
@@ -282,7 +285,7 @@ class Runtime implements CeleryRuntime {
             evalId: request.evalId,
             pool: request.pool,
             executor: request.executor,
-            release: request.release,
+            release: talkRelease(request.release),
             fault: request.fault,
             callbacks: request.callbacks,
             keys: {
@@ -352,6 +355,10 @@ class Runtime implements CeleryRuntime {
     switch (event.kind) {
       case 'callback-started':
         run.releasing++;
+        if (event.data.callback === 'link') run.pendingLinks.delete(event.data.jobId);
+        break;
+      case 'link-dispatched':
+        run.pendingLinks.add(event.data.linkJobId);
         break;
       case 'callback-error':
         run.releasing = Math.max(0, run.releasing - 1);
@@ -400,7 +407,7 @@ class Runtime implements CeleryRuntime {
 
   private settle(run: CeleryRun): void {
     if (run.outcome || !run.sent) return;
-    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0) return;
+    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0 || run.pendingLinks.size > 0) return;
     if (!this.workersOf.allReady()) return;
     if (Date.now() - run.lastStepAt < this.settings.quietMs) return;
     run.finish(run.state === 'SUCCESS' ? 'completed' : 'failed');
@@ -422,7 +429,8 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
   if (outcome === 'timed-out') {
     steps.push(
       `the run did not finish within its deadline (eval ${run.state}, ${run.pending} message(s) of it in the broker, ` +
-        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way${run.sent ? '' : ', never sent'})`,
+        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way, ` +
+        `${run.pendingLinks.size} link(s) sent and never started${run.sent ? '' : ', never sent'})`,
     );
   }
   const fault = CELERY_FAULTS[run.request.fault];
@@ -434,4 +442,10 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
 
 export function createCeleryRuntime(options: CeleryRuntimeOptions): CeleryRuntime {
   return new Runtime(options, options.log.child({ component: 'celery-runtime' }));
+}
+
+/** The releases the Python tasks know; the fenced one needs a token they do not carry (refused in run()). */
+function talkRelease(release: ReleaseKind): 'lua' | 'naive' {
+  if (release === 'fenced') throw new TypeError('the Celery tasks carry no fencing token: naive or lua only');
+  return release;
 }
