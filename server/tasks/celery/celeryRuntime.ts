@@ -335,6 +335,8 @@ class Runtime implements CeleryRuntime {
         if (message.run !== run.key) return;
         run.state = message.state;
         run.pending = message.pending;
+        // Celery stores a failure before it calls the errbacks: what they report comes after this.
+        run.lastStepAt = Date.now();
         break;
       case 'event':
         if (message.event.run !== run.key) return;
