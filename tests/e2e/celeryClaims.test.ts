@@ -70,7 +70,7 @@ test('Act 1’s switch runs the same panel on Celery, with Celery’s own faults
   await page.setViewportSize({ width: 1280, height: 800 });
   await showSlide(page, 'Act 1: The Innocent Pattern');
   const act1 = '[data-panel="innocent-pattern"]';
-  await page.locator(`${act1} [data-runtime="celery"]`).click();
+  await page.locator(`${act1} button[data-runtime="celery"]`).click();
   const faults = await page.locator(`${act1} [data-role="fault"] option`).evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
   assert.ok(faults.includes('on-success-raises') && !faults.includes('lock-lost'), faults.join(', '));
   await page.locator(`${act1} [data-role="fault"]`).selectOption('on-success-raises');
