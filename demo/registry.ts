@@ -40,4 +40,8 @@ export const PANELS: Readonly<Record<string, PanelLoader>> = {
     const { EdgeCaseTestPanel } = await import('./panels/edgeCaseTestPanel.ts');
     return (context) => new EdgeCaseTestPanel(context);
   },
+  join: async () => {
+    const { JoinPanel } = await import('./panels/joinPanel.ts');
+    return (context) => new JoinPanel(context);
+  },
 };

@@ -28,6 +28,8 @@ import { createHallChannel } from './sockets/hallChannel.ts';
 import { Hall } from './hall/hall.ts';
 import { DeckStore } from './hall/deckStore.ts';
 import { clusterSockets } from './sockets/cluster.ts';
+import { admitHandshake, limitSocketEvents } from './sockets/admission.ts';
+import { jsonOnly, securityHeaders } from './http/hardening.ts';
 import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
@@ -159,9 +161,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
     const app = express();
     app.disable('x-powered-by');
-    app.set('trust proxy', 'loopback');
+    // X-Forwarded-For counts only from proxies the operator named (TRUST_PROXY).
+    app.set('trust proxy', config.trustProxy);
+    app.use(securityHeaders());
     app.use(viewerSessions(gate));
-    app.use('/api', jsonBodies());
+    app.use('/api', jsonOnly(), jsonBodies());
     app.use(hallRouter({ hall, actions, poolNames, log }));
     app.use(runRouter({ runs, gate, deck: hall.deck, metrics: metrics.registry, log }));
     app.use(apiRouter({ redis, actions, gate, log }));
@@ -170,7 +174,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const httpServer = createHttpServer(app);
     const cluster = await clusterSockets(redis, log);
     cleanups.push(() => cluster.close());
-    const io: IoServer = new SocketServer(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false, ...cluster.options });
+    const admission = { allowedOrigins: config.allowedOrigins, handshakesPerSecond: config.handshakesPerSecond, socketEventsPerSecond: config.socketEventsPerSecond, log };
+    const io: IoServer = new SocketServer(httpServer, {
+      maxHttpBufferSize: 16 * 1024,
+      serveClient: false,
+      allowRequest: admitHandshake(admission),
+      ...cluster.options,
+    });
+    cleanups.push(limitSocketEvents(io, admission));
     // A socket belongs to the session of the page that opened it: the handshake's cookie
     // (one is issued in the handshake's answer when the client came without).
     io.engine.on('initial_headers', (headers: Record<string, string>, req: import('node:http').IncomingMessage) =>

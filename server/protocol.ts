@@ -81,7 +81,7 @@ export const AllocateReplySchema = z.strictObject({
 export type AllocateReply = z.infer<typeof AllocateReplySchema>;
 
 /** `stage_busy`: the queue of scenario runs is full (not a viewer's own rate limit). */
-export type ErrorCode = 'bad_request' | 'not_found' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'stage_busy' | 'forbidden' | 'internal';
+export type ErrorCode = 'bad_request' | 'unsupported_media_type' | 'not_found' | 'pool_empty' | 'redis_unavailable' | 'rate_limited' | 'stage_busy' | 'forbidden' | 'internal';
 
 export interface ApiError {
   error: ErrorCode;
