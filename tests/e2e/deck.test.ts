@@ -30,6 +30,7 @@ const SLIDE_TITLES = [
   'The Broader Lessons',
   'When to Pivot vs Persist',
   'Testing the Edge Cases',
+  'Beyond the Talk: Chaos Round',
   'Technical Debt as Teacher',
   'The Meta-Pattern',
   'Interview Talking Points',
