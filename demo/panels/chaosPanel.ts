@@ -21,7 +21,7 @@ import './chaos.css';
 
 const VARIANTS: readonly ChaosVariant[] = ['naive', 'lua', 'fenced'];
 const LABELS: Record<ChaosVariant, string> = { naive: 'naive push', lua: 'talk’s Lua', fenced: 'fenced' };
-const TRAIL_LINES = 6;
+const TRAIL_LINES = 4;
 const SVG = 'http://www.w3.org/2000/svg';
 
 export class ChaosPanel implements PanelController {
@@ -51,6 +51,7 @@ export class ChaosPanel implements PanelController {
     this.frame = new PanelFrame(context.element, context.connection(), { title: 'Chaos round', subtitle: 'the hall vs three releases, live from Redis' });
     this.chart.setAttribute('class', 'lp-chaos-chart');
     this.chart.setAttribute('viewBox', '0 0 300 90');
+    this.chart.setAttribute('preserveAspectRatio', 'none');
     this.chart.setAttribute('role', 'img');
     this.chart.setAttribute('aria-label', 'violations per release over the round');
     this.chart.dataset.role = 'chart';
@@ -229,6 +230,7 @@ export class ChaosPanel implements PanelController {
     const live = this.connection !== null && this.label.hidden;
     this.presenterBar.hidden = !(live && this.role === 'presenter' && round?.status !== 'open' && round?.status !== 'settling');
     this.tapButton.hidden = !(live && round?.status === 'open' && Date.now() < round.closesAt);
+    this.tapHint.hidden = this.tapButton.hidden && !this.tapHint.textContent;
     if (this.tapButton.hidden && live) this.tapHint.textContent = round?.status === 'open' || round?.status === 'settling' ? '' : this.tapHint.textContent;
     this.renderStatus();
     this.renderFigures(round);
@@ -249,7 +251,7 @@ export class ChaosPanel implements PanelController {
     } else if (round.status === 'settling') {
       this.status.textContent = 'Round closed: the last evals finish, then the checker reads every history…';
     } else {
-      this.status.textContent = `Round over: ${round.taps} taps from ${round.participants} people.`;
+      this.status.textContent = `Round over: ${round.taps} taps from ${round.participants} ${round.participants === 1 ? 'person' : 'people'}.`;
     }
   }
 
