@@ -45,7 +45,7 @@ export class ChaosPanel implements PanelController {
   private readonly scores = h('div', { className: 'lp-chaos-scores', attrs: { 'data-role': 'scores' } });
   private readonly chart = document.createElementNS(SVG, 'svg');
   private readonly summary = h('div', { className: 'lp-chaos-summary', attrs: { 'data-role': 'summary' } });
-  private readonly label = h('div', { className: 'lp-chaos-label', attrs: { 'data-role': 'source-label' } });
+  private readonly label = h('div', { className: 'lp-chaos-label', attrs: { 'data-role': 'replay', 'data-state': 'none' } });
 
   constructor(private readonly context: PanelContext) {
     this.frame = new PanelFrame(context.element, context.connection(), { title: 'Chaos round', subtitle: 'the hall vs three releases, live from Redis' });
@@ -101,6 +101,7 @@ export class ChaosPanel implements PanelController {
   configure(_options: PanelOptions): void {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     if (this.context.mode === 'print') {
+      this.frame.setReplaying(true);
       void this.replay(true);
       return;
     }
@@ -192,6 +193,7 @@ export class ChaosPanel implements PanelController {
     if (!recording) {
       this.label.hidden = false;
       this.label.textContent = 'No server here, and no recording of a round: open the live site to play one.';
+      this.label.dataset.state = 'ended';
       return;
     }
     this.label.hidden = false;
@@ -200,6 +202,7 @@ export class ChaosPanel implements PanelController {
     if (toTheEnd || states.length === 0) {
       this.round = recording.final;
       this.renderRound();
+      this.label.dataset.state = 'ended';
       return;
     }
     let index = 0;
@@ -212,6 +215,7 @@ export class ChaosPanel implements PanelController {
       this.round = index === states.length - 1 ? recording.final : { ...state, series: [...series] };
       this.renderRound();
       index++;
+      this.label.dataset.state = index < states.length ? 'playing' : 'ended';
       if (index < states.length) this.replayTimer = setTimeout(step, Math.max(50, states[index]!.at - state.at));
       else this.replayTimer = setTimeout(() => ((index = 0), step()), 8000);
     };
