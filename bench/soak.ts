@@ -25,7 +25,7 @@ const PARALLEL = 4;
 const WRITE = process.env.SOAK_WRITE !== '0';
 const SEED = Number(process.env.SOAK_SEED ?? 20261126);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const VARIANTS: ReleaseVariant[] = ['naive', 'lua', 'fenced'];
+const VARIANTS = (process.env.SOAK_VARIANTS ?? 'naive,lua,fenced').split(',') as ReleaseVariant[];
 
 interface VariantSummary {
   variant: ReleaseVariant;
@@ -62,6 +62,9 @@ async function soak(harness: ChaosHarness, variant: ReleaseVariant, seed: number
         summary.violations += result.check.violations.length;
         for (const [rule, n] of Object.entries(result.check.byRule)) summary.byRule[rule as Rule] = (summary.byRule[rule as Rule] ?? 0) + n;
         summary.first ??= result;
+        // A reply the model cannot explain means the history or the checker is wrong: say so at once.
+        const unexplained = result.check.violations.find((v) => v.rule === 'unexplained');
+        if (unexplained) process.stdout.write(`\n${formatViolation(unexplained).join('\n')}\n`);
       }
     });
     process.stdout.write(`\r${variant}: ${summary.rounds} rounds, ${summary.operations} operations, ${summary.brokenRounds} broken`);
