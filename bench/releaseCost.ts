@@ -195,7 +195,9 @@ export function markdownSection(summary: Summary[], machine: string, command: st
       'The fenced release does real work the floor does not: it deletes an existing marker and adds to the index set (4 commands; the floor deletes a key that is not there).',
   );
   lines.push('');
-  lines.push('![Release cost: server µs per call by pool size, log scales](release-cost.svg)');
+  lines.push('![Release cost: server µs per call, pipelined, by pool size, log scales](release-cost.svg)');
+  lines.push('');
+  lines.push('Every round\'s raw figures: `docs/release-cost.json`.');
   return lines.join('\n');
 }
 
@@ -249,6 +251,8 @@ async function main(): Promise<void> {
   const docs = `${ROOT}docs`;
   if (!existsSync(docs)) mkdirSync(docs);
   writeFileSync(`${docs}/release-cost.svg`, releaseCostChart(summary));
+  // Every round's raw figures, so the medians and ratios above can be checked.
+  writeFileSync(`${docs}/release-cost.json`, `${JSON.stringify({ command, machine, rounds }, null, 1)}\n`);
   const file = `${docs}/BENCHMARKS.md`;
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nEvery figure here comes from a command in this repository; each section says which, and on what machine.\n';
   writeFileSync(file, replaceSection(current, 'Release cost', markdownSection(summary, machine, command, ROUNDS)));
