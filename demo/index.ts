@@ -10,6 +10,7 @@
  */
 import type { RevealApi } from 'reveal.js';
 import type { Connection } from './connection.ts';
+import type { HallController } from './hall/index.ts';
 import { h } from './dom.ts';
 import { pageMode } from './environment.ts';
 import type { BackendGate } from './replay/backendGate.ts';
@@ -37,6 +38,7 @@ export function createPanels(deck: RevealApi): Panels {
   // Opened by the first panel that asks, so a deck without live panels opens no socket.
   // A static build never connects: there is no server to answer.
   let connection: Connection | null = null;
+  let hall: HallController | null = null;
   let gate: BackendGate | null = null;
   let destroyed = false;
   const controllers: PanelController[] = [];
@@ -92,11 +94,25 @@ export function createPanels(deck: RevealApi): Panels {
   };
   startNearPanels();
 
+  // Every live page is part of the hall (it follows the presenter, or is the presenter's):
+  // loaded right after the deck is up, not before the first slide shows. A PDF or a static
+  // build has no hall to follow.
+  if (mode === 'live') {
+    void Promise.all([import('./hall/index.ts'), import('./connection.ts'), import('./replay/backendGate.ts')]).then(
+      ([{ createHall }, { Connection: SharedConnection }, { STATIC_BUILD }]) => {
+        if (destroyed || STATIC_BUILD) return;
+        hall = createHall(deck, (connection ??= new SharedConnection()), placeholders);
+      },
+      (error: unknown) => console.error('the hall could not be loaded: this page does not follow the presenter', error),
+    );
+  }
+
   // Panels stay subscribed on every slide once started (it is one room per pool, and a viewer
   // who comes back should find the state current at once); only their timers follow visibility.
   const update = () => {
     startNearPanels();
     for (const controller of controllers) controller.update();
+    hall?.update();
   };
   const deckEvents = ['slidechanged', 'ready', 'overviewshown', 'overviewhidden'] as const;
   for (const event of deckEvents) deck.on(event, update);
@@ -108,6 +124,8 @@ export function createPanels(deck: RevealApi): Panels {
       for (const event of deckEvents) deck.off(event, update);
       document.removeEventListener('visibilitychange', update);
       for (const controller of controllers.splice(0)) controller.destroy();
+      hall?.destroy();
+      hall = null;
       gate?.destroy();
       gate = null;
       connection?.destroy();

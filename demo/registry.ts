@@ -32,8 +32,16 @@ export const PANELS: Readonly<Record<string, PanelLoader>> = {
     const { LateDuplicatePanel } = await import('./panels/lateDuplicatePanel.ts');
     return (context) => new LateDuplicatePanel(context);
   },
+  'celery-claims': async () => {
+    const { CeleryClaimsPanel } = await import('./panels/celeryClaimsPanel.ts');
+    return (context) => new CeleryClaimsPanel(context);
+  },
   'edge-case-test': async () => {
     const { EdgeCaseTestPanel } = await import('./panels/edgeCaseTestPanel.ts');
     return (context) => new EdgeCaseTestPanel(context);
+  },
+  join: async () => {
+    const { JoinPanel } = await import('./panels/joinPanel.ts');
+    return (context) => new JoinPanel(context);
   },
 };

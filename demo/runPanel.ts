@@ -15,6 +15,8 @@ import { ReplayBar } from './replay/replayBar.ts';
 import { describeFailure, subscribeRuns, type RunFeed, type RunView } from './runs.ts';
 
 export interface RunPanelLook extends FrameOptions {
+  /** The subtitle while a recording is replayed, when the live one would say "live". */
+  replaySubtitle?: string;
   /** Classes added to the panel's root besides `lp-runs`. */
   classes?: readonly string[];
 }
@@ -149,6 +151,7 @@ export abstract class RunPanel implements PanelController {
     this.replay = recorded;
     this.feed = recorded;
     this.frame.setReplaying(true);
+    if (this.look.replaySubtitle) this.frame.configure({ title: this.look.title, subtitle: this.look.replaySubtitle });
     this.replayBar.element.hidden = false;
     this.replayBar.attach(recorded.player, recorded.stamp);
     this.replayUnsubscribe = recorded.player.onChange(() => this.renderRuns());
@@ -180,6 +183,7 @@ export abstract class RunPanel implements PanelController {
     this.replay = null;
     this.replayBar.element.hidden = true;
     this.frame?.setReplaying(false);
+    this.frame?.configure({ title: this.look.title, subtitle: this.look.subtitle });
   }
 
   /**

@@ -8,7 +8,10 @@
  *   npm run celery:reproduce -- child-killed 3    # one fault, 3 runs
  *   V=1 npm run celery:reproduce -- time-limit 1  # and every timeline step
  *   MISSES=1 npm run celery:reproduce             # the timelines of the runs that did not reproduce
+ *   npm run celery:reproduce -- --write           # every fault, and the tally into demo/celeryReproduced.json
  */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { createLogger } from '../server/log.ts';
 import { ExecutorPools } from '../server/pool/executorPool.ts';
@@ -18,7 +21,9 @@ import { loadScripts } from '../server/redis/scripts.ts';
 import { createCeleryRuntime } from '../server/tasks/celery/celeryRuntime.ts';
 import { CELERY_FAULTS } from '../server/tasks/celery/faults.ts';
 
-const [only, times] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const write = args.includes('--write');
+const [only, times] = args.filter((arg) => arg !== '--write');
 const faults = only ? [CeleryFaultName.parse(only)] : CeleryFaultName.options;
 const runs = Number(times ?? 5);
 
@@ -27,6 +32,7 @@ const redis = new Redis(redisServer.url);
 const log = createLogger({ level: 'warn' });
 const pools = new ExecutorPools(redis, loadScripts(redis), { busyTtlSeconds: 600, doubleReleaseWindowMs: 1000, defaultSize: 2 }, log);
 const celery = createCeleryRuntime({ redisUrl: redisServer.url, log, runTimeoutMs: 30_000 });
+const tally: Record<string, { reproduced: number; runs: number; seen: string[] }> = {};
 try {
   for (const fault of faults) {
     const expected = CELERY_FAULTS[fault].expected;
@@ -51,7 +57,18 @@ try {
       const ok = link === expected.link && linkError === expected.linkError && result.outcome !== 'timed-out';
       if (process.env.V || (!ok && process.env.MISSES)) for (const e of result.events) console.log(`  ${e.seq} ${e.lane} ${e.pid ?? ''} ${e.kind}: ${e.text}`);
     }
+    tally[fault] = { reproduced, runs, seen };
     console.log(`${fault}: ${reproduced}/${runs} (expected link×${expected.link} link_error×${expected.linkError}) — ${seen.join('; ')}`);
+  }
+  if (write) {
+    const versions = execFileSync('/usr/bin/python3', ['-c', 'import celery, kombu, billiard, redis; print(celery.__version__, kombu.__version__, billiard.__version__, redis.__version__)'])
+      .toString()
+      .trim()
+      .split(' ');
+    const file = new URL('../demo/celeryReproduced.json', import.meta.url);
+    const measured = { measuredAt: new Date().toISOString(), command: 'npm run celery:reproduce -- --write', versions: { celery: versions[0], kombu: versions[1], billiard: versions[2], redisPy: versions[3] }, faults: tally };
+    writeFileSync(file, `${JSON.stringify(measured, null, 2)}\n`);
+    console.log(`wrote ${file.pathname}`);
   }
 } finally {
   await celery.close();

@@ -33,6 +33,14 @@ const Env = z.object({
   /** How often the reaper sweeps every pool for executors whose busy marker expired unnoticed. */
   REAPER_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(2000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Express' `trust proxy`: unset trusts no proxy (X-Forwarded-For is ignored); e.g. `1`, `loopback`, `10.0.0.0/8`. */
+  TRUST_PROXY: z.string().optional(),
+  /** Origins whose pages may open a socket, comma-separated, besides the site's own (the Host it was reached at). */
+  ALLOWED_ORIGINS: z.string().optional(),
+  /** Socket handshakes the server accepts per second, all clients together (a burst of twice as many). */
+  HANDSHAKES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(200),
+  /** Events one socket may send per second before they are refused unread; ten times over, it is disconnected. */
+  SOCKET_EVENTS_PER_SECOND: z.coerce.number().min(1).max(10_000).default(20),
 });
 
 export interface Config {
@@ -58,6 +66,12 @@ export interface Config {
   stageTtlSeconds: number;
   reaperSweepMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Express' `trust proxy` setting: false unless TRUST_PROXY is set. */
+  trustProxy: boolean | number | string;
+  /** Extra origins allowed to open sockets (the site's own always are). */
+  allowedOrigins: string[];
+  handshakesPerSecond: number;
+  socketEventsPerSecond: number;
   /** Serve the deck through Vite's dev server (hot reload) instead of the built `dist/`. */
   dev: boolean;
 }
@@ -96,6 +110,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     stageTtlSeconds: e.STAGE_TTL_SECONDS,
     reaperSweepMs: e.REAPER_SWEEP_MS,
     logLevel: e.LOG_LEVEL,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    allowedOrigins: (e.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    handshakesPerSecond: e.HANDSHAKES_PER_SECOND,
+    socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
     dev: argv.includes('--dev'),
   };
+}
+
+/** `true`/`false`, a hop count, or what Express takes as addresses/subnets (`loopback`, `10.0.0.0/8, 127.0.0.1`). */
+function parseTrustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

@@ -17,6 +17,7 @@ export class ClientError extends Error {
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
+  unsupported_media_type: 415,
   forbidden: 403,
   not_found: 404,
   pool_empty: 409,

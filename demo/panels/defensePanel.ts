@@ -56,7 +56,7 @@ export class DefensePanel extends RunPanel {
   private readonly burstResult = h('div', { className: 'lp-burst', attrs: { 'data-role': 'burst' } });
 
   constructor(context: PanelContext) {
-    super(context, { title: 'Defense in depth', subtitle: 'layers 2-4, live', classes: ['lp-defense'] });
+    super(context, { title: 'Defense in depth', subtitle: 'layers 2-4, live', replaySubtitle: 'layers 2-4, recorded', classes: ['lp-defense'] });
     this.ttlButton.dataset.role = 'run-ttl';
     this.ttlButton.title = 'Kill a worker before it dispatches any callback: only the busy marker TTL can return the executor (run:start ttl-safety-net)';
     this.burstButton.dataset.role = 'run-burst';

@@ -28,7 +28,7 @@ export class EdgeCaseTestPanel extends RunPanel {
   private readonly captured = h('div', { className: 'lp-captured', attrs: { 'data-role': 'captured-log' } });
 
   constructor(context: PanelContext) {
-    super(context, { title: 'The talk’s test', subtitle: 'node --test, live Redis', classes: ['lp-edge'] });
+    super(context, { title: 'The talk’s test', subtitle: 'node --test, live Redis', replaySubtitle: 'node --test, recorded run', classes: ['lp-edge'] });
     this.runButton.dataset.role = 'run';
     this.runButton.title = 'Run tests/integration/talk.test.ts with node --test against the live Redis (run:start edge-case-test)';
   }

@@ -22,6 +22,9 @@ export function panelOfScenario(scenario: ScenarioName): AudiencePanel {
   return PANEL_OF_SCENARIO[scenario];
 }
 
+/** Panels whose buttons are the release kinds themselves: a viewer's tap picks the release there. */
+export const PANELS_WITH_RELEASE_BUTTONS: ReadonlySet<AudiencePanel> = new Set(['late-duplicate']);
+
 /** The faults the run panels start with (the panels' own menus open on the same ones). */
 export const DEFAULT_FAULTS: Partial<Record<AudiencePanel, FaultName>> = {
   'innocent-pattern': 'result-unstorable',

@@ -78,7 +78,9 @@ export function apiFallbacks(log: Logger): [RequestHandler, express.ErrorRequest
   };
   const errors = (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = (error as { status?: number }).status;
-    if (!(error instanceof ClientError) && status === 413) {
+    if (!(error instanceof ClientError) && status === 415) {
+      res.status(415).json({ error: 'unsupported_media_type', message: (error as Error).message });
+    } else if (!(error instanceof ClientError) && status === 413) {
       res.status(413).json({ error: 'bad_request', message: `body too large (${BODY_LIMIT} at most)` });
     } else if (!(error instanceof ClientError) && status === 400) {
       res.status(400).json({ error: 'bad_request', message: `body is not valid JSON: ${(error as Error).message}` });

@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { RunScript } from '../redis/scripts.ts';
 import type { AllocateReply, DoubleReleaseWarning, PoolSnapshot, ReleaseReply, ReleaseStatus } from '../protocol.ts';
 import { poolKeys } from './keys.ts';
+import { WarningAggregator } from './warningAggregator.ts';
 
 export interface PoolOptions {
   /** TTL of a busy marker: the safety net when every callback is lost. */
@@ -77,6 +78,9 @@ export function talkReleaseKeys(pool: string, executor: string): string[] {
 }
 
 export class ExecutorPools extends EventEmitter<PoolEvents> {
+  /** `Double release detected`, once per executor and window, with a count of the rest. */
+  readonly warnings: WarningAggregator;
+
 
   constructor(
     private readonly redis: Redis,
@@ -85,6 +89,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     private readonly log: Logger,
   ) {
     super();
+    this.warnings = new WarningAggregator(log);
   }
 
   get busyTtlSeconds(): number {
@@ -261,7 +266,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
 
   private reportDoubleRelease(pool: string, executor: string, sinceLastReleaseMs: number, log: boolean): void {
     const warning: DoubleReleaseWarning = { message: 'Double release detected', pool, executor, sinceLastReleaseMs, at: Date.now() };
-    if (log) this.log.warn(warning.message, { pool, executor, sinceLastReleaseMs });
+    if (log) this.warnings.warn(`${pool}|${executor}`, warning.message, { pool, executor, sinceLastReleaseMs });
     this.emit('double-release', warning);
   }
 }

@@ -34,14 +34,20 @@ export interface Viewer {
 }
 
 export class Sessions {
-  /** Signs ids; made per start, so old cookies just become new sessions after a restart. */
-  private readonly key = randomBytes(32);
+  /**
+   * Signs ids. Derived from the presenter secret, so every instance behind a load
+   * balancer (all given the same secret) accepts the others' cookies; a secret
+   * generated at start makes old cookies new sessions after a restart.
+   */
+  private readonly key: Buffer;
   private readonly presenters = new Set<string>();
   private readonly known = new WeakMap<IncomingMessage, Viewer>();
   /** New sessions per address: a hall joining at once fits, a script minting sessions does not. */
   private readonly issuing = new RateLimiter(20, 2000);
 
-  constructor(private readonly presenterSecret: string) {}
+  constructor(private readonly presenterSecret: string) {
+    this.key = createHmac('sha256', presenterSecret).update('idem viewer session cookies').digest();
+  }
 
   /** The viewer a request (page, API call or socket handshake) belongs to; remembered per request. */
   identify(req: IncomingMessage): Viewer {

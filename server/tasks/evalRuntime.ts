@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import type { Logger, LogFields, LogLevel } from '../log.ts';
 import { bullConnection } from './connection.ts';
 import { describeMechanism } from './mechanism.ts';
-import { ALL_QUEUES, BULL_PREFIX, CALLBACK_QUEUE, EVAL_QUEUES, queueForFault, type EvalQueueName, type QueueName } from './queues.ts';
+import { ALL_QUEUES, CALLBACK_QUEUE, instancePrefix, EVAL_QUEUES, queueForFault, type EvalQueueName, type QueueName } from './queues.ts';
 import { Supervisor } from './supervisor.ts';
 import type { ChildMessage, EvalJobData, JobRef } from './ipc.ts';
 import {
@@ -52,7 +52,9 @@ export interface EvalRuntime {
   run(request: EvalRunRequest): Promise<EvalRunResult>;
   /** The worker lanes and their current processes. */
   workers(): WorkerInfo[];
-  /** Ends the run in progress (as `timed-out`), stops every worker process, closes the queues. */
+  /** The BullMQ prefix of this server's own queues. */
+  readonly queuePrefix: string;
+  /** Ends the run in progress (as `timed-out`), stops every worker process, removes this server's queues. */
   close(): Promise<void>;
 }
 
@@ -161,14 +163,16 @@ class Runtime implements EvalRuntime {
   private chain: Promise<unknown> = Promise.resolve();
   private counter = 0;
   private closed = false;
-  private readonly instance = randomBytes(3).toString('hex');
+  readonly queuePrefix: string;
 
   constructor(
+    private readonly instance: string,
     private readonly supervisor: Supervisor,
     private readonly queues: Record<QueueName, Queue>,
     private readonly settings: Required<Omit<EvalRuntimeOptions, 'log' | 'redisUrl'>>,
     private readonly log: Logger,
   ) {
+    this.queuePrefix = instancePrefix(instance);
     supervisor.on('message', (lane, pid, message) => this.onMessage(lane, pid, message));
     supervisor.on('exit', (lane, pid, code, signal) => this.onExit(lane, pid, code, signal));
     supervisor.on('restarted', (lane, pid, previousPid) => this.onRestarted(lane, pid, previousPid));
@@ -190,6 +194,9 @@ class Runtime implements EvalRuntime {
     this.closed = true;
     this.current?.finish('timed-out');
     await this.supervisor.close();
+    // This server's queues go with it: no other server uses them. Best effort: Redis may be gone already.
+    const removed = Promise.allSettled(Object.values(this.queues).map((queue) => queue.obliterate({ force: true })));
+    await Promise.race([removed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     await Promise.allSettled(Object.values(this.queues).map(closeQueue));
   }
 
@@ -414,9 +421,11 @@ export async function startEvalRuntime(options: EvalRuntimeOptions): Promise<Eva
   };
   const log = options.log.child({ component: 'eval-runtime' });
   const connection = bullConnection(options.redisUrl);
+  const instance = randomBytes(4).toString('hex');
+  const bullPrefix = instancePrefix(instance);
   const queues = Object.fromEntries(
     ALL_QUEUES.map((name) => {
-      const queue = new Queue(name, { connection, prefix: BULL_PREFIX });
+      const queue = new Queue(name, { connection, prefix: bullPrefix });
       queue.on('error', (error) => log.warn('queue error', { queue: name, error: error.message }));
       return [name, queue];
     }),
@@ -427,6 +436,7 @@ export async function startEvalRuntime(options: EvalRuntimeOptions): Promise<Eva
     (lane) => ({
       lane,
       redisUrl: options.redisUrl,
+      bullPrefix,
       lockDurationMs,
       stalledIntervalMs,
       blockMs: settings.blockMs,
@@ -437,13 +447,12 @@ export async function startEvalRuntime(options: EvalRuntimeOptions): Promise<Eva
     log,
   );
   try {
-    // A clean slate: jobs left by an earlier server (a lost eval, a pending cleanup) must not run now.
-    await Promise.all(Object.values(queues).map((queue) => queue.obliterate({ force: true })));
+    // Nothing to wipe: this server's queues are new (instancePrefix), and another server's are not ours to touch.
     await supervisor.start(settings.startTimeoutMs);
   } catch (error) {
     await supervisor.close();
     await Promise.allSettled(Object.values(queues).map(closeQueue));
     throw error;
   }
-  return new Runtime(supervisor, queues, settings, log);
+  return new Runtime(instance, supervisor, queues, settings, log);
 }

@@ -22,6 +22,8 @@ export interface LinkJobData {
 export interface WorkerConfig {
   lane: string;
   redisUrl: string;
+  /** The BullMQ prefix of this server's queues (see instancePrefix). */
+  bullPrefix: string;
   lockDurationMs: number;
   stalledIntervalMs: number;
   /** How long a `lock-lost` processor blocks its event loop. */

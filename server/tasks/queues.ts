@@ -12,6 +12,17 @@ import type { FaultName } from './types.ts';
  */
 export const BULL_PREFIX = 'idem:{pool}:bull';
 
+/**
+ * The queues of one running server: several servers share one Redis, and each
+ * one's worker processes must take only its own evals (the run that queued an eval
+ * watches its own workers). A server started afresh gets a fresh namespace, so
+ * jobs a crashed server left behind are never picked up, and nothing at start
+ * needs to wipe queues another server may be using.
+ */
+export function instancePrefix(instance: string): string {
+  return `${BULL_PREFIX}:${instance}`;
+}
+
 export type EvalQueueName = 'evals' | 'evals-strict' | 'evals-unguarded';
 export const CALLBACK_QUEUE = 'eval-callbacks';
 export type QueueName = EvalQueueName | typeof CALLBACK_QUEUE;

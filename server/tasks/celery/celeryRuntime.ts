@@ -92,6 +92,10 @@ class CeleryRun {
   state = 'PENDING';
   pending = 0;
   releasing = 0;
+  /** `link` tasks sent whose release has not started: a worker may hold one, already acknowledged, not yet running. */
+  readonly pendingLinks = new Set<string>();
+  /** `link` tasks whose release started: its report may overtake the one saying it was sent. */
+  readonly startedLinks = new Set<string>();
   /** Processes (pid → lane) running the eval right now, hooks included. */
   readonly running = new Map<number, string>();
   lastStepAt = Date.now();
@@ -331,6 +335,8 @@ class Runtime implements CeleryRuntime {
         if (message.run !== run.key) return;
         run.state = message.state;
         run.pending = message.pending;
+        // Celery stores a failure before it calls the errbacks: what they report comes after this.
+        run.lastStepAt = Date.now();
         break;
       case 'event':
         if (message.event.run !== run.key) return;
@@ -353,6 +359,13 @@ class Runtime implements CeleryRuntime {
     switch (event.kind) {
       case 'callback-started':
         run.releasing++;
+        if (event.data.callback === 'link') {
+          run.startedLinks.add(event.data.jobId);
+          run.pendingLinks.delete(event.data.jobId);
+        }
+        break;
+      case 'link-dispatched':
+        if (!run.startedLinks.has(event.data.linkJobId)) run.pendingLinks.add(event.data.linkJobId);
         break;
       case 'callback-error':
         run.releasing = Math.max(0, run.releasing - 1);
@@ -401,7 +414,7 @@ class Runtime implements CeleryRuntime {
 
   private settle(run: CeleryRun): void {
     if (run.outcome || !run.sent) return;
-    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0) return;
+    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0 || run.pendingLinks.size > 0) return;
     if (!this.workersOf.allReady()) return;
     if (Date.now() - run.lastStepAt < this.settings.quietMs) return;
     run.finish(run.state === 'SUCCESS' ? 'completed' : 'failed');
@@ -423,7 +436,8 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
   if (outcome === 'timed-out') {
     steps.push(
       `the run did not finish within its deadline (eval ${run.state}, ${run.pending} message(s) of it in the broker, ` +
-        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way${run.sent ? '' : ', never sent'})`,
+        `${run.running.size} process(es) still running it, ${run.releasing} release(s) under way, ` +
+        `${run.pendingLinks.size} link(s) sent and never started${run.sent ? '' : ', never sent'})`,
     );
   }
   const fault = CELERY_FAULTS[run.request.fault];

@@ -1,0 +1,152 @@
+/**
+ * The presenter's console, an overlay over the deck (loaded only in a presenter's
+ * window): who is connected and following, where the others are, how often each
+ * panel was fired in the last minute and by how many people now, each pool as
+ * Redis holds it, the open/close toggles, and "reset everything" between
+ * rehearsals. Every number comes from the server (`hall:console`), refreshed
+ * while the console is open.
+ */
+import type { AudiencePanel, HallConsole as ConsoleNumbers } from '../../server/protocol.ts';
+import { h } from '../dom.ts';
+import type { HallLink } from './hallLink.ts';
+
+const REFRESH_MS = 2000;
+
+const PANEL_TITLES: Record<AudiencePanel, string> = {
+  'innocent-pattern': 'Act 1: the innocent pattern',
+  journey: 'The journey (3 attempts)',
+  'lua-release': 'The Lua script (pool main)',
+  defense: 'Defense in depth',
+  'edge-case-test': 'The edge-case test',
+  'late-duplicate': 'Beyond the talk: the late duplicate',
+};
+
+export class HallConsole {
+  readonly element: HTMLElement;
+  private readonly body = h('div', { className: 'hall-console-body', attrs: { 'data-role': 'console-body' } });
+  private readonly error = h('div', { className: 'hall-console-error', attrs: { role: 'alert' } });
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly onKey = (event: KeyboardEvent) => {
+    if (event.key === 'Escape') this.close();
+  };
+
+  constructor(private readonly link: HallLink) {
+    const closeButton = h('button', { className: 'hall-button', text: '✕', attrs: { type: 'button', 'aria-label': 'Close the console', 'data-role': 'close-console' } });
+    closeButton.addEventListener('click', () => this.close());
+    this.element = h(
+      'aside',
+      { className: 'hall-console', attrs: { role: 'dialog', 'aria-label': 'Hall console', 'data-role': 'hall-console' } },
+      h('div', { className: 'hall-console-head' }, h('strong', { text: 'Hall console' }), closeButton),
+      this.error,
+      this.body,
+    );
+    this.element.hidden = true;
+  }
+
+  get isOpen(): boolean {
+    return !this.element.hidden;
+  }
+
+  render(): void {
+    document.body.append(this.element);
+    this.unsubscribe = this.link.subscribe((change) => {
+      if (change !== 'firing' && this.isOpen) void this.refresh();
+    });
+  }
+
+  open(): void {
+    this.element.hidden = false;
+    document.addEventListener('keydown', this.onKey);
+    void this.refresh();
+    this.timer ??= setInterval(() => void this.refresh(), REFRESH_MS);
+  }
+
+  close(): void {
+    this.element.hidden = true;
+    document.removeEventListener('keydown', this.onKey);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  toggle(): void {
+    if (this.isOpen) this.close();
+    else this.open();
+  }
+
+  destroy(): void {
+    this.close();
+    this.unsubscribe?.();
+    this.element.remove();
+  }
+
+  private async refresh(): Promise<void> {
+    const result = await this.link.connection.request('hall:console', {});
+    if (!result.ok) {
+      this.error.textContent = `The console cannot read the hall: ${result.message}`;
+      return;
+    }
+    this.error.textContent = '';
+    this.renderNumbers(result.data);
+  }
+
+  private renderNumbers(numbers: ConsoleNumbers): void {
+    const away = numbers.awayBySlide.map((slot) => `slide ${slot.h + 1}${slot.v ? `.${slot.v + 1}` : ''}: ${slot.viewers}`).join(', ');
+    const rows = (Object.keys(PANEL_TITLES) as AudiencePanel[]).map((panel) => this.panelRow(panel, numbers));
+    const reset = h('button', { className: 'hall-button hall-danger', text: 'Reset everything', attrs: { type: 'button', 'data-role': 'reset-everything' } });
+    reset.addEventListener('click', async () => {
+      if (!window.confirm('Reset every pool, close every panel and go back to the first slide?')) return;
+      reset.disabled = true;
+      this.error.textContent = (await this.link.resetEverything()) ?? '';
+      reset.disabled = false;
+      await this.refresh();
+    });
+    this.body.replaceChildren(
+      ...numbers.warnings.map((warning) => h('p', { className: 'hall-console-warning', text: `⚠ ${warning}`, attrs: { 'data-role': 'console-warning' } })),
+      h(
+        'dl',
+        { className: 'hall-console-numbers' },
+        h('dt', { text: 'Viewers connected' }),
+        h('dd', { text: `${numbers.viewers} (${numbers.sessions} ${numbers.sessions === 1 ? 'person' : 'people'})`, attrs: { 'data-role': 'viewers' } }),
+        h('dt', { text: 'Following' }),
+        h('dd', { text: `${numbers.following} on slide ${numbers.state.h + 1}`, attrs: { 'data-role': 'following' } }),
+        h('dt', { text: 'Stepped away' }),
+        h('dd', { text: away || 'nobody', attrs: { 'data-role': 'away' } }),
+        h('dt', { text: 'Join at' }),
+        h('dd', { text: numbers.join.url }),
+      ),
+      h('table', { className: 'hall-console-table' },
+        h('thead', {}, h('tr', {}, h('th', { text: 'panel' }), h('th', { text: 'taps / min' }), h('th', { text: 'firing' }), h('th', { text: 'audience' }))),
+        h('tbody', {}, ...rows),
+      ),
+      h('table', { className: 'hall-console-table', attrs: { 'data-role': 'pools' } },
+        h('thead', {}, h('tr', {}, h('th', { text: 'pool' }), h('th', { text: 'available' }), h('th', { text: 'busy' }), h('th', { text: 'executors' }))),
+        h('tbody', {}, ...numbers.pools.map((pool) =>
+          h('tr', { attrs: { 'data-pool': pool.pool } },
+            h('td', { text: pool.pool }),
+            h('td', { text: String(pool.available.length) }),
+            h('td', { text: String(Object.keys(pool.busy).length) }),
+            h('td', { text: String(pool.executors.length) }),
+          ),
+        )),
+      ),
+      reset,
+    );
+  }
+
+  private panelRow(panel: AudiencePanel, numbers: ConsoleNumbers): HTMLElement {
+    const open = numbers.state.open.includes(panel);
+    const toggle = h('button', { className: 'hall-button', text: open ? 'Close' : 'Open', attrs: { type: 'button', 'aria-pressed': String(open), 'data-role': 'console-toggle' } });
+    toggle.addEventListener('click', async () => {
+      toggle.disabled = true;
+      this.error.textContent = (await this.link.setOpen(panel, !open)) ?? '';
+      await this.refresh();
+    });
+    return h('tr', { attrs: { 'data-panel-row': panel } },
+      h('td', { text: PANEL_TITLES[panel] }),
+      h('td', { text: String(numbers.triggersLastMinute[panel] ?? 0) }),
+      h('td', { text: String(numbers.firing[panel] ?? 0) }),
+      h('td', {}, toggle),
+    );
+  }
+}

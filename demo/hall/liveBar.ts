@@ -1,0 +1,58 @@
+/**
+ * The hall's one line of chrome, in a corner of the screen: for a follower a
+ * small "live" mark, or the "Back to live" button once they stepped away; for the
+ * presenter whether this window drives the hall, and the console button.
+ */
+import { h } from '../dom.ts';
+
+export type LiveBarView =
+  | { kind: 'hidden' }
+  | { kind: 'following' }
+  | { kind: 'away'; liveSlide: number }
+  | { kind: 'presenter'; driving: boolean };
+
+export class LiveBar {
+  readonly element: HTMLElement;
+  private readonly status = h('span', { className: 'hall-status', attrs: { 'data-role': 'hall-status' } });
+  private readonly backButton: HTMLButtonElement;
+  private readonly consoleButton: HTMLButtonElement;
+
+  constructor(actions: { backToLive(): void; openConsole(): void }) {
+    this.backButton = h('button', { className: 'hall-button hall-back', text: 'Back to live ▸', attrs: { type: 'button', 'data-role': 'back-to-live' } });
+    this.backButton.addEventListener('click', () => actions.backToLive());
+    this.consoleButton = h('button', { className: 'hall-button', text: 'Hall console', attrs: { type: 'button', 'data-role': 'open-console', title: 'Hall console (H)' } });
+    this.consoleButton.addEventListener('click', () => actions.openConsole());
+    this.element = h('div', { className: 'hall-bar', attrs: { 'data-role': 'hall-bar', 'aria-live': 'polite' } }, this.status, this.backButton, this.consoleButton);
+    this.show({ kind: 'hidden' });
+  }
+
+  render(): void {
+    document.body.append(this.element);
+  }
+
+  show(view: LiveBarView): void {
+    this.element.dataset.state = view.kind === 'presenter' ? (view.driving ? 'driving' : 'superseded') : view.kind;
+    this.element.hidden = view.kind === 'hidden';
+    this.backButton.hidden = view.kind !== 'away';
+    this.consoleButton.hidden = view.kind !== 'presenter';
+    switch (view.kind) {
+      case 'following':
+        this.status.textContent = '● Live: following the presenter';
+        break;
+      case 'away':
+        this.status.textContent = `Live is on slide ${view.liveSlide}`;
+        break;
+      case 'presenter':
+        this.status.textContent = view.driving
+          ? '● Presenter: this window drives the hall'
+          : 'Another presenter window drives the hall: move a slide here to take over';
+        break;
+      default:
+        this.status.textContent = '';
+    }
+  }
+
+  destroy(): void {
+    this.element.remove();
+  }
+}

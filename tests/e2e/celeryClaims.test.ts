@@ -1,0 +1,93 @@
+/**
+ * "Does Celery really do that?" in a real Chromium against the real site: the
+ * presenter presses ▶ on a row and Act 1 plays on real `celery worker` processes;
+ * the row and the run below it show what the server's record says.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { RunRecord } from '../../server/protocol.ts';
+import { launchBrowser } from '../support/browser.ts';
+import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+
+/** The first Celery run starts Python and two workers: allow for it on a loaded machine. */
+const RUN_TIMEOUT = 90_000;
+const SLIDE = 'Does Celery really do that?';
+const PANEL = '[data-panel="celery-claims"]';
+
+let site: Site | undefined;
+let browser: Browser | undefined;
+let context: BrowserContext | undefined;
+let page: Page;
+const errors: Error[] = [];
+
+before(async () => {
+  await ensureDeckBuilt();
+  site = await startSite({ TASK_WORKERS: '0' }, { deck: true });
+  browser = await launchBrowser();
+  context = await newDeckContext(browser);
+  page = await newDeckPage(context, errors);
+  await loadDeck(page, `${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  await browser?.close();
+  await site?.close();
+});
+
+test('the slide lists every claim with its measured count, and a row runs Act 1 on real Celery', { timeout: RUN_TIMEOUT + 30_000 }, async () => {
+  assert.ok(site);
+  await showSlide(page, SLIDE);
+  const rows = page.locator(`${PANEL} tr[data-fault]`);
+  await rows.first().waitFor({ state: 'visible' });
+  assert.ok((await rows.count()) >= 10, 'a row per mechanism');
+
+  const row = page.locator(`${PANEL} tr[data-fault="child-killed"]`);
+  await row.locator('[data-role="run-claim"]').click();
+  await page.waitForFunction((selector) => document.querySelector<HTMLElement>(selector)?.dataset.live === 'finished', `${PANEL} tr[data-fault="child-killed"]`, {
+    timeout: RUN_TIMEOUT,
+  });
+  const runId = (await page.locator(`${PANEL} [data-role="run-view"]`).getAttribute('data-run-id')) ?? '';
+  const { status, body: record } = await api<RunRecord>(site, 'GET', `/api/runs/${runId}`);
+  assert.equal(status, 200);
+  assert.equal(record.runtime, 'celery');
+  assert.equal(record.fault, 'child-killed');
+  const callbacks = record.events.flatMap((e) => (e.kind === 'release-reply' ? [e.data.callback] : []));
+  assert.deepEqual([...callbacks].sort(), ['link', 'link_error'], record.mechanism ?? '');
+  // The row says what the server's record says, in Redis' order.
+  assert.equal((await row.locator('[data-role="live"]').textContent())?.trim(), callbacks.join(' + '));
+  assert.equal(record.verdict?.kind, 'sound', 'Act 1 releases with the Lua script');
+  await page.screenshot({ path: '/tmp/celery-claims-1280.png' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: '/tmp/celery-claims-390.png' });
+  assert.deepEqual(errors, []);
+});
+
+test('Act 1’s switch runs the same panel on Celery, with Celery’s own faults', { timeout: RUN_TIMEOUT + 30_000 }, async () => {
+  assert.ok(site);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await showSlide(page, 'Act 1: The Innocent Pattern');
+  const act1 = '[data-panel="innocent-pattern"]';
+  await page.locator(`${act1} button[data-runtime="celery"]`).click();
+  const faults = await page.locator(`${act1} [data-role="fault"] option`).evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+  assert.ok(faults.includes('on-success-raises') && !faults.includes('lock-lost'), faults.join(', '));
+  await page.locator(`${act1} [data-role="fault"]`).selectOption('on-success-raises');
+  await page.locator(`${act1} [data-role="run"]`).click();
+  await page.waitForFunction(
+    (selector) => {
+      const view = document.querySelector<HTMLElement>(selector);
+      return view?.dataset.phase === 'finished' && (view.textContent ?? '').includes('on-success-raises');
+    },
+    `${act1} [data-role="run-view"]`,
+    { timeout: RUN_TIMEOUT },
+  );
+  const runId = (await page.locator(`${act1} [data-role="run-view"]`).getAttribute('data-run-id')) ?? '';
+  const { body: record } = await api<RunRecord>(site, 'GET', `/api/runs/${runId}`);
+  assert.equal(record.runtime, 'celery');
+  assert.equal(record.fault, 'on-success-raises');
+  assert.deepEqual(record.events.flatMap((e) => (e.kind === 'release-reply' ? [e.data.callback] : [])).sort(), ['link', 'link_error']);
+  await page.screenshot({ path: '/tmp/celery-act1-1280.png' });
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,62 @@
+/**
+ * The deck under its Content-Security-Policy in a real Chromium: every slide shown,
+ * the live panels working, and not one violation reported by the browser.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser } from 'playwright-core';
+import { launchBrowser } from '../support/browser.ts';
+import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { openAllPanels, startSite, type Site } from '../support/site.ts';
+
+let site: Site | undefined;
+let browser: Browser | undefined;
+
+before(async () => {
+  await ensureDeckBuilt();
+  site = await startSite({}, { deck: true });
+  openAllPanels(site);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+});
+
+test('every slide and the Lua panel work under the CSP, with no violation', async () => {
+  assert.ok(site && browser);
+  const served = await fetch(`${site.url}/`);
+  assert.match(served.headers.get('content-security-policy') ?? '', /script-src 'self'/, 'the deck is served with the policy');
+  const context = await newDeckContext(browser);
+  // Report every violation the page sees, from its very first script on.
+  await context.addInitScript(() => {
+    const seen: string[] = [];
+    Object.assign(window, { cspViolations: seen });
+    document.addEventListener('securitypolicyviolation', (event) => seen.push(`${event.violatedDirective} ${event.blockedURI}`));
+  });
+  const errors: Error[] = [];
+  const page = await newDeckPage(context, errors);
+  const consoleViolations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) consoleViolations.push(message.text());
+  });
+  await loadDeck(page, `${site.url}/`);
+  const slides = await page.evaluate(() => window.Reveal?.getTotalSlides() ?? 0);
+  assert.ok(slides >= 15);
+  for (let h = 0; h < slides; h++) {
+    await page.evaluate((index) => window.Reveal?.slide(index), h);
+    await page.waitForFunction((index) => window.Reveal?.getIndices().h === index, h);
+  }
+  await showSlide(page, 'The Lua Script Solution');
+  const panel = '[data-panel="lua-release"]';
+  await page.locator(`${panel} [data-role="badge"][data-state="connected"]`).waitFor();
+  await page.locator(`${panel} .lp-button`, { hasText: 'Allocate' }).click();
+  await page.locator(`${panel} [data-role="replies"] .lp-reply[data-kind="allocation"]`).waitFor();
+
+  const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+  assert.deepEqual(violations, [], 'no CSP violation');
+  assert.deepEqual(consoleViolations, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -1,0 +1,152 @@
+/**
+ * What a hostile client meets: security headers, sockets only from the site's own
+ * origin (or configured ones), JSON-only state changes (a cross-site form cannot
+ * start anything), no fresh rate-limit bucket from a spoofed X-Forwarded-For, a
+ * flooding socket refused unread and then cut off while others carry on, a cap on
+ * handshakes, and a flood of double releases logged as one line with a count.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { io, type Socket } from 'socket.io-client';
+import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
+import { poolState } from '../support/redis.ts';
+import { withDeadline } from '../support/deadline.ts';
+import { logged } from '../support/redis.ts';
+
+const DEADLINE_MS = 10_000;
+
+/** Connects (polling first, as a browser does) with `headers`; resolves with the socket or the refusal. */
+function tryConnect(site: Site, headers: Record<string, string> = {}): Promise<{ socket: Socket; error: Error | null }> {
+  const socket = io(site.url, { forceNew: true, reconnection: false, extraHeaders: headers, transports: ['polling'] });
+  return withDeadline(
+    new Promise((resolve) => {
+      socket.once('connect', () => resolve({ socket, error: null }));
+      socket.once('connect_error', (error) => resolve({ socket, error }));
+    }),
+    DEADLINE_MS,
+    'the handshake to be answered',
+  );
+}
+
+let site: Site;
+before(async () => {
+  site = await startSite({ ALLOWED_ORIGINS: 'https://slides.example', VIEWER_ACTIONS_PER_SECOND: '0.1', VIEWER_ACTION_BURST: '3', SOCKET_EVENTS_PER_SECOND: '5' });
+  openAllPanels(site);
+});
+after(async () => {
+  await site?.close();
+});
+
+test('security headers: a Content-Security-Policy, no X-Powered-By, nosniff', async () => {
+  const response = await fetch(`${site.url}/healthz`);
+  const csp = response.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /script-src 'self'(;|$)/, 'scripts from the site only, none inline');
+  assert.match(csp, /object-src 'none'/);
+  assert.match(csp, /frame-ancestors 'self'/);
+  assert.equal(response.headers.get('x-powered-by'), null);
+  assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+});
+
+describe('the socket handshake', () => {
+  test('a page of another origin cannot open a socket', async () => {
+    const { socket, error } = await tryConnect(site, { origin: 'http://evil.example' });
+    socket.close();
+    assert.ok(error, 'refused');
+  });
+  test("the site's own origin, a configured one, and a client that sends no Origin may", async () => {
+    const headerSets: Record<string, string>[] = [{ origin: site.url }, { origin: 'https://slides.example' }, {}];
+    for (const headers of headerSets) {
+      const { socket, error } = await tryConnect(site, headers);
+      socket.close();
+      assert.equal(error, null, `allowed: ${JSON.stringify(headers)}`);
+    }
+  });
+});
+
+describe('state-changing requests accept only JSON', () => {
+  const cases: [string, string, string][] = [
+    ['a cross-site form as text/plain', 'text/plain', '{"evalId":"eval-form"}'],
+    ['a urlencoded form', 'application/x-www-form-urlencoded', 'evalId=eval-form'],
+    ['multipart', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="evalId"\r\n\r\neval-form\r\n--x--'],
+    ['JSON in an unknown charset', 'application/json; charset=x-unknown', '{"evalId":"eval-form"}'],
+    ['JSON in latin1', 'application/json; charset=latin1', '{"evalId":"eval-form"}'],
+  ];
+  for (const [name, type, body] of cases) {
+    test(`${name}: 415, nothing started or changed`, async () => {
+      const before = poolState(await site.actions.pools.snapshot('main'));
+      for (const path of ['/api/allocate', '/api/scenarios/attempt-3/runs']) {
+        const response = await fetch(`${site.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+        assert.equal(response.status, 415, path);
+        assert.equal(((await response.json()) as { error: string }).error, 'unsupported_media_type');
+      }
+      assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before);
+    });
+  }
+  test('application/json; charset=utf-8 is accepted', async () => {
+    const response = await fetch(`${site.url}/api/pool/reset`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${PRESENTER_SECRET}` },
+      body: '{}',
+    });
+    assert.equal(response.status, 200);
+  });
+});
+
+test('a spoofed X-Forwarded-For gets no fresh rate-limit bucket (no proxy is trusted unless TRUST_PROXY says so)', async () => {
+  await site.actions.pools.reset('main');
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const reply = await api(site, 'POST', '/api/allocate', { evalId: `eval-spoof-${i}` }, { 'x-forwarded-for': `203.0.113.${i + 1}` });
+    statuses.push(reply.status);
+  }
+  assert.ok(statuses.slice(-2).every((status) => status === 429), `over the burst of 3 whatever the header says: ${statuses.join(', ')}`);
+});
+
+test('a socket flooding events: refused unread with rate_limited, then disconnected; another socket carries on', async () => {
+  const flooder = (await tryConnect(site)).socket;
+  const other = (await tryConnect(site)).socket;
+  try {
+    const dropped = withDeadline(new Promise<string>((resolve) => flooder.once('disconnect', (reason) => resolve(reason))), DEADLINE_MS, 'the flooder to be cut off');
+    const refusals: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      flooder.emit('pool:watch', {}, (reply: { ok: boolean; error?: string }) => {
+        if (!reply.ok && reply.error) refusals.push(reply.error);
+      });
+    }
+    assert.equal(await dropped, 'io server disconnect');
+    assert.ok(refusals.length > 0 && refusals.every((e) => e === 'rate_limited'), `refused as rate_limited: ${refusals.length}`);
+    const watched = (await other.timeout(DEADLINE_MS).emitWithAck('pool:watch', {})) as { ok: boolean };
+    assert.equal(watched.ok, true);
+  } finally {
+    flooder.close();
+    other.close();
+  }
+});
+
+test('handshakes are capped per second for the whole server', async () => {
+  const capped = await startSite({ HANDSHAKES_PER_SECOND: '2' });
+  const sockets: Socket[] = [];
+  try {
+    const results = await Promise.all(Array.from({ length: 12 }, () => tryConnect(capped)));
+    sockets.push(...results.map((r) => r.socket));
+    const refused = results.filter((r) => r.error).length;
+    assert.ok(refused >= 6, `most of a burst of 12 refused at 2/s (burst 4): ${refused}`);
+    assert.ok(results.length - refused >= 4, 'the burst itself is let in');
+  } finally {
+    for (const socket of sockets) socket.close();
+    await capped.close();
+  }
+});
+
+test('a flood of double releases is logged once per executor and window, with a count', async () => {
+  await site.actions.pools.reset('main');
+  const lines = site.logLines.length;
+  for (let i = 0; i < 50; i++) await site.actions.pools.release('main', 'executor-1');
+  const during = logged(site.logLines.slice(lines), 'Double release detected');
+  assert.equal(during.length, 1, 'one line while the window is open');
+  site.actions.pools.warnings.flush();
+  const all = logged(site.logLines.slice(lines), 'Double release detected');
+  assert.equal(all.length, 2);
+  assert.equal(all[1]!.repeated, 48, '49 double releases: the first logged, 48 counted');
+});
