@@ -40,7 +40,7 @@ export class LiveBar {
         this.status.textContent = '● Live: following the presenter';
         break;
       case 'away':
-        this.status.textContent = `You stepped away · live is on slide ${view.liveSlide}`;
+        this.status.textContent = `Live is on slide ${view.liveSlide}`;
         break;
       case 'presenter':
         this.status.textContent = view.driving

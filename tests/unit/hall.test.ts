@@ -1,0 +1,100 @@
+/**
+ * The hall's small parts on their own: signed session ids, the deck state's
+ * versions, the activity counters on a fake clock, the rules of an audience run,
+ * and the join URL.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { Sessions, SESSION_COOKIE } from '../../server/session/sessions.ts';
+import { HallDeck } from '../../server/hall/deckState.ts';
+import { Activity, FIRING_WINDOW_MS } from '../../server/hall/activity.ts';
+import { audienceRunRequest } from '../../server/hall/audienceRuns.ts';
+import { joinInfo } from '../../server/hall/join.ts';
+import { ClientError } from '../../server/errors.ts';
+
+function request(headers: Record<string, string> = {}, address = '10.0.0.7'): IncomingMessage {
+  return { headers, socket: { remoteAddress: address } } as unknown as IncomingMessage;
+}
+
+test('a session id is the server\'s: issued signed, kept when shown back, a forged or tampered one is a new session', () => {
+  const sessions = new Sessions('a-presenter-secret');
+  const first = sessions.identify(request());
+  assert.ok(first.setCookie?.startsWith(`${SESSION_COOKIE}=${first.id};`));
+  assert.equal(first.limitKey, 'anon:10.0.0.7', 'a client that never showed its cookie shares its address bucket');
+  const again = sessions.identify(request({ cookie: `other=1; ${SESSION_COOKIE}=${first.id}` }));
+  assert.deepEqual([again.id, again.limitKey, again.setCookie], [first.id, `session:${first.id}`, null]);
+  const [random, signature] = first.id.split('.');
+  for (const forged of [`${random}.AAAA${signature!.slice(4)}`, `x${random}.${signature}`, 'made-up', `${first.id}.extra`]) {
+    assert.notEqual(sessions.identify(request({ cookie: `${SESSION_COOKIE}=${forged}` })).id, forged, forged);
+  }
+  assert.notEqual(new Sessions('a-presenter-secret').identify(request({ cookie: `${SESSION_COOKIE}=${first.id}` })).id, first.id, 'another server start signs with another key');
+});
+
+test('the presenter is a session the server marked, or a request with the bearer secret; nothing else', () => {
+  const sessions = new Sessions('a-presenter-secret');
+  const viewer = sessions.identify(request());
+  assert.equal(sessions.isPresenter(viewer), false);
+  const { id, setCookie } = sessions.startPresenter(request());
+  assert.match(setCookie, /HttpOnly/);
+  assert.match(setCookie, /SameSite=Strict/);
+  assert.notEqual(id, viewer.id, 'a fresh id, never one the browser held');
+  assert.equal(sessions.isPresenter(sessions.identify(request({ cookie: `${SESSION_COOKIE}=${id}` }))), true);
+  assert.equal(sessions.isPresenter(sessions.identify(request({ authorization: 'Bearer a-presenter-secret' }))), true);
+  for (const authorization of ['Bearer a-presenter-secreT', 'a-presenter-secret', 'Basic a-presenter-secret', 'Bearer ']) {
+    assert.equal(sessions.isPresenter(sessions.identify(request({ authorization }))), false, authorization);
+  }
+});
+
+test('the deck state: one version per change, none for a change that changes nothing', () => {
+  const deck = new HallDeck();
+  const seen: number[] = [];
+  deck.on('changed', (state) => seen.push(state.version));
+  deck.move({ h: 3, v: 0, f: -1 });
+  deck.move({ h: 3, v: 0, f: -1 });
+  deck.setOpen('lua-release', true);
+  deck.setOpen('lua-release', true);
+  deck.pickFault('journey', 'none');
+  deck.setOpen('lua-release', false);
+  assert.deepEqual(seen, [1, 2, 3, 4]);
+  deck.reset();
+  assert.deepEqual([deck.state.h, deck.state.open, deck.state.version], [0, [], 5], 'reset is a change too: the version keeps growing');
+});
+
+test('activity: taps in the last minute, and the sessions firing in the last seconds', () => {
+  let now = 1_000_000;
+  const activity = new Activity(() => now);
+  activity.record('lua-release', 'a');
+  activity.record('lua-release', 'a');
+  activity.record('lua-release', 'b');
+  activity.record('journey', 'a');
+  assert.deepEqual(activity.firing(), { 'lua-release': 2, journey: 1 });
+  now += FIRING_WINDOW_MS + 1;
+  activity.record('lua-release', 'c');
+  assert.deepEqual(activity.firing(), { 'lua-release': 1, journey: 0 });
+  assert.deepEqual(activity.triggersLastMinute(), { 'lua-release': 4, journey: 1 });
+  now += 61_000;
+  assert.deepEqual(activity.triggersLastMinute(), { 'lua-release': 0, journey: 0 });
+});
+
+test('an audience run: the presenter picks the fault and the release; the panel\'s own buttons may pick the release', () => {
+  const deck = new HallDeck();
+  const forbidden = (run: () => unknown) => assert.throws(run, (error: unknown) => error instanceof ClientError && error.code === 'forbidden');
+  assert.deepEqual(audienceRunRequest(deck, 'attempt-1', {}), { fault: 'worker-killed' });
+  assert.deepEqual(audienceRunRequest(deck, 'attempt-1', { fault: 'worker-killed' }), { fault: 'worker-killed' });
+  forbidden(() => audienceRunRequest(deck, 'attempt-1', { fault: 'none' }));
+  forbidden(() => audienceRunRequest(deck, 'attempt-1', { release: 'naive' }));
+  deck.pickFault('journey', 'none');
+  assert.deepEqual(audienceRunRequest(deck, 'attempt-2', { fault: 'none' }), { fault: 'none' });
+  assert.deepEqual(audienceRunRequest(deck, 'ttl-safety-net', {}), {}, "the scenario's own fault where the presenter picks none");
+  assert.deepEqual(audienceRunRequest(deck, 'late-duplicate', { release: 'fenced' }), { release: 'fenced' });
+});
+
+test('the join URL: PUBLIC_URL when set, else the listen address; loopback is flagged', () => {
+  assert.deepEqual(joinInfo('https://talk.example.org/live', { host: '127.0.0.1', port: 3000 }), { url: 'https://talk.example.org/live', loopback: false });
+  assert.deepEqual(joinInfo(undefined, { host: '127.0.0.1', port: 3000 }), { url: 'http://127.0.0.1:3000/', loopback: true });
+  assert.deepEqual(joinInfo(undefined, { host: '192.168.1.20', port: 8080 }), { url: 'http://192.168.1.20:8080/', loopback: false });
+  assert.equal(joinInfo(undefined, { host: '::1', port: 3000 }).url, 'http://[::1]:3000/');
+  assert.equal(joinInfo('http://localhost:3000/', { host: '0.0.0.0', port: 3000 }).loopback, true);
+  assert.match(joinInfo(undefined, { host: '0.0.0.0', port: 3000 }).url, /^http:\/\/[\d.]+:3000\/$/, 'the wildcard address becomes a reachable one');
+});
