@@ -56,6 +56,17 @@ export class Gate {
     this.options.activity.record(panel, viewer.id);
   }
 
+  /**
+   * An audience action that its own feature opens and paces (a chaos round's taps):
+   * only the viewer session's bucket, shared with every other action of that session.
+   */
+  viewerBudget(viewer: Viewer): void {
+    if (this.isPresenter(viewer)) return;
+    if (!this.options.viewerLimiter.take(viewer.limitKey)) {
+      throw new ClientError('rate_limited', 'slow down: wait a second, then tap again');
+    }
+  }
+
   /** Between rehearsals: every viewer's and every panel's budget full again. */
   refill(): void {
     this.options.viewerLimiter.clear();
