@@ -28,7 +28,7 @@ import { createHallChannel } from './sockets/hallChannel.ts';
 import { Hall } from './hall/hall.ts';
 import { DeckStore } from './hall/deckStore.ts';
 import { clusterSockets } from './sockets/cluster.ts';
-import { admitHandshake, limitSocketEvents } from './sockets/admission.ts';
+import { Bans, admitHandshake, limitSocketEvents } from './sockets/admission.ts';
 import { jsonOnly, securityHeaders } from './http/hardening.ts';
 import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
@@ -184,14 +184,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const httpServer = createHttpServer(app);
     const cluster = await clusterSockets(redis, log);
     cleanups.push(() => cluster.close());
-    const admission = { allowedOrigins: config.allowedOrigins, handshakesPerSecond: config.handshakesPerSecond, socketEventsPerSecond: config.socketEventsPerSecond, log };
+    const admission = {
+      allowedOrigins: config.allowedOrigins,
+      handshakesPerSecond: config.handshakesPerSecond,
+      socketEventsPerSecond: config.socketEventsPerSecond,
+      clientOf: (req: import('node:http').IncomingMessage) => gate.viewerOf(req).limitKey,
+      log,
+    };
+    const bans = new Bans();
     const io: IoServer = new SocketServer(httpServer, {
       maxHttpBufferSize: 16 * 1024,
       serveClient: false,
-      allowRequest: admitHandshake(admission),
+      allowRequest: admitHandshake(admission, bans),
       ...cluster.options,
     });
-    cleanups.push(limitSocketEvents(io, admission));
+    cleanups.push(limitSocketEvents(io, admission, bans));
     chaosIo = io;
     // A socket belongs to the session of the page that opened it: the handshake's cookie
     // (one is issued in the handshake's answer when the client came without).
