@@ -9,7 +9,7 @@
  *   npm run soak                          # >= 10,000 operations per variant
  *   SOAK_OPERATIONS=2000 SOAK_WRITE=0 npm run soak
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -25,7 +25,7 @@ const PARALLEL = 4;
 const WRITE = process.env.SOAK_WRITE !== '0';
 const SEED = Number(process.env.SOAK_SEED ?? 20261126);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const VARIANTS: ReleaseVariant[] = ['naive', 'lua', 'fenced'];
+const VARIANTS = (process.env.SOAK_VARIANTS ?? 'naive,lua,fenced').split(',') as ReleaseVariant[];
 
 interface VariantSummary {
   variant: ReleaseVariant;
@@ -62,6 +62,9 @@ async function soak(harness: ChaosHarness, variant: ReleaseVariant, seed: number
         summary.violations += result.check.violations.length;
         for (const [rule, n] of Object.entries(result.check.byRule)) summary.byRule[rule as Rule] = (summary.byRule[rule as Rule] ?? 0) + n;
         summary.first ??= result;
+        // A reply the model cannot explain means the history or the checker is wrong: say so at once.
+        const unexplained = result.check.violations.find((v) => v.rule === 'unexplained');
+        if (unexplained) process.stdout.write(`\n${formatViolation(unexplained).join('\n')}\n`);
       }
     });
     process.stdout.write(`\r${variant}: ${summary.rounds} rounds, ${summary.operations} operations, ${summary.brokenRounds} broken`);
@@ -80,8 +83,9 @@ function section(summaries: VariantSummary[], command: string, machine: string):
     '',
     'Each round: a fresh pool of 1-3 executors, 3-10 evals arriving within 25 ms, each allocating (retrying while the pool is',
     'empty), working 0-15 ms and firing its callbacks once, twice, three times (0-4 ms apart) or a second one 10-60 ms late;',
-    'about one eval in seven has its worker killed mid-task (no callback; a 150 ms busy-marker TTL, expiry notification and',
-    "the reaper's sweep bring the executor back). Evals run over three connections, so their operations interleave at Redis.",
+    'about one eval in seven has its worker killed mid-task: no callback runs, and the kill cuts its busy marker\'s TTL',
+    "(60 s at allocation) to 150 ms in the transaction that records it; expiry notification and the reaper's sweep bring",
+    'the executor back. Evals run over three connections, so their operations interleave at Redis.',
     'Every operation is recorded with its reply in Redis\' own order and the history is checked by `server/checker/checker.ts`.',
     '',
     '| release | rounds | operations | distinct interleavings | rounds broken | violations (by rule) | evals | killed | expiries | reclaimed | double | triple | late | time |',
@@ -130,7 +134,11 @@ async function main(): Promise<void> {
   const command = TARGET_OPERATIONS === 10_000 ? 'npm run soak' : `SOAK_OPERATIONS=${TARGET_OPERATIONS} npm run soak`;
   const docs = `${ROOT}docs`;
   mkdirSync(`${docs}/histories`, { recursive: true });
-  for (const s of summaries) if (s.first) writeFileSync(`${docs}/histories/${s.variant}.json`, `${JSON.stringify(s.first.history, null, 1)}\n`);
+  for (const s of summaries) {
+    const path = `${docs}/histories/${s.variant}.json`;
+    if (s.first) writeFileSync(path, `${JSON.stringify(s.first.history, null, 1)}\n`);
+    else rmSync(path, { force: true });
+  }
   const file = `${docs}/RELIABILITY.md`;
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n';
   writeFileSync(file, replaceSection(current, 'Soak', section(summaries, command, machine)));

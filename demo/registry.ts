@@ -44,4 +44,8 @@ export const PANELS: Readonly<Record<string, PanelLoader>> = {
     const { JoinPanel } = await import('./panels/joinPanel.ts');
     return (context) => new JoinPanel(context);
   },
+  'chaos-round': async () => {
+    const { ChaosPanel } = await import('./panels/chaosPanel.ts');
+    return (context) => new ChaosPanel(context);
+  },
 };

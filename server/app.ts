@@ -28,7 +28,7 @@ import { createHallChannel } from './sockets/hallChannel.ts';
 import { Hall } from './hall/hall.ts';
 import { DeckStore } from './hall/deckStore.ts';
 import { clusterSockets } from './sockets/cluster.ts';
-import { admitHandshake, limitSocketEvents } from './sockets/admission.ts';
+import { Bans, admitHandshake, limitSocketEvents } from './sockets/admission.ts';
 import { jsonOnly, securityHeaders } from './http/hardening.ts';
 import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
@@ -37,6 +37,9 @@ import { RunService } from './scenarios/runService.ts';
 import { startRestartableRuntime } from './tasks/restartableRuntime.ts';
 import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
+import { ChaosRounds } from './chaos/chaosRounds.ts';
+import { chaosRouter } from './chaos/chaosRoutes.ts';
+import { CHAOS_ROOM, createChaosChannel } from './chaos/chaosChannel.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const DIST_DIR = `${ROOT}dist`;
@@ -52,6 +55,8 @@ export interface App {
   runs: RunService;
   /** Sessions, the deck state the hall follows, and the gate every action passes. */
   hall: Hall;
+  /** The chaos rounds: the hall's taps against three release variants. */
+  chaos: ChaosRounds;
   log: Logger;
   close(): Promise<void>;
 }
@@ -151,6 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       panelActionsPerSecond: config.panelActionsPerSecond,
       panelActionBurst: config.panelActionBurst,
       log,
+      redis,
     });
     cleanups.push(() => hall.destroy());
     const deckStore = new DeckStore(redis, log);
@@ -158,6 +164,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => deckStore.close());
     const { gate } = hall;
     const poolNames = () => knownPools;
+    let chaosIo: IoServer | null = null;
+    const chaos = new ChaosRounds(redis, gate, (state) => chaosIo?.to(CHAOS_ROOM).emit('chaos:changed', state), log.child({ part: 'chaos' }));
+    cleanups.push(() => chaos.destroy());
 
     const app = express();
     app.disable('x-powered-by');
@@ -169,19 +178,28 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     app.use(hallRouter({ hall, actions, poolNames, log }));
     app.use(runRouter({ runs, gate, deck: hall.deck, metrics: metrics.registry, log }));
     app.use(apiRouter({ redis, actions, gate, log }));
+    app.use(chaosRouter({ rounds: chaos, gate, log }));
     app.use(apiFallbacks(log));
 
     const httpServer = createHttpServer(app);
     const cluster = await clusterSockets(redis, log);
     cleanups.push(() => cluster.close());
-    const admission = { allowedOrigins: config.allowedOrigins, handshakesPerSecond: config.handshakesPerSecond, socketEventsPerSecond: config.socketEventsPerSecond, log };
+    const admission = {
+      allowedOrigins: config.allowedOrigins,
+      handshakesPerSecond: config.handshakesPerSecond,
+      socketEventsPerSecond: config.socketEventsPerSecond,
+      clientOf: (req: import('node:http').IncomingMessage) => gate.viewerOf(req).limitKey,
+      log,
+    };
+    const bans = new Bans();
     const io: IoServer = new SocketServer(httpServer, {
       maxHttpBufferSize: 16 * 1024,
       serveClient: false,
-      allowRequest: admitHandshake(admission),
+      allowRequest: admitHandshake(admission, bans),
       ...cluster.options,
     });
-    cleanups.push(limitSocketEvents(io, admission));
+    cleanups.push(limitSocketEvents(io, admission, bans));
+    chaosIo = io;
     // A socket belongs to the session of the page that opened it: the handshake's cookie
     // (one is issued in the handshake's answer when the client came without).
     io.engine.on('initial_headers', (headers: Record<string, string>, req: import('node:http').IncomingMessage) =>
@@ -190,6 +208,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const poolChannel = createPoolChannel(io, actions, gate, log);
     const runChannel = createRunChannel(io, runs, gate, hall.deck, log);
     const hallChannel = createHallChannel(io, { hall, actions, poolNames, log });
+    const chaosChannel = createChaosChannel(io, chaos, gate, log);
     const outages = watchRedisOutages({
       redis, pools, poolNames: () => knownPools, io, log,
       failRunInFlight: (reason) => runs.failRunInFlight(reason),
@@ -201,6 +220,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       },
     });
     cleanups.push(() => {
+      chaosChannel.destroy();
       outages.destroy();
       poolChannel.destroy();
       runChannel.destroy();
@@ -217,7 +237,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const { port } = httpServer.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     hall.listening({ host: config.host, port });
-    return { url: `http://${host}:${port}`, get redisUrl() { return currentRedisUrl(); }, httpServer, io, redis, actions, runs, hall, log, close };
+    return { url: `http://${host}:${port}`, get redisUrl() { return currentRedisUrl(); }, httpServer, io, redis, actions, runs, hall, chaos, log, close };
   } catch (error) {
     await close();
     throw error;

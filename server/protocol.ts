@@ -460,6 +460,7 @@ export interface ServerToClientEvents extends HallServerEvents {
   'run:started': (run: RunSummary) => void;
   'run:event': (update: { runId: string; scenario: ScenarioName; event: TimelineEvent }) => void;
   'run:finished': (run: RunRecord) => void;
+  'chaos:changed': (round: ChaosRoundState) => void;
   /** Redis went away (every panel says so) or is back, its pools rebuilt (panels re-read). */
   'redis:state': (state: RedisState) => void;
 }
@@ -479,6 +480,8 @@ export interface ClientToServerEvents extends HallClientEvents {
   /** Join the runs room; the ack carries the latest run of each scenario, for late joiners. */
   'runs:watch': (request: Record<string, never>, ack: (result: Ack<RunRecord[]>) => void) => void;
   'run:start': (request: StartRunSocketRequest, ack: (result: Ack<RunSummary>) => void) => void;
+  'chaos:watch': (request: EmptyRequest, ack: (result: Ack<ChaosWelcome>) => void) => void;
+  'chaos:tap': (request: ChaosTapRequest, ack: (result: Ack<ChaosTapReply>) => void) => void;
 }
 
 // ---- The hall: one presenter drives the deck, every other viewer follows and fires the opened panels ----
@@ -569,4 +572,82 @@ export interface HallClientEvents {
   'pool:reset': (request: ResetRequest, ack: (result: Ack<PoolSnapshot>) => void) => void;
   'hall:reset-everything': (request: EmptyRequest, ack: (result: Ack<DeckState>) => void) => void;
   'hall:console': (request: EmptyRequest, ack: (result: Ack<HallConsole>) => void) => void;
+}
+
+// ---- The chaos round: every tap of the hall is one eval's life against three pools, one per release ----
+
+export const ChaosVariant = z.enum(['naive', 'lua', 'fenced']);
+export type ChaosVariant = z.infer<typeof ChaosVariant>;
+export const CHAOS_VARIANTS: readonly ChaosVariant[] = ['naive', 'lua', 'fenced'];
+export const ChaosRoundId = z.string().regex(/^r[a-z0-9]{4,16}$/, 'round id: r and 4-16 of a-z, 0-9');
+export const OpenChaosRoundRequest = z.strictObject({ seconds: z.number().int().min(3).max(120).default(20) });
+export type OpenChaosRoundRequest = z.infer<typeof OpenChaosRoundRequest>;
+/** A tap: how long the finger was held (ms) sets the eval's life: work time and how its cleanup is delivered. */
+export const ChaosTapRequest = z.strictObject({ roundId: ChaosRoundId, hold: z.number().int().min(0).max(60_000) });
+export type ChaosTapRequest = z.infer<typeof ChaosTapRequest>;
+/** How an eval's cleanup is delivered: once, twice back to back, or a second time after the executor was handed on. */
+export const ChaosDelivery = z.enum(['once', 'double', 'late']);
+export type ChaosDelivery = z.infer<typeof ChaosDelivery>;
+export type ChaosRoundStatus = 'open' | 'settling' | 'done';
+
+/** One operation of a first violation's trail, as the checker prints it (server/checker/checker.ts formatOperation). */
+export interface ChaosTrailLine {
+  seq: number;
+  text: string;
+  /** The operation's kind and, for a release, the callback that made it (`link`, `link_error`, `link_error-late`). */
+  op: string;
+  callback: string | null;
+}
+
+export interface ChaosViolation {
+  rule: string;
+  seq: number;
+  executor: string | null;
+  message: string;
+  trail: ChaosTrailLine[];
+}
+
+export interface ChaosVariantScore {
+  operations: number;
+  /** Violations the history checker found in the history so far (live: the prefix Redis has numbered without gaps). */
+  violations: number;
+  firstViolation: ChaosViolation | null;
+}
+
+export interface ChaosRoundState {
+  id: string;
+  status: ChaosRoundStatus;
+  seconds: number;
+  openedAt: number;
+  /** When taps stop being accepted. */
+  closesAt: number;
+  /** Distinct viewer sessions that tapped. */
+  participants: number;
+  taps: number;
+  /** Over the last second. */
+  tapsPerSecond: number;
+  operationsPerSecond: number;
+  deliveries: Record<ChaosDelivery, number>;
+  variants: Record<ChaosVariant, ChaosVariantScore>;
+  /** Seconds since opening, with each variant's operations and violations then: the live chart. */
+  series: { t: number; operations: Record<ChaosVariant, number>; violations: Record<ChaosVariant, number> }[];
+  /** Where the history is, once the round is done. */
+  historyUrl: string | null;
+  at: number;
+}
+
+export interface ChaosWelcome {
+  /** For the page's controls only: the server checks the role again on every action. */
+  role: Role;
+  round: ChaosRoundState | null;
+}
+
+export interface ChaosTapReply {
+  tap: number;
+  delivery: ChaosDelivery;
+}
+
+export interface ChaosRoundOpened {
+  id: string;
+  round: ChaosRoundState;
 }

@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { onConductor, send } from './ipc.ts';
 import { probeServer } from './serverProbe.ts';
-import { servePoolInMemory } from './memoryPool.ts';
+import { deckFiles, servePoolInMemory } from './memoryPool.ts';
 
-const httpServer = createServer();
+const httpServer = createServer(process.env.BENCH_DECK === '1' ? deckFiles() : undefined);
 const io = new Server(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
 const probe = probeServer(io, 'pool:main');
-servePoolInMemory(io, httpServer, process.env.BENCH_DECK === '1');
+servePoolInMemory(io);
 
 await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
 const { port } = httpServer.address() as AddressInfo;

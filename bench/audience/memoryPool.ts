@@ -4,7 +4,6 @@
  * action, the shape our server sends), none of the work behind them. Optionally
  * serves the built deck, so a real browser can click a panel against it.
  */
-import type { Server as HttpServer } from 'node:http';
 import express from 'express';
 import type { Server } from 'socket.io';
 import { DIST_DIR } from '../../server/app.ts';
@@ -16,7 +15,7 @@ const TTL_SECONDS = 600;
 /** As the benchmark configures our server. */
 const DOUBLE_RELEASE_WINDOW_MS = 100;
 
-export function servePoolInMemory(io: Server, httpServer: HttpServer, deck: boolean): void {
+export function servePoolInMemory(io: Server): void {
   const executors = Array.from({ length: SIZE }, (_, i) => `executor-${i + 1}`);
   let available = [...executors].reverse();
   const busy = new Map<string, { evalId: string; until: number; token: number }>();
@@ -109,10 +108,11 @@ export function servePoolInMemory(io: Server, httpServer: HttpServer, deck: bool
     // The deck's other panels ask for runs on load: nothing to show.
     socket.on('runs:watch', (...args: unknown[]) => answer(args, { ok: true, data: [] }));
   });
+}
 
-  if (deck) {
-    const app = express();
-    app.use(express.static(DIST_DIR, { index: 'index.html' }));
-    httpServer.on('request', app);
-  }
+/** The built deck, for the http server to serve (made before socket.io attaches to it). */
+export function deckFiles(): express.Express {
+  const app = express();
+  app.use(express.static(DIST_DIR, { index: 'index.html' }));
+  return app;
 }

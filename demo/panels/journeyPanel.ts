@@ -11,7 +11,7 @@
  * headline of each verdict is the server's verdict (sound or not, and what its
  * problems say); the talk's own words are added where the run agrees with them.
  */
-import type { FaultName, ScenarioName, VerdictKind } from '../../server/protocol.ts';
+import type { CeleryFaultName, FaultName, ScenarioName, VerdictKind } from '../../server/protocol.ts';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
 import { faultSelect, followFault, selectedFault } from '../runControls.ts';
@@ -20,6 +20,7 @@ import { recordedFaults } from '../replay/recordings.ts';
 import { PHASE_LABELS, formatDuration, type RunView } from '../runs.ts';
 import { RunDetails, callbackList, phaseText, playedMs, verdictBlock } from '../runView.ts';
 import { Timeline } from '../timeline.ts';
+import { runtimeToggle } from '../runtimeToggle.ts';
 import '../runs.css';
 
 interface Attempt {
@@ -39,6 +40,8 @@ const ATTEMPTS: readonly Attempt[] = [
 
 const FAULTS: readonly FaultName[] = ['worker-killed', 'result-unstorable', 'lock-lost', 'worker-killed-fail', 'lock-lost-fail', 'none', 'task-fails'];
 const DEFAULT_FAULT: FaultName = 'worker-killed';
+/** On real Celery: the same three attempts under Celery's own mechanisms (server/tasks/celery/faults.ts). */
+const CELERY_FAULTS: readonly CeleryFaultName[] = ['worker-killed', 'child-killed', 'on-success-raises', 'result-unstorable', 'time-limit', 'none', 'task-fails'];
 
 interface Column {
   attempt: Attempt;
@@ -54,6 +57,7 @@ export class JourneyPanel extends RunPanel {
   private detailOf: Attempt | null = null;
 
   private readonly select = faultSelect(FAULTS, DEFAULT_FAULT, 'Fault for all three attempts');
+  private readonly runtime = runtimeToggle(this.select, { bullmq: FAULTS, celery: CELERY_FAULTS });
   private readonly runButton = actionButton('▶ Run all three', () => void this.startAll());
   private readonly columnsBox = h('div', { className: 'lp-cols', attrs: { 'data-role': 'columns' } });
   private readonly columns: Column[];
@@ -80,7 +84,7 @@ export class JourneyPanel extends RunPanel {
   }
 
   protected content(): HTMLElement[] {
-    return [h('div', { className: 'lp-actions lp-run-controls' }, this.select, this.runButton), this.error.element, this.columnsBox, this.detailBox];
+    return [h('div', { className: 'lp-actions lp-run-controls' }, this.runtime.element, this.select, this.runButton), this.error.element, this.columnsBox, this.detailBox];
   }
 
   override update(): void {
@@ -109,9 +113,10 @@ export class JourneyPanel extends RunPanel {
   }
 
   private async startAll(): Promise<void> {
-    const fault = selectedFault(this.select, DEFAULT_FAULT);
+    const fault = selectedFault(this.select, this.runtime.defaultFault());
+    const runtime = this.runtime.runtime();
     // In order: the server plays queued runs one after another, attempt 1 first.
-    await this.startRuns('run', ATTEMPTS.map((attempt) => ({ scenario: attempt.scenario, fault, label: attempt.title })));
+    await this.startRuns('run', ATTEMPTS.map((attempt) => ({ scenario: attempt.scenario, fault, runtime, label: attempt.title })));
   }
 
   private showDetail(attempt: Attempt | null): void {
@@ -131,6 +136,8 @@ export class JourneyPanel extends RunPanel {
     const runs = this.columns.map((column) => column.run);
     this.frame?.configure({ title: 'Three attempts', subtitle: faultLine(runs) });
     const faults = new Set(runs.map((run) => run?.summary?.fault));
+    const runtimes = new Set(runs.flatMap((run) => (run?.summary ? [run.summary.runtime ?? 'bullmq'] : [])));
+    if (runtimes.size === 1) this.runtime.follow([...runtimes][0]);
     if (faults.size === 1) followFault(this.select, [...faults][0]);
     if (this.detailOf) {
       const column = this.columns.find((c) => c.attempt === this.detailOf);
@@ -176,5 +183,6 @@ function shortPhase(run: RunView): string {
 function faultLine(runs: readonly (RunView | null)[]): string {
   const faults = [...new Set(runs.flatMap((run) => (run?.summary ? [run.summary.fault] : [])))];
   if (faults.length === 0) return 'same fault · real runs';
-  return faults.length === 1 ? `all under ${faults[0]}` : `under ${faults.join(', ')}`;
+  const where = runs.some((run) => run?.summary?.runtime === 'celery') ? 'on Celery, ' : '';
+  return faults.length === 1 ? `${where}all under ${faults[0]}` : `${where}under ${faults.join(', ')}`;
 }

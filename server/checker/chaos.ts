@@ -182,7 +182,7 @@ export class ChaosHarness {
     await sleep(plan.workMs);
     if (plan.killed) {
       faults.killed++;
-      await recorder.crash(evalId, executor, this.options.killedTtlMs);
+      await recorder.crash(evalId, executor, { token, ttlMs: this.options.killedTtlMs });
       return;
     }
     const fire = async (callback: string) => {

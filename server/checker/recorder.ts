@@ -11,6 +11,9 @@ import { poolKeyPrefix, poolKeys } from '../pool/keys.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import { HISTORY_FORMAT, HISTORY_FORMAT_VERSION, type HistoryOperation, type OperationOf, type PoolHistory } from './history.ts';
 
+/** PEXPIRE the marker only while it is still the dead eval's (an unsafe release may have handed the executor on). */
+const CUT_OWN_MARKER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
+
 type Commands = Record<string, (...args: (string | number)[]) => unknown>;
 type Transaction = Commands & { incr(key: string): unknown; del(key: string): unknown; lpush(key: string, value: string): unknown; exec(): Promise<[Error | null, unknown][] | null> };
 
@@ -86,15 +89,17 @@ export class PoolHistoryRecorder {
   }
 
   /**
-   * The eval's worker died. With `markerTtlMs`, the executor's busy marker is set to
-   * expire that long after the death, in the same transaction: a test compresses
-   * "a TTL far longer than the task" into a short wait this way, and the expiry can
-   * never come before the death it follows.
+   * The eval's worker died. With `marker` (its token), the executor's busy marker is
+   * set to expire `marker.ttlMs` after the death, in the same transaction, if it is
+   * still this eval's: a test compresses "a TTL far longer than the task" into a short
+   * wait this way, and the expiry can never come before the death it follows.
    */
-  async crash(evalId: string, executor: string, markerTtlMs?: number): Promise<OperationOf<'crash'>> {
-    if (markerTtlMs === undefined) return this.add({ op: 'crash', evalId, executor }, await this.mark(this.redis));
-    const reply = await this.transact(this.redis, (tx) => tx.pexpire!(poolKeys(this.pool).busyPrefix + executor, markerTtlMs));
-    return this.add({ op: 'crash', evalId, executor, markerTtlMs }, reply);
+  async crash(evalId: string, executor: string, marker?: { token: number; ttlMs: number }): Promise<OperationOf<'crash'>> {
+    if (!marker) return this.add({ op: 'crash', evalId, executor }, await this.mark(this.redis));
+    const reply = await this.transact(this.redis, (tx) =>
+      tx.eval!(CUT_OWN_MARKER, 1, poolKeys(this.pool).busyPrefix + executor, `${evalId}@${marker.token}`, marker.ttlMs),
+    );
+    return this.add({ op: 'crash', evalId, executor, markerTtlMs: marker.ttlMs }, reply);
   }
 
   async expiry(executor: string): Promise<OperationOf<'expiry'>> {

@@ -64,3 +64,30 @@ test('the slide lists every claim with its measured count, and a row runs Act 1 
   await page.screenshot({ path: '/tmp/celery-claims-390.png' });
   assert.deepEqual(errors, []);
 });
+
+test('Act 1’s switch runs the same panel on Celery, with Celery’s own faults', { timeout: RUN_TIMEOUT + 30_000 }, async () => {
+  assert.ok(site);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await showSlide(page, 'Act 1: The Innocent Pattern');
+  const act1 = '[data-panel="innocent-pattern"]';
+  await page.locator(`${act1} button[data-runtime="celery"]`).click();
+  const faults = await page.locator(`${act1} [data-role="fault"] option`).evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value));
+  assert.ok(faults.includes('on-success-raises') && !faults.includes('lock-lost'), faults.join(', '));
+  await page.locator(`${act1} [data-role="fault"]`).selectOption('on-success-raises');
+  await page.locator(`${act1} [data-role="run"]`).click();
+  await page.waitForFunction(
+    (selector) => {
+      const view = document.querySelector<HTMLElement>(selector);
+      return view?.dataset.phase === 'finished' && (view.textContent ?? '').includes('on-success-raises');
+    },
+    `${act1} [data-role="run-view"]`,
+    { timeout: RUN_TIMEOUT },
+  );
+  const runId = (await page.locator(`${act1} [data-role="run-view"]`).getAttribute('data-run-id')) ?? '';
+  const { body: record } = await api<RunRecord>(site, 'GET', `/api/runs/${runId}`);
+  assert.equal(record.runtime, 'celery');
+  assert.equal(record.fault, 'on-success-raises');
+  assert.deepEqual(record.events.flatMap((e) => (e.kind === 'release-reply' ? [e.data.callback] : [])).sort(), ['link', 'link_error']);
+  await page.screenshot({ path: '/tmp/celery-act1-1280.png' });
+  assert.deepEqual(errors, []);
+});

@@ -30,6 +30,7 @@ const SLIDE_TITLES = [
   'The Broader Lessons',
   'When to Pivot vs Persist',
   'Testing the Edge Cases',
+  'Beyond the Talk: Chaos Round',
   'Technical Debt as Teacher',
   'The Meta-Pattern',
   'Interview Talking Points',
@@ -52,6 +53,7 @@ const PANELS: Record<string, string> = {
   defense: 'Defense in Depth',
   'edge-case-test': 'Testing the Edge Cases',
   'late-duplicate': 'Beyond the Talk: The Late Duplicate',
+  'chaos-round': 'Beyond the Talk: Chaos Round',
   'celery-claims': 'Does Celery really do that?',
 };
 
@@ -182,8 +184,8 @@ test('arrow keys and Space walk through every slide, the fragment and the Lua li
   assert.ok(warningShownOnClick, 'the fragment click showed the warning');
   // The Lua script is walked through in three highlighted parts.
   assert.deepEqual(luaSteps, ['1,2,3', '5,6,7,8,9,10', '12,13,14,15,16']);
-  // 18 slide changes, 1 fragment on slide 2, 2 more line steps on the Lua slide.
-  assert.equal(presses, 21);
+  // 19 slide changes, 1 fragment on slide 2, 2 more line steps on the Lua slide.
+  assert.equal(presses, 22);
   assert.deepEqual(errors, []);
 });
 

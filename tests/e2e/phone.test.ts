@@ -201,7 +201,7 @@ test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, 
     assert.deepEqual(report.codeWithoutScroll, [], `${where}: wide code must scroll inside its block`);
     panelsSeen += report.panels;
   }
-  assert.equal(panelsSeen, 7, 'the seven live panels were measured');
+  assert.equal(panelsSeen, 8, 'the eight live panels were measured');
   // The Lua slide's code is wider than a phone: it scrolls inside its block, and the page does not.
   const luaCode = await page.evaluate((lua) => {
     const code = window.Reveal!.getSlides()[lua]!.querySelector<HTMLElement>('pre code')!;

@@ -89,6 +89,7 @@ const BOTH: [CeleryFaultName, string, { link: number; linkError: number }][] = [
   ['child-killed', 'the pool child is SIGKILLed after link went out', { link: 1, linkError: 1 }],
   ['worker-killed', 'the whole worker is SIGKILLed after link (acks_late)', { link: 2, linkError: 0 }],
   ['worker-killed-stored', 'the whole worker is SIGKILLed after the result is stored', { link: 2, linkError: 0 }],
+  ['child-killed-reject', 'the pool child is killed with task_reject_on_worker_lost', { link: 2, linkError: 0 }],
   ['time-limit', 'a hard task_time_limit', { link: 0, linkError: 2 }],
   ['time-limit-on-success', 'a hard task_time_limit inside on_success', { link: 1, linkError: 2 }],
 ];

@@ -94,6 +94,8 @@ class CeleryRun {
   releasing = 0;
   /** `link` tasks sent whose release has not started: a worker may hold one, already acknowledged, not yet running. */
   readonly pendingLinks = new Set<string>();
+  /** `link` tasks whose release started: its report may overtake the one saying it was sent. */
+  readonly startedLinks = new Set<string>();
   /** Processes (pid → lane) running the eval right now, hooks included. */
   readonly running = new Map<number, string>();
   lastStepAt = Date.now();
@@ -333,6 +335,8 @@ class Runtime implements CeleryRuntime {
         if (message.run !== run.key) return;
         run.state = message.state;
         run.pending = message.pending;
+        // Celery stores a failure before it calls the errbacks: what they report comes after this.
+        run.lastStepAt = Date.now();
         break;
       case 'event':
         if (message.event.run !== run.key) return;
@@ -355,10 +359,13 @@ class Runtime implements CeleryRuntime {
     switch (event.kind) {
       case 'callback-started':
         run.releasing++;
-        if (event.data.callback === 'link') run.pendingLinks.delete(event.data.jobId);
+        if (event.data.callback === 'link') {
+          run.startedLinks.add(event.data.jobId);
+          run.pendingLinks.delete(event.data.jobId);
+        }
         break;
       case 'link-dispatched':
-        run.pendingLinks.add(event.data.linkJobId);
+        if (!run.startedLinks.has(event.data.linkJobId)) run.pendingLinks.add(event.data.linkJobId);
         break;
       case 'callback-error':
         run.releasing = Math.max(0, run.releasing - 1);

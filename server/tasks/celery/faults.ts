@@ -47,7 +47,8 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 1, linkError: 1 },
-    mechanism: 'link is queued and the result stored; then Task.on_success raises, the tracer takes the failure path and calls link_error',
+    mechanism:
+      'link is queued and the result stored; then Task.on_success raises, the tracer takes the failure path and calls link_error (the stored SUCCESS stays: the backend never overwrites one, base.py:958)',
     source: 'celery/app/trace.py:527 (on_success) → :572 (on_error) → backends/base.py:220',
   },
   'result-unstorable': {
