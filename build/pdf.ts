@@ -29,13 +29,14 @@ export async function printDeck(browser: Browser, deckUrl: string): Promise<{ pd
     // Every panel at its last real state: a replay at its end, or a live panel that heard from the server.
     await page.waitForFunction(
       () =>
-        [...document.querySelectorAll<HTMLElement>('[data-panel]')].every(
+        // The live panels, not the opening slide's join block (a QR code has no last frame).
+        [...document.querySelectorAll<HTMLElement>('.live-panel[data-panel]')].every(
           (panel) => panel.querySelector('[data-role="replay"][data-state="ended"]') !== null || panel.querySelector('.lp[data-source="live"]') !== null,
         ),
       undefined,
       { timeout: READY_MS },
     );
-    const counts = await page.evaluate(() => ({ slides: document.querySelectorAll('.pdf-page').length, panels: document.querySelectorAll('[data-panel]').length }));
+    const counts = await page.evaluate(() => ({ slides: document.querySelectorAll('.pdf-page').length, panels: document.querySelectorAll('.live-panel[data-panel]').length }));
     const pdf = await page.pdf({ preferCSSPageSize: true, printBackground: true });
     return { pdf, ...counts };
   } finally {

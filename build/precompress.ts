@@ -7,10 +7,11 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
-import type { Logger, Plugin } from 'vite';
+import type { Plugin } from 'vite';
+import { afterBuild } from './afterBuild.ts';
 
 const brotli = promisify(brotliCompress);
 const gzipAsync = promisify(gzip);
@@ -53,24 +54,9 @@ export async function precompressDir(dir: string): Promise<{ files: number; writ
 }
 
 export function precompress(): Plugin {
-  let outDir = '';
-  let logger: Logger | undefined;
-  return {
-    name: 'precompress',
-    apply: 'build',
-    configResolved(config) {
-      outDir = resolve(config.root, config.build.outDir);
-      logger = config.logger;
-    },
-    // After every file of a successful build is written (a failed build writes nothing to copy).
-    writeBundle: {
-      sequential: true,
-      order: 'post',
-      async handler() {
-        if (!existsSync(outDir)) return;
-        const { files, written } = await precompressDir(outDir);
-        logger?.info(`precompressed ${files} files into ${written} .br/.gz copies`);
-      },
-    },
-  };
+  return afterBuild('precompress', 'post', async (outDir, logger) => {
+    if (!existsSync(outDir)) return;
+    const { files, written } = await precompressDir(outDir);
+    logger?.info(`precompressed ${files} files into ${written} .br/.gz copies`);
+  });
 }

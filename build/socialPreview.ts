@@ -16,8 +16,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { preview, type Logger, type Plugin } from 'vite';
+import { join } from 'node:path';
+import { preview, type Plugin } from 'vite';
+import { afterBuild } from './afterBuild.ts';
 
 export const PREVIEW_FILE = 'social-preview.png';
 /** The size social sites ask for (1.91:1). */
@@ -77,35 +78,21 @@ export function imageTags(publicUrl: string | undefined): string {
 }
 
 export function socialPreview(): Plugin {
-  let outDir = '';
-  let logger: Logger | undefined;
-  return {
-    name: 'social-preview',
-    apply: 'build',
-    configResolved(config) {
-      outDir = resolve(config.root, config.build.outDir);
-      logger = config.logger;
-    },
-    writeBundle: {
-      sequential: true,
-      order: 'pre',
-      async handler() {
-        const index = join(outDir, 'index.html');
-        if (!existsSync(index)) return;
-        const html = await readFile(index, 'utf8');
-        let tags = '';
-        try {
-          await screenshotFirstSlide(outDir);
-          tags = imageTags(process.env.PUBLIC_URL);
-          logger?.info(`social preview: slide 1 -> ${PREVIEW_FILE}`);
-        } catch (error) {
-          logger?.warn(
-            `social preview skipped: no image of slide 1 (${(error as Error).message.split('\n')[0]}). ` +
-              'Link previews will show the title and description only. Install Chromium (see .ci/run) or set CHROMIUM_PATH, then build again.',
-          );
-        }
-        await writeFile(index, html.replace(MARKER, tags));
-      },
-    },
-  };
+  return afterBuild('social-preview', 'pre', async (outDir, logger) => {
+    const index = join(outDir, 'index.html');
+    if (!existsSync(index)) return;
+    const html = await readFile(index, 'utf8');
+    let tags = '';
+    try {
+      await screenshotFirstSlide(outDir);
+      tags = imageTags(process.env.PUBLIC_URL);
+      logger?.info(`social preview: slide 1 -> ${PREVIEW_FILE}`);
+    } catch (error) {
+      logger?.warn(
+        `social preview skipped: no image of slide 1 (${(error as Error).message.split('\n')[0]}). ` +
+          'Link previews will show the title and description only. Install Chromium (see .ci/run) or set CHROMIUM_PATH, then build again.',
+      );
+    }
+    await writeFile(index, html.replace(MARKER, tags));
+  });
 }

@@ -38,7 +38,8 @@ export function underWay(run: RunView | null | undefined): boolean {
 
 /** What a panel replays where no server answers: these runs, one after another or side by side. */
 export interface ReplayPlan {
-  runs: readonly { scenario: ScenarioName; fault?: AnyFaultName }[];
+  /** `runtime` absent: BullMQ's recordings. */
+  runs: readonly { scenario: ScenarioName; fault?: AnyFaultName; runtime?: RuntimeName }[];
   sequential: boolean;
 }
 
@@ -168,7 +169,7 @@ export abstract class RunPanel implements PanelController {
   private async loadRecordings(): Promise<RecordedRuns | null> {
     const plan = this.replayPlan();
     try {
-      const recordings = (await Promise.all(plan.runs.map((run) => loadRunRecording(run.scenario, run.fault)))).filter((r) => r !== null);
+      const recordings = (await Promise.all(plan.runs.map((run) => loadRunRecording(run.scenario, run.fault, run.runtime)))).filter((r) => r !== null);
       return recordings.length > 0 ? new RecordedRuns(recordings, { sequential: plan.sequential }) : null;
     } catch (error) {
       console.error('a recording could not be loaded', error);

@@ -156,6 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       panelActionsPerSecond: config.panelActionsPerSecond,
       panelActionBurst: config.panelActionBurst,
       log,
+      redis,
     });
     cleanups.push(() => hall.destroy());
     const deckStore = new DeckStore(redis, log);

@@ -1,7 +1,8 @@
 --[[
   The floor a release is measured against: the least a release can do in Redis
   (delete the busy marker, push the entry) plus the RPOP that takes it out again,
-  so the list keeps its length and the script can run any number of times.
+  so the list keeps its length and the script can run any number of times. The
+  bench sets the markers before each batch, so the DEL deletes one, as a release's does.
 
   Input:
     KEYS[1] busy marker of the executor

@@ -132,9 +132,9 @@ export class CeleryClaimsPanel extends RunPanel {
     });
   }
 
-  /** No recording of a Celery run is checked in yet: with no server the table stands alone, the runs are not faked. */
+  /** Where no server answers: the recorded Celery runs of the rows (`npm run record -- --celery`), one after another. */
   protected replayPlan(): ReplayPlan {
-    return { runs: [], sequential: true };
+    return { runs: this.rows.map((row) => ({ scenario: SCENARIO, fault: row.fault, runtime: 'celery' as const })), sequential: true };
   }
 
   protected content(): HTMLElement[] {

@@ -4,7 +4,7 @@
  * its own, fetched when a panel needs it. Nothing here makes a recording up:
  * a panel with no recording of what it shows says so.
  */
-import type { AnyFaultName, ScenarioName } from '../../server/protocol.ts';
+import type { AnyFaultName, RuntimeName, ScenarioName } from '../../server/protocol.ts';
 import type { PoolSessionRecording, RecordingIndex, RunRecording } from '../../server/recording/format.ts';
 import indexJson from '../../slides/recordings/index.json';
 
@@ -19,13 +19,15 @@ async function load(file: string): Promise<unknown> {
 }
 
 /** The faults a scenario was recorded under, in the index's order. */
-export function recordedFaults(scenario: ScenarioName): AnyFaultName[] {
-  return RECORDINGS.recordings.flatMap((entry) => (entry.kind === 'run' && entry.scenario === scenario ? [entry.fault] : []));
+export function recordedFaults(scenario: ScenarioName, runtime: RuntimeName = 'bullmq'): AnyFaultName[] {
+  return RECORDINGS.recordings.flatMap((entry) =>
+    entry.kind === 'run' && entry.scenario === scenario && (entry.runtime ?? 'bullmq') === runtime ? [entry.fault] : [],
+  );
 }
 
 /** The recording of `scenario` under `fault` (or under the first fault it was recorded with), or null. */
-export async function loadRunRecording(scenario: ScenarioName, fault?: AnyFaultName): Promise<RunRecording | null> {
-  const entries = RECORDINGS.recordings.filter((entry) => entry.kind === 'run' && entry.scenario === scenario);
+export async function loadRunRecording(scenario: ScenarioName, fault?: AnyFaultName, runtime: RuntimeName = 'bullmq'): Promise<RunRecording | null> {
+  const entries = RECORDINGS.recordings.filter((entry) => entry.kind === 'run' && entry.scenario === scenario && (entry.runtime ?? 'bullmq') === runtime);
   const entry = entries.find((e) => e.kind === 'run' && e.fault === fault) ?? entries[0];
   return entry ? ((await load(entry.file)) as RunRecording) : null;
 }

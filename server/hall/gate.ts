@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AudiencePanel } from '../protocol.ts';
 import { ClientError } from '../errors.ts';
-import { RateLimiter } from '../rateLimit.ts';
+import type { Budget } from './budgets.ts';
 import type { Sessions, Viewer } from '../session/sessions.ts';
 import type { Activity } from './activity.ts';
 import type { HallDeck } from './deckState.ts';
@@ -17,15 +17,15 @@ export interface GateOptions {
   sessions: Sessions;
   deck: HallDeck;
   activity: Activity;
-  viewerLimiter: RateLimiter;
-  panelBudget: { perSecond: number; burst: number };
+  viewerLimiter: Budget;
+  panelBudget: Budget;
 }
 
 export class Gate {
-  private readonly panelBudget: RateLimiter;
+  private readonly panelBudget: Budget;
 
   constructor(private readonly options: GateOptions) {
-    this.panelBudget = new RateLimiter(options.panelBudget.perSecond, options.panelBudget.burst);
+    this.panelBudget = options.panelBudget;
   }
 
   viewerOf(req: IncomingMessage): Viewer {
@@ -41,15 +41,15 @@ export class Gate {
   }
 
   /** Lets an audience action on `panel` through, or throws `forbidden` / `rate_limited`. */
-  audience(viewer: Viewer, panel: AudiencePanel): void {
+  async audience(viewer: Viewer, panel: AudiencePanel): Promise<void> {
     if (!this.isPresenter(viewer)) {
       if (!this.options.deck.isOpen(panel)) {
         throw new ClientError('forbidden', 'this demo is closed: the presenter opens it when its slide comes');
       }
-      if (!this.options.viewerLimiter.take(viewer.limitKey)) {
+      if (!(await this.options.viewerLimiter.take(viewer.limitKey))) {
         throw new ClientError('rate_limited', 'slow down: wait a second, then tap again');
       }
-      if (!this.panelBudget.take(panel)) {
+      if (!(await this.panelBudget.take(panel))) {
         throw new ClientError('rate_limited', 'slow down: the whole hall is firing this demo; try again in a moment');
       }
     }
@@ -68,9 +68,9 @@ export class Gate {
   }
 
   /** Between rehearsals: every viewer's and every panel's budget full again. */
-  refill(): void {
-    this.options.viewerLimiter.clear();
-    this.panelBudget.clear();
+  async refill(): Promise<void> {
+    await this.options.viewerLimiter.clear();
+    await this.panelBudget.clear();
   }
 
   sweep(): void {

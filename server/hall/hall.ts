@@ -6,7 +6,8 @@
 import type { JoinInfo } from '../protocol.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
-import { RateLimiter } from '../rateLimit.ts';
+import type { Redis } from 'ioredis';
+import { localBudget, sharedBudget } from './budgets.ts';
 import { Sessions } from '../session/sessions.ts';
 import { Activity } from './activity.ts';
 import { HallDeck } from './deckState.ts';
@@ -21,6 +22,8 @@ export interface HallOptions {
   panelActionsPerSecond: number;
   panelActionBurst: number;
   log: Logger;
+  /** Given: the rate limits live in this Redis, shared by every server instance using it. */
+  redis?: Redis;
 }
 
 export class Hall {
@@ -38,8 +41,12 @@ export class Hall {
       sessions: this.sessions,
       deck: this.deck,
       activity: this.activity,
-      viewerLimiter: new RateLimiter(options.viewerActionsPerSecond, options.viewerActionBurst),
-      panelBudget: { perSecond: options.panelActionsPerSecond, burst: options.panelActionBurst },
+      viewerLimiter: options.redis
+        ? sharedBudget(options.redis, 'viewer', options.viewerActionsPerSecond, options.viewerActionBurst)
+        : localBudget(options.viewerActionsPerSecond, options.viewerActionBurst),
+      panelBudget: options.redis
+        ? sharedBudget(options.redis, 'panel', options.panelActionsPerSecond, options.panelActionBurst)
+        : localBudget(options.panelActionsPerSecond, options.panelActionBurst),
     });
     this.sweeper = setInterval(() => this.gate.sweep(), 60_000).unref();
   }
@@ -71,7 +78,7 @@ export class Hall {
   async resetEverything(actions: PoolActions, pools: Iterable<string>): Promise<void> {
     for (const pool of pools) await actions.reset({ pool });
     this.activity.clear();
-    this.gate.refill();
+    await this.gate.refill();
     this.deck.reset();
   }
 

@@ -8,13 +8,18 @@
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 
+/** sha256 of the inline script of reveal.js 6's speaker view (plugin/notes). */
+export const SPEAKER_VIEW_SCRIPT = "'sha256-GzCveToXhSIzS3M5eQeRm3McVRB7cYneYKwTkzA3wDk='";
+
 export function securityHeaders(): RequestHandler {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
+        // The one inline script allowed: reveal.js' speaker view, which its notes plugin writes into the
+        // popup it opens (a popup inherits this policy). A reveal.js upgrade that changes it fails csp.test.
+        scriptSrc: ["'self'", SPEAKER_VIEW_SCRIPT],
         // reveal.js lays slides out with style attributes, and the markdown slides carry some.
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],

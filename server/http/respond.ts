@@ -40,8 +40,8 @@ export function json(log: Logger, status: number, handler: (req: Request, res: R
  * viewer session's and the panel's limits), or throws; the presenter always passes.
  * Called after the body is parsed: bad input is a 400 and costs no token.
  */
-export function admitAudience(gate: Gate, req: Request, panel: AudiencePanel): void {
-  gate.audience(gate.viewerOf(req), panel);
+export async function admitAudience(gate: Gate, req: Request, panel: AudiencePanel): Promise<void> {
+  await gate.audience(gate.viewerOf(req), panel);
 }
 
 /** The presenter's session cookie, or `Authorization: Bearer <presenter secret>`; anyone else is `forbidden`. */

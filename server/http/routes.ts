@@ -23,8 +23,10 @@ export function apiRouter({ redis, actions, gate, log }: ApiDependencies): Route
   const router = express.Router();
   const json = (status: number, handler: (req: Request) => unknown) => jsonWith(log, status, handler);
   // The Lua slide's buttons, over HTTP: open to the audience when the presenter opened that panel.
-  const admitted = <T>(req: Request, request: T): T => {
-    admitAudience(gate, req, LUA_PANEL);
+  const admitted = async <T extends { pool?: string }>(req: Request, request: T): Promise<T> => {
+    // An unknown pool is bad input: refused before it costs the viewer a token (or Redis a command).
+    actions.resolvePool(request.pool, 'act');
+    await admitAudience(gate, req, LUA_PANEL);
     return request;
   };
   const presenterOnly = presenterOnlyWith(gate);
@@ -45,8 +47,8 @@ export function apiRouter({ redis, actions, gate, log }: ApiDependencies): Route
     const { pool } = parseOrThrow(WatchRequest, { pool: req.query.pool });
     return actions.pools.snapshot(actions.resolvePool(pool));
   }));
-  router.post('/api/allocate', json(200, (req) => actions.allocate(admitted(req, parseOrThrow(AllocateRequest, body(req))))));
-  router.post('/api/release', json(200, (req) => actions.release(admitted(req, parseOrThrow(ReleaseRequest, body(req))))));
+  router.post('/api/allocate', json(200, async (req) => actions.allocate(await admitted(req, parseOrThrow(AllocateRequest, body(req))))));
+  router.post('/api/release', json(200, async (req) => actions.release(await admitted(req, parseOrThrow(ReleaseRequest, body(req))))));
   router.post('/api/pool/reset', presenterOnly, json(200, async (req) => {
     const request = parseOrThrow(ResetRequest, body(req));
     await actions.reset(request);

@@ -20,10 +20,10 @@ export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; 
 
   router.post(
     '/api/scenarios/:name/runs',
-    json(log, 202, (req, res) => {
+    json(log, 202, async (req, res) => {
       const scenario = parseOrThrow(ScenarioName, req.params.name);
       const request = parseOrThrow(StartRunRequest, bodyOf(req));
-      admitAudience(gate, req, panelOfScenario(scenario));
+      await admitAudience(gate, req, panelOfScenario(scenario));
       const run = runs.start(scenario, gate.isPresenter(gate.viewerOf(req)) ? request : audienceRunRequest(deck, scenario, request));
       res.location(`/api/runs/${run.id}`);
       return run;

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import {
   AllocateReplySchema,
   AnyFaultName,
+  RuntimeName,
   PoolSnapshotSchema,
   ReleaseReplySchema,
   RunRecordSchema,
@@ -90,7 +91,15 @@ export type Recording = z.infer<typeof RecordingSchema>;
 
 /** An entry of index.json: a file and what it holds. */
 export const RecordingEntrySchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('run'), file: z.string(), scenario: ScenarioName, fault: AnyFaultName, recordedAt: z.iso.datetime() }),
+  z.strictObject({
+    kind: z.literal('run'),
+    file: z.string(),
+    scenario: ScenarioName,
+    fault: AnyFaultName,
+    /** Absent: BullMQ. */
+    runtime: RuntimeName.optional(),
+    recordedAt: z.iso.datetime(),
+  }),
   z.strictObject({ kind: z.literal('pool-session'), file: z.string(), pool: z.string(), recordedAt: z.iso.datetime() }),
 ]);
 export type RecordingEntry = z.infer<typeof RecordingEntrySchema>;
@@ -103,7 +112,7 @@ export const RecordingIndexSchema = z.strictObject({
 });
 export type RecordingIndex = z.infer<typeof RecordingIndexSchema>;
 
-/** The file name of a run's recording: one per scenario and fault. */
-export function runRecordingFile(scenario: string, fault: string): string {
-  return `${scenario}.${fault}.json`;
+/** The file name of a run's recording: one per scenario, fault and runtime (BullMQ's carry none). */
+export function runRecordingFile(scenario: string, fault: string, runtime: RuntimeName = 'bullmq'): string {
+  return runtime === 'bullmq' ? `${scenario}.${fault}.json` : `${scenario}.${runtime}.${fault}.json`;
 }

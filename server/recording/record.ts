@@ -15,7 +15,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { createApp, type App } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import type { ClientToServerEvents, FaultName, RunRecord, ScenarioName, ServerToClientEvents } from '../protocol.ts';
+import type { AnyFaultName, CeleryFaultName, ClientToServerEvents, FaultName, RunRecord, RuntimeName, ScenarioName, ServerToClientEvents } from '../protocol.ts';
 import { DEFAULT_POOL } from '../pool/poolActions.ts';
 import { RunService } from '../scenarios/runService.ts';
 import { recheckRun } from '../scenarios/runVerdict.ts';
@@ -43,6 +43,25 @@ export const PLAN: readonly { scenario: ScenarioName; fault?: FaultName }[] = [
   { scenario: 'edge-case-test' },
   // Beyond the talk: with the talk's release (its default), the run that shows the late duplicate.
   { scenario: 'late-duplicate' },
+];
+
+/**
+ * `npm run record -- --celery`: the rows of "Does Celery really do that?", Act 1 on real
+ * Celery under each fault. Recorded on their own and added to the index, so the
+ * BullMQ recordings stay as they are.
+ */
+export const CELERY_PLAN: readonly CeleryFaultName[] = [
+  'on-success-raises',
+  'result-unstorable',
+  'child-killed',
+  'worker-killed',
+  'child-killed-reject',
+  'worker-killed-stored',
+  'worker-killed-stored-dedup',
+  'worker-killed-dedup',
+  'time-limit',
+  'time-limit-on-success',
+  'visibility-timeout',
 ];
 
 /** How long one run may take before the recording gives up (the TTL run waits for an expiry). */
@@ -91,7 +110,7 @@ async function versionsOf(app: App): Promise<RecordingIndex['versions']> {
   return { redis, bullmq, node: process.version };
 }
 
-async function recordRun(app: App, scenario: ScenarioName, fault: FaultName | undefined): Promise<RunRecord> {
+async function recordRun(app: App, scenario: ScenarioName, fault: AnyFaultName | undefined, runtime: RuntimeName = 'bullmq'): Promise<RunRecord> {
   let id = '';
   const finished = new Promise<RunRecord>((resolve) => {
     const onFinished = (record: RunRecord) => {
@@ -101,7 +120,7 @@ async function recordRun(app: App, scenario: ScenarioName, fault: FaultName | un
     };
     app.runs.on('finished', onFinished);
   });
-  id = app.runs.start(scenario, fault ? { fault } : {}).id;
+  id = app.runs.start(scenario, { ...(fault ? { fault } : {}), ...(runtime === 'celery' ? { runtime } : {}) }).id;
   const record = await withDeadline(finished, RUN_DEADLINE_MS, `run of ${scenario}`);
   if (record.status !== 'finished') throw new Error(`run of ${scenario} failed: ${record.error ?? 'no reason'}`);
   // The last change of the pool reaches the room a tick after the run ends.
@@ -134,6 +153,24 @@ async function recordPoolSession(app: App, tap: PoolTap, stamp: Pick<Recording, 
   return { ...stamp, kind: 'pool-session', pool, before, startedAt, clicks, poolMessages: tap.since(pool, startedAt) };
 }
 
+/** The Celery runs, each written beside the others and added to the index (replacing an older one of the same file). */
+async function recordCelery(app: App, tap: PoolTap, stamp: Pick<Recording, 'formatVersion' | 'recordedAt' | 'versions'>): Promise<void> {
+  const index = RecordingIndexSchema.parse(JSON.parse(await readFile(`${RECORDINGS_DIR}/index.json`, 'utf8')));
+  const entries = [...index.recordings];
+  for (const fault of CELERY_PLAN) {
+    const started = Date.now();
+    const run = await recordRun(app, 'innocent-pattern', fault, 'celery');
+    const file = runRecordingFile(run.scenario, run.fault, 'celery');
+    await writeFile(`${RECORDINGS_DIR}/${file}`, `${JSON.stringify(checked({ ...stamp, kind: 'run', run, poolMessages: tap.since(run.pool, started) }))}\n`);
+    const entry: RecordingEntry = { kind: 'run', file, scenario: run.scenario, fault: run.fault, runtime: 'celery', recordedAt: stamp.recordedAt };
+    const at = entries.findIndex((e) => e.file === file);
+    if (at >= 0) entries[at] = entry;
+    else entries.push(entry);
+    process.stdout.write(`recorded ${file}: ${run.verdict?.kind ?? run.status}, ${run.events.length} events, ${Date.now() - started} ms\n`);
+  }
+  await writeFile(`${RECORDINGS_DIR}/index.json`, `${JSON.stringify(RecordingIndexSchema.parse({ ...index, recordings: entries }), null, 2)}\n`);
+}
+
 /** Schema and consistency: a recording whose verdict does not follow from its events is not written. */
 function checked(recording: Recording): Recording {
   const parsed = RecordingSchema.parse(JSON.parse(JSON.stringify(recording)));
@@ -163,6 +200,10 @@ async function main(): Promise<void> {
 
     const files = new Map<string, Recording>();
     const entries: RecordingEntry[] = [];
+    if (process.argv.includes('--celery')) {
+      await recordCelery(app, tap, stamp);
+      return;
+    }
     for (const { scenario, fault } of PLAN) {
       const started = Date.now();
       const run = await recordRun(app, scenario, fault);

@@ -42,7 +42,7 @@ export function onRequest<R, T>(
       const viewer = deps.gate.viewerOf(socket.request);
       const { access } = options;
       if (access === 'presenter') deps.gate.requirePresenter(viewer);
-      else if (access !== 'anyone') deps.gate.audience(viewer, access(parsed));
+      else if (access !== 'anyone') await deps.gate.audience(viewer, access(parsed));
       reply({ ok: true, data: await handler(parsed, viewer) });
     } catch (error) {
       const apiError = toApiError(error);

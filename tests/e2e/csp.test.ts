@@ -24,10 +24,10 @@ after(async () => {
   await site?.close();
 });
 
-test('every slide and the Lua panel work under the CSP, with no violation', async () => {
+test('every slide, the Lua panel and the speaker view work under the CSP, with no violation', async () => {
   assert.ok(site && browser);
   const served = await fetch(`${site.url}/`);
-  assert.match(served.headers.get('content-security-policy') ?? '', /script-src 'self'/, 'the deck is served with the policy');
+  assert.match(served.headers.get('content-security-policy') ?? '', /script-src 'self' 'sha256-[\w+/=]+'(;|$)/, 'the deck is served with the policy: its own scripts, one inline one by hash');
   const context = await newDeckContext(browser);
   // Report every violation the page sees, from its very first script on.
   await context.addInitScript(() => {
@@ -53,6 +53,14 @@ test('every slide and the Lua panel work under the CSP, with no violation', asyn
   await page.locator(`${panel} [data-role="badge"][data-state="connected"]`).waitFor();
   await page.locator(`${panel} .lp-button`, { hasText: 'Allocate' }).click();
   await page.locator(`${panel} [data-role="replies"] .lp-reply[data-kind="allocation"]`).waitFor();
+
+  // The speaker view: a popup the notes plugin writes its own page (and inline script) into.
+  context.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) consoleViolations.push(message.text());
+  });
+  const [speaker] = await Promise.all([context.waitForEvent('page', { timeout: 10_000 }), page.keyboard.press('s')]);
+  await speaker.locator('#current-slide iframe').waitFor({ timeout: 15_000 });
+  await speaker.close();
 
   const violations = await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
   assert.deepEqual(violations, [], 'no CSP violation');

@@ -291,3 +291,18 @@ test('two presenter windows: the last to act drives, the other is told and follo
   await second.close();
   assert.deepEqual(errors, []);
 });
+
+test("the presenter picks a run panel's fault; a follower's menu shows it and cannot change it", async () => {
+  const INNOCENT = '[data-panel="innocent-pattern"]';
+  if ((await indices(presenter)).h !== 1) await presenterMoves(() => presenter.evaluate(() => window.Reveal!.slide(1)), [phone]);
+  const mine = presenter.locator(`${INNOCENT} select[data-role="fault"]`);
+  const theirs = phone.locator(`${INNOCENT} select[data-role="fault"]`);
+  await mine.waitFor(WAIT);
+  await theirs.waitFor({ state: 'attached', ...WAIT });
+  assert.equal(await mine.isDisabled(), false);
+  await mine.selectOption('worker-killed');
+  await phone.waitForFunction((selector) => document.querySelector<HTMLSelectElement>(selector)?.value === 'worker-killed', `${INNOCENT} select[data-role="fault"]`, WAIT);
+  assert.equal(await theirs.isDisabled(), true, "a follower's fault menu is the presenter's");
+  assert.equal(site.hall.deck.faultOf('innocent-pattern'), 'worker-killed');
+  assert.deepEqual(errors, []);
+});

@@ -147,3 +147,30 @@ test('closing the panel on one instance closes it on the other: a follower there
   assert.equal(refused.ok, false);
   assert.equal(!refused.ok && refused.error, 'forbidden');
 });
+
+test('a viewer session has one budget across instances: its burst spent on one, the other refuses it too', async () => {
+  const limited = await startPrivateRedis();
+  const options = { REDIS_URL: limited.url, REAPER_SWEEP_MS: '3600000', VIEWER_ACTIONS_PER_SECOND: '0.1', VIEWER_ACTION_BURST: '2' };
+  const [one, two] = [await startSite(options), await startSite(options)];
+  try {
+    const presenter = await connect(one, { authorization: `Bearer ${PRESENTER_SECRET}` });
+    await send(presenter, 'panel:open', { panel: 'lua-release', open: true });
+    // One session (a cookie valid on both instances), a socket on each.
+    const cookie = await newViewerSession(one);
+    const onOne = await connect(one, { cookie });
+    const onTwo = await connect(two, { cookie });
+    await send(onOne, 'pool:allocate', { evalId: 'eval-budget-1', pool: 'main' });
+    await send(onTwo, 'pool:allocate', { evalId: 'eval-budget-2', pool: 'main' });
+    for (const socket of [onOne, onTwo]) {
+      const refused = (await socket.timeout(DEADLINE_MS).emitWithAck('pool:allocate', { evalId: 'eval-budget-3', pool: 'main' })) as Ack<unknown>;
+      assert.equal(!refused.ok && refused.error, 'rate_limited', 'the burst of 2 is spent, on both instances together');
+    }
+    // Another session still has its own budget.
+    const other = await connect(two, { cookie: await newViewerSession(two) });
+    await send(other, 'pool:allocate', { evalId: 'eval-budget-4', pool: 'main' });
+  } finally {
+    await one.close();
+    await two.close();
+    await limited.stop();
+  }
+});
