@@ -3,16 +3,17 @@
  * its own hash tag), the evals the hall's taps started on them, the counts kept
  * in Redis, and the history checker's verdict, live and at the end.
  *
- * Live, the checker reads each variant's history up to the first gap in Redis'
- * numbering (an operation Redis has run but whose reply is still on its way), so
- * it never judges a history with a hole in it. At the end, once every eval is
+ * Live, the checker (on a thread of its own: server/chaos/checkWorker.ts) reads
+ * each variant's history up to the first gap in Redis' numbering (an operation
+ * Redis has run but whose reply is still on its way), so it never judges a
+ * history with a hole in it. At the end, once every eval is
  * over, each pool is read once more (the history's `quiet` last word), the full
  * histories are checked, summary and histories are written to Redis, and the
  * pools are deleted. The histories stay.
  */
 import type { Redis } from 'ioredis';
-import { checkHistory, formatOperation, type CheckResult, type Violation } from '../checker/checker.ts';
-import type { HistoryOperation, PoolHistory } from '../checker/history.ts';
+import { checkHistory } from '../checker/checker.ts';
+import type { PoolHistory } from '../checker/history.ts';
 import { poolKeyPrefix } from '../pool/keys.ts';
 import {
   CHAOS_VARIANTS,
@@ -22,8 +23,9 @@ import {
   type ChaosTapReply,
   type ChaosVariant,
   type ChaosVariantScore,
-  type ChaosViolation,
 } from '../protocol.ts';
+import { summarizeCheck, type CheckSummary } from './checkSummary.ts';
+import { RoundChecker } from './roundChecker.ts';
 import { timingOf, VariantPool } from './variantPool.ts';
 
 export interface ChaosRoundOptions {
@@ -48,36 +50,14 @@ export function poolOf(id: string, variant: ChaosVariant): string {
   return `c-${id}-${variant}`;
 }
 
-export function toChaosViolation(violation: Violation): ChaosViolation {
-  return {
-    rule: violation.rule,
-    seq: violation.seq,
-    executor: violation.executor,
-    message: violation.message,
-    trail: violation.trail.map((op: HistoryOperation) => ({
-      seq: op.seq,
-      text: formatOperation(op),
-      op: op.op,
-      callback: op.op === 'release' || op.op === 'callback' ? op.callback : null,
-    })),
-  };
-}
-
-/** The operations Redis numbered 1..n without a gap: a history the checker can read while the round goes on. */
-function gaplessPrefix(operations: readonly HistoryOperation[]): HistoryOperation[] {
-  const sorted = [...operations].sort((a, b) => a.seq - b.seq);
-  let n = 0;
-  while (n < sorted.length && sorted[n]!.seq === n + 1) n++;
-  return sorted.slice(0, n);
-}
-
 export class ChaosRound {
   status: ChaosRoundStatus = 'open';
   readonly closesAt: number;
   private taps = 0;
   private readonly deliveries: Record<ChaosDelivery, number> = { once: 0, double: 0, late: 0 };
   private readonly lives = new Set<Promise<void>>();
-  private readonly checks: Record<ChaosVariant, CheckResult | null> = perVariant(() => null);
+  private readonly checks: Record<ChaosVariant, CheckSummary | null> = perVariant(() => null);
+  private readonly checker: RoundChecker;
   /** Counts not yet written to Redis, and what Redis said at the last flush. */
   private pending = { taps: 0, participants: new Set<string>(), operations: perVariant(() => 0) };
   private flushed = { taps: 0, participants: 0, operations: perVariant(() => 0) };
@@ -97,6 +77,7 @@ export class ChaosRound {
     private readonly options: ChaosRoundOptions,
   ) {
     this.closesAt = openedAt + seconds * 1000;
+    this.checker = new RoundChecker(new Map(CHAOS_VARIANTS.map((v) => [v, () => pools[v].recorder.history()])));
   }
 
   static async open(id: string, seconds: number, redis: Redis, workers: Redis[], options: ChaosRoundOptions): Promise<ChaosRound> {
@@ -162,13 +143,12 @@ export class ChaosRound {
     while (this.recent.length > 2 && this.recent[0]!.at < now - 1000) this.recent.shift();
   }
 
-  /** The checker over each variant's history so far (its gapless prefix). */
-  checkLive(): void {
-    for (const variant of CHAOS_VARIANTS) {
-      const { recorder } = this.pools[variant];
-      const history = { ...recorder.history(), operations: gaplessPrefix(recorder.operations) };
-      this.checks[variant] = checkHistory(history);
-    }
+  /** The checker over each variant's history so far (its gapless prefix), on the checker's thread. */
+  async checkLive(timeoutMs: number): Promise<void> {
+    this.checker.post(new Map(CHAOS_VARIANTS.map((v) => [v, this.pools[v].recorder.operations])));
+    const results = await this.checker.check(false, timeoutMs);
+    if (this.status !== 'open') return;
+    for (const variant of CHAOS_VARIANTS) this.checks[variant] = results[variant] ?? this.checks[variant];
   }
 
   /** Adds the chart's point for now (one per second is plenty). */
@@ -178,7 +158,7 @@ export class ChaosRound {
     this.series.push({
       t,
       operations: perVariant((v) => this.pools[v].operations),
-      violations: perVariant((v) => this.checks[v]?.violations.length ?? 0),
+      violations: perVariant((v) => this.checks[v]?.violations ?? 0),
     });
   }
 
@@ -193,7 +173,11 @@ export class ChaosRound {
     await Promise.race([Promise.allSettled([...this.lives]), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     for (const variant of CHAOS_VARIANTS) await this.pools[variant].recorder.quiet();
     this.histories = CHAOS_VARIANTS.map((v) => this.pools[v].recorder.history());
-    CHAOS_VARIANTS.forEach((v, i) => (this.checks[v] = checkHistory(this.histories![i]!)));
+    this.checker.post(new Map(CHAOS_VARIANTS.map((v) => [v, this.pools[v].recorder.operations])));
+    const final = await this.checker.check(true, 60_000);
+    await this.checker.close();
+    // Should the checker's thread have failed, the check runs here: the summary must come from the whole history.
+    CHAOS_VARIANTS.forEach((v, i) => (this.checks[v] = final[v] ?? summarizeCheck(checkHistory(this.histories![i]!))));
     await this.flush();
     this.status = 'done';
     this.mark();
@@ -206,6 +190,12 @@ export class ChaosRound {
     for (const variant of CHAOS_VARIANTS) await deletePool(this.redis, poolOf(this.id, variant));
   }
 
+  /** The server is going away: the round's evals stop, its checker's thread ends. */
+  async destroy(): Promise<void> {
+    for (const variant of CHAOS_VARIANTS) this.pools[variant].stopped = true;
+    await this.checker.close();
+  }
+
   /** The three histories (naive, lua, fenced), once the round is done. */
   history(): PoolHistory[] | null {
     return this.histories;
@@ -215,8 +205,8 @@ export class ChaosRound {
     const check = this.checks[variant];
     return {
       operations: this.status === 'done' ? this.pools[variant].operations : Math.max(this.flushed.operations[variant], check?.operations ?? 0),
-      violations: check?.violations.length ?? 0,
-      firstViolation: check?.first ? toChaosViolation(check.first) : null,
+      violations: check?.violations ?? 0,
+      firstViolation: check?.first ?? null,
     };
   }
 

@@ -84,21 +84,31 @@ export async function pollUntil(condition: () => Promise<boolean>, timeoutMs: nu
 
 /**
  * How many commands Redis ran while `action` ran, by Redis' own count (INFO
- * commandstats; commands a script calls count too), leaving out the INFO that
- * reads it and the traffic of socket.io's cluster adapter, which streams every
- * broadcast and heartbeat through Redis (X* and pub/sub commands) whatever the
- * action does. Nothing else may talk to this Redis meanwhile (turn the reaper's sweep off).
+ * commandstats; commands a script calls count too), less the INFO that reads it
+ * and the socket.io adapter's stream traffic. Nothing else may touch the pools
+ * meanwhile (turn the reaper's sweep off).
  */
-export async function redisCommandsDuring(redis: Redis, action: () => Promise<unknown>): Promise<number> {
-  const background = /^(info|xadd|xread|xrange|publish|subscribe|ssubscribe|spublish|psubscribe|ping)$/;
-  const processed = async () => {
-    let total = 0;
-    for (const [, command, calls] of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-      if (!background.test(command!)) total += Number(calls);
+export async function redisCommandsDuring(redis: Redis, action: () => Promise<unknown>): Promise<{ total: number; by: Record<string, number> }> {
+  // Not the request's: reading the count, the socket.io adapter's stream (its polling XREAD, a broadcast's XADD),
+  // and connection housekeeping (a subscriber or the adapter's client connecting late, pings).
+  const IGNORED = new Set(['info', 'xread', 'xadd', 'xtrim', 'publish', 'auth', 'hello', 'subscribe', 'ping', 'client', 'select']);
+  const read = async () => {
+    const calls: Record<string, number> = {};
+    for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (!IGNORED.has(match[1]!)) calls[match[1]!] = Number(match[2]);
     }
-    return total;
+    return calls;
   };
-  const before = await processed();
+  // Quiet first: a change just made is still being pushed to viewers (one snapshot read per change).
+  let before = await read();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    const now = await read();
+    if (JSON.stringify(now) === JSON.stringify(before)) break;
+    before = now;
+  }
   await action();
-  return (await processed()) - before;
+  const after = await read();
+  const by: Record<string, number> = Object.fromEntries(Object.entries(after).map(([name, calls]) => [name, calls - (before[name] ?? 0)]).filter(([, n]) => n !== 0));
+  return { total: Object.values(by).reduce((a, b) => a + b, 0), by };
 }
