@@ -20,6 +20,7 @@ import type { Logger, LogFields, LogLevel } from '../log.ts';
 import { bullConnection } from './connection.ts';
 import { describeMechanism } from './mechanism.ts';
 import { ALL_QUEUES, CALLBACK_QUEUE, instancePrefix, EVAL_QUEUES, queueForFault, type EvalQueueName, type QueueName } from './queues.ts';
+import { RunTimeline } from './runTimeline.ts';
 import { Supervisor } from './supervisor.ts';
 import type { ChildMessage, EvalJobData, JobRef } from './ipc.ts';
 import {
@@ -28,8 +29,6 @@ import {
   type EvalRunOutcome,
   type EvalRunRequest,
   type EvalRunResult,
-  type TimelineEntry,
-  type TimelineEvent,
   type WorkerInfo,
 } from './types.ts';
 import type { KillPhase } from '../protocol.ts';
@@ -110,9 +109,7 @@ export function redisOrder(a: CallbackRun, b: CallbackRun): number {
   return a.at - b.at;
 }
 
-class Run {
-  readonly events: TimelineEvent[] = [];
-  readonly callbacks: CallbackRun[] = [];
+class Run extends RunTimeline<EvalRunRequest> {
   /** `queue|jobId` of every job of this run (the eval job, its cleanup jobs). */
   readonly jobs = new Set<string>();
   /** Work in progress in a worker process, keyed `pid|...`, valued by pid. */
@@ -123,36 +120,16 @@ class Run {
   final: 'completed' | 'failed' | null = null;
   lost = false;
   killRequest: { lane: string; pid: number; phase: KillPhase } | null = null;
-  outcome: EvalRunOutcome | null = null;
-  readonly startedAt = Date.now();
-  readonly done: Promise<EvalRunOutcome>;
-  private resolveDone!: (outcome: EvalRunOutcome) => void;
 
   constructor(
-    readonly request: EvalRunRequest,
-    readonly key: string,
+    request: EvalRunRequest,
+    key: string,
     readonly queue: EvalQueueName,
     readonly evalJobId: string,
-    private readonly log: Logger,
+    log: Logger,
   ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    super(request, key, log);
     this.jobs.add(`${queue}|${evalJobId}`);
-  }
-
-  record(where: { at: number; lane: string; pid: number | null }, entry: TimelineEntry): void {
-    const full: TimelineEvent = { seq: this.events.length + 1, ...where, ...entry };
-    this.events.push(full);
-    try {
-      this.request.onEvent?.(full);
-    } catch (error) {
-      this.log.warn('onEvent threw', { runId: this.request.runId, error: String(error) });
-    }
-  }
-
-  finish(outcome: EvalRunOutcome): void {
-    if (this.outcome) return;
-    this.outcome = outcome;
-    this.resolveDone(outcome);
   }
 }
 

@@ -19,7 +19,8 @@ import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type Release
 import type { Logger } from '../../log.ts';
 import { poolKeys } from '../../pool/keys.ts';
 import { redisOrder } from '../evalRuntime.ts';
-import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, TimelineEvent, WorkerInfo } from '../types.ts';
+import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, WorkerInfo } from '../types.ts';
+import { RunTimeline } from '../runTimeline.ts';
 import { CeleryDriver, type DriverMessage, type ReportedStep } from './celeryDriver.ts';
 import { CeleryWorkers } from './celeryWorkers.ts';
 import { CELERY_EVAL_QUEUE, CELERY_FAULTS } from './faults.ts';
@@ -82,9 +83,7 @@ export function releaseReplyFrom(executor: string, kind: 'lua' | 'naive', raw: (
   return { executor, wasBusy: raw[0] === 1 ? 1 : 0, added: 1, status: 'released', reply: raw, doubleRelease: false, sinceLastReleaseMs: null };
 }
 
-class CeleryRun {
-  readonly events: TimelineEvent[] = [];
-  readonly callbacks: CallbackRun[] = [];
+class CeleryRun extends RunTimeline<CeleryRunRequest> {
   readonly taskId = randomUUID();
   sent = false;
   /** The latest kill a task asked for, per lane: what a dying worker had done by then. */
@@ -98,36 +97,6 @@ class CeleryRun {
   readonly startedLinks = new Set<string>();
   /** Processes (pid → lane) running the eval right now, hooks included. */
   readonly running = new Map<number, string>();
-  lastStepAt = Date.now();
-  outcome: EvalRunOutcome | null = null;
-  readonly startedAt = Date.now();
-  readonly done: Promise<EvalRunOutcome>;
-  private resolveDone!: (outcome: EvalRunOutcome) => void;
-
-  constructor(
-    readonly request: CeleryRunRequest,
-    readonly key: string,
-    private readonly log: Logger,
-  ) {
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
-  }
-
-  record(event: TimelineEntry & { at: number; lane: string; pid: number | null }): void {
-    const full = { seq: this.events.length + 1, ...event } as TimelineEvent;
-    this.events.push(full);
-    this.lastStepAt = Date.now();
-    try {
-      this.request.onEvent?.(full);
-    } catch (error) {
-      this.log.warn('onEvent threw', { runId: this.request.runId, error: String(error) });
-    }
-  }
-
-  finish(outcome: EvalRunOutcome): void {
-    if (this.outcome) return;
-    this.outcome = outcome;
-    this.resolveDone(outcome);
-  }
 }
 
 class Runtime implements CeleryRuntime {
@@ -176,10 +145,7 @@ class Runtime implements CeleryRuntime {
       }
       const phase = run.killPhases.get(lane) ?? null;
       run.killPhases.delete(lane);
-      run.record({
-        at: Date.now(),
-        lane,
-        pid,
+      run.record({ at: Date.now(), lane, pid }, {
         kind: 'worker-killed',
         text: `${lane} (pid ${pid}) is dead: ${signal ? `killed by ${signal}` : `exit code ${code}`}${hadWork ? ', its message still unacknowledged in the broker' : ''}`,
         data: { pid, signal, code, requested: phase !== null, hadWork, phase },
@@ -188,7 +154,7 @@ class Runtime implements CeleryRuntime {
     this.workersOf.on('restarted', (lane, pid, previousPid) => {
       const run = this.current;
       if (!run || run.outcome) return;
-      run.record({ at: Date.now(), lane, pid, kind: 'worker-restarted', text: `supervisor restarted ${lane}: pid ${previousPid} → ${pid}`, data: { pid, previousPid } });
+      run.record({ at: Date.now(), lane, pid }, { kind: 'worker-restarted', text: `supervisor restarted ${lane}: pid ${previousPid} → ${pid}`, data: { pid, previousPid } });
       this.settle(run);
     });
     this.workersOf.on('line', (lane, pid, line) => {
@@ -196,10 +162,7 @@ class Runtime implements CeleryRuntime {
       if (!run || run.outcome || !line.includes(run.taskId)) return;
       // Celery says so only in its log (trace.py's LOG_IGNORED): the skipped eval runs none of our code.
       if (/already completed successfully/.test(line)) {
-        run.record({
-          at: Date.now(),
-          lane,
-          pid,
+        run.record({ at: Date.now(), lane, pid }, {
           kind: 'deduplicated',
           text: `${lane} got the eval again and skipped it: worker_deduplicate_successful_tasks found SUCCESS in the backend`,
           data: { queue: CELERY_EVAL_QUEUE, jobId: run.taskId },
@@ -245,10 +208,7 @@ class Runtime implements CeleryRuntime {
     this.settleTimer = setInterval(() => this.settle(run), 100);
     try {
       if (this.workersOf.deduplicate !== fault.deduplicate) {
-        run.record({
-          at: Date.now(),
-          lane: SERVER_LANE,
-          pid: process.pid,
+        run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid }, {
           kind: 'workers-restarting',
           text: `restarting the celery workers with worker_deduplicate_successful_tasks=${fault.deduplicate ? 'True' : 'False'} (a worker setting)`,
           data: { deduplicate: fault.deduplicate },
@@ -259,10 +219,7 @@ class Runtime implements CeleryRuntime {
       if (!run.outcome) {
         const keys = poolKeys(request.pool);
         const visibility = this.settings.visibilityTimeoutSeconds;
-        run.record({
-          at: Date.now(),
-          lane: SERVER_LANE,
-          pid: process.pid,
+        run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid }, {
           kind: 'enqueued',
           text:
             `server sends eval ${request.evalId} (on ${request.executor}) to Celery with apply_async(` +
@@ -302,7 +259,7 @@ class Runtime implements CeleryRuntime {
       const outcome = await run.done;
       const callbacks = [...run.callbacks].sort(redisOrder);
       const mechanism = describeCeleryMechanism(run, callbacks, outcome);
-      run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid, kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
+      run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid }, { kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
       this.log.info('celery run finished', {
         runId: request.runId,
         fault: request.fault,
@@ -336,7 +293,7 @@ class Runtime implements CeleryRuntime {
         run.state = message.state;
         run.pending = message.pending;
         // Celery stores a failure before it calls the errbacks: what they report comes after this.
-        run.lastStepAt = Date.now();
+        run.lastEventAt = Date.now();
         break;
       case 'event':
         if (message.event.run !== run.key) return;
@@ -390,8 +347,8 @@ class Runtime implements CeleryRuntime {
       default:
         break;
     }
-    const { seq: _seq, ...rest } = event;
-    run.record(rest);
+    const { seq: _seq, at, lane, pid, ...entry } = event;
+    run.record({ at, lane, pid }, entry as TimelineEntry);
   }
 
   /** A release's raw reply, read into the protocol's ReleaseReply here, as the server's pools read theirs. */
@@ -402,10 +359,7 @@ class Runtime implements CeleryRuntime {
     run.callbacks.push({ callback: data.callback, lane: data.callbackLane, pid: data.callbackPid, reply, at: Date.now() });
     const verdict =
       reply.status === 'released' ? `${reply.executor} is back in the pool` : reply.status === 'already_in_pool' ? 'it was already in the pool: nothing added' : 'it was not busy: nothing added';
-    run.record({
-      at: step.at,
-      lane: 'redis',
-      pid: null,
+    run.record({ at: step.at, lane: 'redis', pid: null }, {
       kind: 'release-reply',
       text: `${data.callback}'s release: ${reply.status} [${reply.reply.map((p) => JSON.stringify(p)).join(', ')}], ${verdict}`,
       data: { ...reply, queue: data.queue, jobId: data.jobId, callback: data.callback, callbackLane: data.callbackLane, callbackPid: data.callbackPid, release: data.release },
@@ -416,7 +370,7 @@ class Runtime implements CeleryRuntime {
     if (run.outcome || !run.sent) return;
     if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0 || run.pendingLinks.size > 0) return;
     if (!this.workersOf.allReady()) return;
-    if (Date.now() - run.lastStepAt < this.settings.quietMs) return;
+    if (Date.now() - run.lastEventAt < this.settings.quietMs) return;
     run.finish(run.state === 'SUCCESS' ? 'completed' : 'failed');
   }
 }
