@@ -8,6 +8,7 @@
  *   npm run pdf                      # writes idempotency-challenge.pdf
  *   npm run pdf -- out/talk.pdf      # or where you say
  */
+import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,22 @@ export async function printDeck(browser: Browser, deckUrl: string): Promise<{ pd
 /** Pages in a PDF (its page objects; Chromium writes one per page). */
 export function pdfPageCount(pdf: Buffer): number {
   return (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g) ?? []).length;
+}
+
+/**
+ * The text of each page of a PDF, as a reader's PDF viewer extracts it (poppler's `pdftotext`):
+ * proof that the printed panels carry their state as text, not as a picture or a placeholder.
+ */
+export function pdfPageTexts(pdf: Buffer): string[] {
+  const result = spawnSync('pdftotext', ['-layout', '-enc', 'UTF-8', '-', '-'], { input: pdf, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+  if (result.error) {
+    throw new Error(`pdftotext could not run (${result.error.message}): install poppler-utils (Debian: apt-get install poppler-utils)`);
+  }
+  if (result.status !== 0) throw new Error(`pdftotext failed: ${result.stderr.toString()}`);
+  const pages = result.stdout.toString('utf8').split('\f');
+  // pdftotext ends every page with a form feed, the last one included.
+  if (pages.at(-1)?.trim() === '') pages.pop();
+  return pages.map((page) => page.replace(/\s+/g, ' ').trim());
 }
 
 async function main(): Promise<void> {

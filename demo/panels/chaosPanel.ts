@@ -198,6 +198,7 @@ export class ChaosPanel implements PanelController {
     }
     this.label.hidden = false;
     this.label.textContent = formatRoundRecording(recording);
+    this.frame.configure({ title: 'Chaos round', subtitle: 'a recorded round, real Redis' });
     const states = recording.states;
     if (toTheEnd || states.length === 0) {
       this.round = recording.final;
@@ -249,7 +250,9 @@ export class ChaosPanel implements PanelController {
     if (!round) {
       this.status.textContent = 'No round yet: the presenter opens one, then every phone gets a button.';
     } else if (round.status === 'open') {
-      const left = Math.max(0, Math.ceil((round.closesAt - Date.now()) / 1000));
+      // A replayed round counts down on its own clock (the time each state was sent).
+      const now = this.label.hidden ? Date.now() : round.at;
+      const left = Math.max(0, Math.ceil((round.closesAt - now) / 1000));
       this.status.textContent = left > 0 ? `Round open: ${left} s left. Tap! Hold longer for a double or a late cleanup.` : 'Round closing…';
       if (left === 0) this.tapButton.hidden = true;
     } else if (round.status === 'settling') {
@@ -263,11 +266,12 @@ export class ChaosPanel implements PanelController {
     if (!round) return void this.figures.replaceChildren();
     const figure = (value: number | string, name: string, role: string) =>
       h('div', { className: 'lp-chaos-figure', attrs: { 'data-role': role } }, h('b', { text: String(value) }), h('span', { text: name }));
+    const total = VARIANTS.reduce((sum, v) => sum + round.variants[v].operations, 0);
     this.figures.replaceChildren(
       figure(round.participants, 'participants', 'participants'),
       figure(round.taps, 'taps', 'taps'),
-      figure(round.status === 'open' ? round.tapsPerSecond : '–', 'taps/s', 'taps-per-second'),
-      figure(round.status === 'open' ? round.operationsPerSecond : '–', 'ops/s', 'ops-per-second'),
+      round.status === 'done' ? figure(total, 'operations', 'operations') : figure(round.tapsPerSecond, 'taps/s', 'taps-per-second'),
+      round.status === 'done' ? figure(round.seconds, 'seconds', 'seconds') : figure(round.operationsPerSecond, 'ops/s', 'ops-per-second'),
     );
   }
 
@@ -291,7 +295,8 @@ export class ChaosPanel implements PanelController {
   private renderChart(round: ChaosRoundState | null): void {
     const series = round?.series ?? [];
     this.chart.replaceChildren();
-    this.chart.style.display = series.length > 0 ? '' : 'none';
+    // On paper the summary needs the room: the chart is for the live round.
+    this.chart.style.display = series.length > 0 && this.context.mode !== 'print' ? '' : 'none';
     if (series.length === 0) return;
     const maxT = Math.max(round!.seconds, series.at(-1)!.t, 1);
     const maxV = Math.max(1, ...series.flatMap((point) => VARIANTS.map((v) => point.violations[v])));
@@ -324,8 +329,8 @@ export class ChaosPanel implements PanelController {
         h('div', { className: 'lp-chaos-name', text: `${LABELS[variant]}: ${violation ? `first broke at operation #${violation.seq} (${violation.rule})` : 'never broke'}` }),
         ...(violation
           ? [
-              h('div', { className: 'lp-chaos-message', text: violation.message }),
-              h('ol', { className: 'lp-terminal lp-chaos-trail' }, ...violation.trail.slice(-TRAIL_LINES).map((line) => h('li', { text: line.text, attrs: { 'data-callback': line.callback ?? '' } }))),
+              ...(this.context.mode === 'print' ? [] : [h('div', { className: 'lp-chaos-message', text: violation.message })]),
+              h('ol', { className: 'lp-terminal lp-chaos-trail' }, ...violation.trail.slice(this.context.mode === 'print' ? -2 : -TRAIL_LINES).map((line) => h('li', { text: line.text, attrs: { 'data-callback': line.callback ?? '' } }))),
             ]
           : []),
       );

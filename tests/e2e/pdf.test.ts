@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { pdfPageCount, printDeck } from '../../build/pdf.ts';
+import { pdfPageCount, pdfPageTexts, printDeck } from '../../build/pdf.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { ensureDeckBuilt } from '../support/deckPage.ts';
 import { startStaticServer, type StaticServer } from '../support/staticServer.ts';
@@ -40,6 +40,23 @@ test('the PDF has one page per slide', async () => {
   assert.ok(panels >= 5);
   assert.equal(pdfPageCount(pdf), slides);
   assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+
+  // The file itself, read as a PDF reader reads it: the panel pages carry Redis' replies as text.
+  const pages = pdfPageTexts(pdf);
+  assert.equal(pages.length, slides, 'one text page per slide');
+  const page = (title: string) => {
+    const found = pages.find((text) => text.startsWith(title));
+    assert.ok(found, `a page for "${title}" (pages start: ${pages.map((text) => text.slice(0, 30)).join(' | ')})`);
+    return found;
+  };
+  const lua = page('The Lua Script Solution');
+  assert.match(lua, /executor-\d/);
+  assert.match(lua, /\[1, 1, "released", \d+, -1\]/);
+  assert.match(lua, /\[0, 0, "already_in_pool", \d+, \d+\]/);
+  assert.match(page('The Journey to Idempotency'), /already_in_pool/);
+  assert.match(page('Act 1: The Innocent Pattern'), /link_error .*already_in_pool/);
+  assert.match(page('Testing the Edge Cases'), /PASSED|passed/);
+  for (const text of pages) assert.doesNotMatch(text, /open the site to run it|reading Redis|not run yet/);
 });
 
 test("printed, each panel shows its recording's last frame as text, with nothing to press", async () => {
