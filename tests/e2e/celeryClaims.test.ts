@@ -5,37 +5,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { RunRecord } from '../../server/protocol.ts';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+import { showSlide } from '../support/deckPage.ts';
+import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
+import { api, type Site } from '../support/site.ts';
 
 /** The first Celery run starts Python and two workers: allow for it on a loaded machine. */
 const RUN_TIMEOUT = 90_000;
 const SLIDE = 'Does Celery really do that?';
 const PANEL = '[data-panel="celery-claims"]';
 
+let deck: PresenterDeck | undefined;
 let site: Site | undefined;
-let browser: Browser | undefined;
-let context: BrowserContext | undefined;
 let page: Page;
-const errors: Error[] = [];
+let errors: Error[] = [];
 
 before(async () => {
-  await ensureDeckBuilt();
-  site = await startSite({ TASK_WORKERS: '0' }, { deck: true });
-  browser = await launchBrowser();
-  context = await newDeckContext(browser);
-  page = await newDeckPage(context, errors);
-  await loadDeck(page, `${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
+  deck = await openPresenterDeck({ TASK_WORKERS: '0' });
+  ({ site, page, errors } = deck);
 });
 
-after(async () => {
-  await context?.close().catch(() => {});
-  await browser?.close();
-  await site?.close();
-});
+after(() => deck?.close());
 
 test('the slide lists every claim with its measured count, and a row runs Act 1 on real Celery', { timeout: RUN_TIMEOUT + 30_000 }, async () => {
   assert.ok(site);

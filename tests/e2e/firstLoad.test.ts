@@ -7,11 +7,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import type { Browser, Page } from 'playwright-core';
+import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
 import { measureFirstLoad } from '../support/firstLoad.ts';
-import { startSite, type Site } from '../support/site.ts';
+import type { Site } from '../support/site.ts';
 
 /** Compressed JS + CSS that may be needed before the first slide is ready. */
 const BUDGET_BYTES = 120_000;
@@ -21,25 +21,19 @@ const LATER_CODE = /Panel-[\w-]+\.js$|\/connection-[\w-]+\.js$|\/notes-[\w-]+\.j
 /** Every test fails rather than hangs. */
 const TEST_DEADLINE_MS = 60_000;
 
+let deck: DeckSite | undefined;
 let site: Site;
 let browser: Browser;
-const contexts: BrowserContext[] = [];
 
 before(async () => {
-  await ensureDeckBuilt();
-  site = await startSite({}, { deck: true });
-  browser = await launchBrowser();
+  deck = await startDeckSite();
+  ({ site, browser } = deck);
 });
 
-after(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await browser?.close();
-  await site?.close();
-});
+after(() => deck?.close());
 
 async function openDeck(errors: Error[], path = '/'): Promise<Page> {
-  const context = await newDeckContext(browser);
-  contexts.push(context);
+  const context = await deck!.newContext();
   const page = await newDeckPage(context, errors);
   page.setDefaultTimeout(15_000);
   await loadDeck(page, `${site.url}${path}`);

@@ -6,37 +6,27 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { RunRecord } from '../../server/protocol.ts';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+import { showSlide } from '../support/deckPage.ts';
+import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
+import { api, type Site } from '../support/site.ts';
 
 const RUN_TIMEOUT = 30_000;
 const PANEL = '[data-panel="late-duplicate"]';
 
+let deck: PresenterDeck | undefined;
 let site: Site | undefined;
-let browser: Browser | undefined;
-let context: BrowserContext | undefined;
 let page: Page;
-const errors: Error[] = [];
+let errors: Error[] = [];
 
 before(async () => {
-  await ensureDeckBuilt();
-  site = await startSite({}, { deck: true });
-  browser = await launchBrowser();
-  context = await newDeckContext(browser);
-  page = await newDeckPage(context, errors);
-  // The presenter's window: it picks the release (a viewer runs what the presenter picked).
-  await loadDeck(page, `${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
+  deck = await openPresenterDeck();
+  ({ site, page, errors } = deck);
   await showSlide(page, 'Beyond the Talk: The Late Duplicate');
 });
 
-after(async () => {
-  await context?.close().catch(() => {});
-  await browser?.close();
-  await site?.close();
-});
+after(() => deck?.close());
 
 /** Presses `role`'s button and waits for the checker's verdict of a new run; returns the run's id. */
 async function play(role: 'run-lua' | 'run-fenced'): Promise<{ verdict: string; runId: string }> {

@@ -11,11 +11,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt } from '../support/deckPage.ts';
-import { startSite, type Site } from '../support/site.ts';
+import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
 
 const PHONE = { width: 390, height: 844 };
 /** A phone's browser, so that reveal takes its mobile paths too. */
@@ -33,21 +31,13 @@ const LUA_INDEX = readFileSync(fileURLToPath(new URL('../../slides/idempotency-c
   .split(/\r?\n---\r?\n/)
   .findIndex((slide) => slide.includes(`## ${LUA}`));
 
-let site: Site | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+let deck: DeckSite | undefined;
 
 before(async () => {
-  await ensureDeckBuilt();
-  site = await startSite({}, { deck: true });
-  browser = await launchBrowser();
+  deck = await startDeckSite();
 });
 
-after(async () => {
-  for (const context of contexts) await context.close().catch(() => {});
-  await browser?.close();
-  await site?.close();
-});
+after(() => deck?.close());
 
 interface Opened {
   page: Page;
@@ -55,19 +45,18 @@ interface Opened {
 }
 
 async function open(path: string, viewport = PHONE, phone = true): Promise<Opened> {
-  assert.ok(browser && site, 'browser and site started');
-  const context = await browser.newContext({
+  assert.ok(deck, 'browser and site started');
+  const context = await deck.newContext({
     viewport,
     ...(phone ? { isMobile: true, hasTouch: true, userAgent: PHONE_USER_AGENT } : {}),
   });
-  contexts.push(context);
   // The test runner compiles these files keeping function names (esbuild's __name helper):
   // functions passed to the page need that helper there too.
   await context.addInitScript('window.__name = (fn) => fn');
   const page = await context.newPage();
   const errors: Error[] = [];
   page.on('pageerror', (error) => errors.push(error));
-  await page.goto(`${site.url}${path}`);
+  await page.goto(`${deck.site.url}${path}`);
   await page.waitForFunction(() => window.Reveal?.isReady() === true, null, WAIT);
   return { page, errors };
 }

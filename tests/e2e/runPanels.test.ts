@@ -11,11 +11,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+import { showSlide } from '../support/deckPage.ts';
+import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
+import { api, PRESENTER_SECRET, type Site } from '../support/site.ts';
 
 const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 
@@ -33,27 +33,18 @@ const JOURNEY = '[data-panel="journey"]';
 const DEFENSE = '[data-panel="defense"]';
 const EDGE = '[data-panel="edge-case-test"]';
 
+let deck: PresenterDeck | undefined;
 let site: Site | undefined;
-let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 let page: Page;
-const errors: Error[] = [];
+let errors: Error[] = [];
 
 before(async () => {
-  await ensureDeckBuilt();
-  site = await startSite({ TASK_WORKERS: '2', STAGE_TTL_SECONDS: '2', REAPER_SWEEP_MS: '500' }, { deck: true });
-  browser = await launchBrowser();
-  context = await newDeckContext(browser);
-  page = await newDeckPage(context, errors);
-  // The presenter's window: it picks the faults (a viewer runs what the presenter picked).
-  await loadDeck(page, `${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
+  deck = await openPresenterDeck({ TASK_WORKERS: '2', STAGE_TTL_SECONDS: '2', REAPER_SWEEP_MS: '500' });
+  ({ site, context, page, errors } = deck);
 });
 
-after(async () => {
-  await context?.close().catch(() => {});
-  await browser?.close();
-  await site?.close();
-});
+after(() => deck?.close());
 
 async function screenshot(name: string): Promise<void> {
   await page.screenshot({ path: `/tmp/runpanel-${name}.png` });
