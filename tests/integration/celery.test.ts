@@ -17,6 +17,7 @@ import type { CeleryFaultName } from '../../server/protocol.ts';
 import { celeryBrokerUrl } from '../../server/tasks/celery/python.ts';
 import { createCeleryRuntime, type CeleryRuntime } from '../../server/tasks/celery/celeryRuntime.ts';
 import type { EvalRunResult } from '../../server/tasks/types.ts';
+import { isAlive } from '../support/processes.ts';
 
 const TEST_TIMEOUT = 60_000;
 
@@ -38,20 +39,11 @@ before(async () => {
 after(async () => {
   const pids = celery ? celery.workers().map((w) => w.pid).filter((pid): pid is number => pid !== null) : [];
   await celery?.close();
-  for (const pid of pids) assert.ok(!alive(pid), `celery worker ${pid} is gone after close()`);
+  for (const pid of pids) assert.ok(!isAlive(pid), `celery worker ${pid} is gone after close()`);
   await redis?.quit().catch(() => redis.disconnect());
   await celeryDb?.quit().catch(() => celeryDb.disconnect());
   await redisServer?.stop();
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let runs = 0;
 

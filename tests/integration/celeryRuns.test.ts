@@ -5,10 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RunRecordSchema, type RunRecord, type RunSummary } from '../../server/protocol.ts';
-import { recheckRun } from '../../server/scenarios/runVerdict.ts';
+import type { RunRecord } from '../../server/protocol.ts';
 import { PRESENTER_SECRET, api, startSite, type Site } from '../support/site.ts';
-import { withDeadline } from '../support/deadline.ts';
+import { runScenario } from '../support/scenarioRun.ts';
 
 /** A Celery run's own deadline is 30 s, and the first one starts Python and the workers. */
 const RUN_DEADLINE_MS = 90_000;
@@ -26,24 +25,8 @@ after(async () => {
 });
 
 async function runOnCelery(scenario: string, body: Record<string, string>): Promise<RunRecord> {
-  let id = '';
-  const finished = new Promise<RunRecord>((resolve) => {
-    const onFinished = (record: RunRecord) => {
-      if (record.id !== id) return;
-      site.runs.off('finished', onFinished);
-      resolve(record);
-    };
-    site.runs.on('finished', onFinished);
-  });
-  const started = await api<RunSummary>(site, 'POST', `/api/scenarios/${scenario}/runs`, { ...body, runtime: 'celery' }, PRESENTER);
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  id = started.body.id;
-  const record = await withDeadline(finished, RUN_DEADLINE_MS, `run ${id} to finish`);
-  assert.equal(record.status, 'finished', record.error ?? '');
+  const record = await runScenario(site, scenario, { ...body, runtime: 'celery' }, RUN_DEADLINE_MS);
   assert.equal(record.runtime, 'celery');
-  const parsed = RunRecordSchema.safeParse(record);
-  assert.ok(parsed.success, parsed.success ? '' : parsed.error.message);
-  assert.deepEqual(recheckRun(parsed.data), [], 'the verdict follows from the run’s own events');
   return record;
 }
 

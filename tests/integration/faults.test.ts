@@ -20,6 +20,7 @@ import {
   type TimelineEvent,
 } from '../../server/tasks/evalRuntime.ts';
 import { TimelineEventSchema } from '../../server/protocol.ts';
+import { isAlive } from '../support/processes.ts';
 
 const TEST_TIMEOUT = 40_000;
 
@@ -47,19 +48,10 @@ before(async () => {
 after(async () => {
   const pids = runtime ? runtime.workers().map((w) => w.pid).filter((pid): pid is number => pid !== null) : [];
   await runtime?.close();
-  for (const pid of pids) assert.ok(!alive(pid), `worker process ${pid} is gone after close()`);
+  for (const pid of pids) assert.ok(!isAlive(pid), `worker process ${pid} is gone after close()`);
   await redis?.quit().catch(() => redis.disconnect());
   await redisServer?.stop();
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Played {
   result: EvalRunResult;
@@ -266,10 +258,10 @@ test('after a kill: two live workers, the killed one replaced, and runs work aga
   const killedPid = killed.data.pid;
   const workers = runtime.workers();
   assert.equal(workers.length, 2);
-  assert.ok(workers.every((w) => w.ready && w.pid !== null && alive(w.pid)));
+  assert.ok(workers.every((w) => w.ready && w.pid !== null && isAlive(w.pid)));
   assert.equal(new Set(workers.map((w) => w.pid)).size, 2);
   assert.ok(!workers.some((w) => w.pid === killedPid), `killed pid ${killedPid} is not a worker any more`);
-  assert.ok(!alive(killedPid), `killed pid ${killedPid} is dead`);
+  assert.ok(!isAlive(killedPid), `killed pid ${killedPid} is dead`);
   const [a, b] = await Promise.all([play('none'), play('task-fails')]);
   assert.equal(a.result.outcome, 'completed');
   assert.equal(b.result.outcome, 'failed');

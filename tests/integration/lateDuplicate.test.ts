@@ -7,11 +7,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RunRecordSchema, type RunRecord, type RunSummary, type TimelineEventOf } from '../../server/protocol.ts';
-import { recheckRun } from '../../server/scenarios/runVerdict.ts';
+import { type RunRecord, type TimelineEventOf } from '../../server/protocol.ts';
 import { checkHistory } from '../../server/checker/checker.ts';
 import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
-import { withDeadline } from '../support/deadline.ts';
+import { runScenario } from '../support/scenarioRun.ts';
 
 const RUN_DEADLINE_MS = 30_000;
 /** The presenter's runs: only the presenter picks the release. */
@@ -26,24 +25,8 @@ after(async () => {
   await site?.close();
 });
 
-async function run(body: Record<string, string>): Promise<RunRecord> {
-  let id = '';
-  const finished = new Promise<RunRecord>((resolve) => {
-    const onFinished = (record: RunRecord) => {
-      if (record.id !== id) return;
-      site.runs.off('finished', onFinished);
-      resolve(record);
-    };
-    site.runs.on('finished', onFinished);
-  });
-  const started = await api<RunSummary>(site, 'POST', '/api/scenarios/late-duplicate/runs', body, PRESENTER);
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  id = started.body.id;
-  const record = await withDeadline(finished, RUN_DEADLINE_MS, `run ${id} to finish`);
-  assert.equal(record.status, 'finished', record.error ?? '');
-  RunRecordSchema.parse(record);
-  assert.deepEqual(recheckRun(record), [], 'the verdict follows from the events');
-  return record;
+function run(body: Record<string, string>): Promise<RunRecord> {
+  return runScenario(site, 'late-duplicate', body, RUN_DEADLINE_MS);
 }
 
 const eventsOf = <K extends TimelineEventOf<'pool-release'>['kind'] | 'allocate' | 'history-check' | 'conflict'>(record: RunRecord, kind: K) =>
