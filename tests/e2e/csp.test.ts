@@ -5,23 +5,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { openAllPanels, startSite, type Site } from '../support/site.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
+import { openAllPanels, type Site } from '../support/site.ts';
 
+let deck: DeckSite | undefined;
 let site: Site | undefined;
 let browser: Browser | undefined;
 
 before(async () => {
-  await ensureDeckBuilt();
-  site = await startSite({}, { deck: true });
+  deck = await startDeckSite();
+  ({ site, browser } = deck);
   openAllPanels(site);
-  browser = await launchBrowser();
 });
 
 after(async () => {
-  await browser?.close();
-  await site?.close();
+  await deck?.close();
 });
 
 test('every slide, the Lua panel and the speaker view work under the CSP, with no violation', async () => {

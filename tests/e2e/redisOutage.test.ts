@@ -7,24 +7,23 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
-import { api, openAllPanels, startSite, type Site } from '../support/site.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
+import { api, openAllPanels, type Site } from '../support/site.ts';
 
 const PANEL = '[data-panel="lua-release"]';
+let deck: DeckSite | undefined;
 let site: Site | undefined;
 let browser: Browser | undefined;
 
 before(async () => {
-  await ensureDeckBuilt();
-  site = await startSite({}, { deck: true });
+  deck = await startDeckSite();
+  ({ site, browser } = deck);
   openAllPanels(site);
-  browser = await launchBrowser();
 });
 
 after(async () => {
-  await browser?.close();
-  await site?.close();
+  await deck?.close();
 });
 
 test('the panel says Redis is unavailable, then recovers on its own with the rebuilt pool', async () => {

@@ -13,7 +13,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ReleaseRequest, type Ack, type PoolAction, type PoolChange, type ReleaseReply } from '../../server/protocol.ts';
 import { parseOrThrow } from '../../server/errors.ts';
 import { poolKeys } from '../../server/pool/keys.ts';
-import { api, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
+import { api, GENEROUS_LIMITS, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { poolState, redisCommandsDuring } from '../support/redis.ts';
 import { withDeadline } from '../support/deadline.ts';
 
@@ -53,13 +53,7 @@ let viewer: Socket;
 before(async () => {
   // No sweep: an executor whose marker is gone must stay lost until the test releases it,
   // and the schema tests count every command Redis runs.
-  site = await startSite({
-    VIEWER_ACTIONS_PER_SECOND: '1000',
-    VIEWER_ACTION_BURST: '1000',
-    PANEL_ACTIONS_PER_SECOND: '10000',
-    PANEL_ACTION_BURST: '10000',
-    REAPER_SWEEP_MS: '3600000',
-  });
+  site = await startSite({ ...GENEROUS_LIMITS, REAPER_SWEEP_MS: '3600000' });
   openAllPanels(site);
   viewer = await connect(site);
 });

@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPrivateRedis } from '../../server/redis/privateRedis.ts';
 import type { AllocateReply, ApiError, PoolSnapshot, ReleaseReply } from '../../server/protocol.ts';
-import { openAllPanels, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
+import { GENEROUS_LIMITS, openAllPanels, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState, redisCommandsDuring } from '../support/redis.ts';
 import { AllocateRequest, ReleaseRequest, ResetRequest, WatchRequest } from '../../server/protocol.ts';
 import { parseOrThrow } from '../../server/errors.ts';
@@ -68,13 +68,7 @@ let site: Site;
 before(async () => {
   // No rate limit to speak of here: the bad-input table alone sends dozens of actions.
   // No sweep either: the bad-input table counts the commands Redis runs.
-  site = await startSite({
-    VIEWER_ACTIONS_PER_SECOND: '1000',
-    VIEWER_ACTION_BURST: '1000',
-    PANEL_ACTIONS_PER_SECOND: '10000',
-    PANEL_ACTION_BURST: '10000',
-    REAPER_SWEEP_MS: '3600000',
-  });
+  site = await startSite({ ...GENEROUS_LIMITS, REAPER_SWEEP_MS: '3600000' });
   openAllPanels(site);
 });
 

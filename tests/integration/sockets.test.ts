@@ -8,7 +8,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, DoubleReleaseWarning, PoolChange, ReleaseReply, ServerToClientEvents } from '../../server/protocol.ts';
-import { newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
+import { GENEROUS_LIMITS, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState } from '../support/redis.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -77,7 +77,7 @@ const opened: Socket[] = [];
 
 before(async () => {
   // Generous limits here: the garbage tests alone send dozens of actions from one socket.
-  site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '1000', VIEWER_ACTION_BURST: '1000', PANEL_ACTIONS_PER_SECOND: '10000', PANEL_ACTION_BURST: '10000' });
+  site = await startSite(GENEROUS_LIMITS);
   openAllPanels(site);
   a = await connect(site);
   b = await connect(site);

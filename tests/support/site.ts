@@ -10,6 +10,17 @@ import { AudiencePanel } from '../../server/protocol.ts';
 
 export const PRESENTER_SECRET = 'test-presenter-secret';
 
+/**
+ * Rate limits out of the way, for tests that send dozens of actions from one viewer
+ * (bad-input tables, garbage events): what they check is not the limit.
+ */
+export const GENEROUS_LIMITS: Record<string, string> = {
+  VIEWER_ACTIONS_PER_SECOND: '1000',
+  VIEWER_ACTION_BURST: '1000',
+  PANEL_ACTIONS_PER_SECOND: '10000',
+  PANEL_ACTION_BURST: '10000',
+};
+
 export interface Site extends App {
   /** Every structured log line the server wrote. */
   logLines: string[];
