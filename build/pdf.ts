@@ -28,11 +28,12 @@ export async function printDeck(browser: Browser, deckUrl: string): Promise<{ pd
     await page.goto(`${deckUrl}?print-pdf`);
     await page.waitForFunction(() => window.Reveal?.isReady() === true && document.querySelectorAll('.pdf-page').length > 0, undefined, { timeout: READY_MS });
     // Every panel at its last real state: a replay at its end, or a live panel that heard from the server.
+    // A replay restarted (a new plan) hides its bar first: a hidden bar's "ended" is the old replay's.
     await page.waitForFunction(
       () =>
         // The live panels, not the opening slide's join block (a QR code has no last frame).
         [...document.querySelectorAll<HTMLElement>('.live-panel[data-panel]')].every(
-          (panel) => panel.querySelector('[data-role="replay"][data-state="ended"]') !== null || panel.querySelector('.lp[data-source="live"]') !== null,
+          (panel) => panel.querySelector('[data-role="replay"][data-state="ended"]:not([hidden])') !== null || panel.querySelector('.lp[data-source="live"]') !== null,
         ),
       undefined,
       { timeout: READY_MS },

@@ -67,7 +67,7 @@ test("printed, each panel shows its recording's last frame as text, with nothing
   try {
     await page.goto(`${server.url}/?print-pdf`);
     await page.waitForFunction(
-      () => [...document.querySelectorAll('.live-panel[data-panel]')].every((panel) => panel.querySelector('[data-role="replay"][data-state="ended"]')),
+      () => [...document.querySelectorAll('.live-panel[data-panel]')].every((panel) => panel.querySelector('[data-role="replay"][data-state="ended"]:not([hidden])')),
       undefined,
       { timeout: 60_000 },
     );
@@ -80,7 +80,12 @@ test("printed, each panel shows its recording's last frame as text, with nothing
       'edge-case-test': [/PASSED/, /test_double_callback_resilience/, /Double release detected/],
     };
     for (const [panel, patterns] of Object.entries(expectations)) {
-      const shown = await text(panel);
+      // A replay's last frame is drawn a moment after its bar says "ended": read until it shows, for 20 s at most.
+      let shown = await text(panel);
+      for (const deadline = Date.now() + 20_000; !patterns.every((pattern) => pattern.test(shown)) && Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        shown = await text(panel);
+      }
       for (const pattern of patterns) assert.match(shown, pattern, `${panel}: ${shown.slice(0, 300)}`);
       assert.doesNotMatch(shown, /open the site to run it|reading Redis|not run yet/, panel);
       assert.equal(await page.locator(`[data-panel="${panel}"] .lp-actions button:visible, [data-panel="${panel}"] [data-role="replay"] button:visible`).count(), 0, `${panel}: nothing to press`);
