@@ -95,6 +95,10 @@ function releaseEffect(op: OperationOf<'release'>): { deleted: boolean; pushed: 
     if (typeof a !== 'number' || typeof b !== 'number') return null;
     return { deleted: a === 1, pushed: true, listLength: b };
   }
+  // The fenced release answers with its status alone.
+  if (a === 'released') return { deleted: true, pushed: true, listLength: null };
+  if (a === 'stale_release') return { deleted: false, pushed: false, listLength: null };
+  // The talk's release, and the fenced one's older reply: [was_busy/owned, added, status, ...].
   if (typeof a !== 'number' || typeof b !== 'number') return null;
   return { deleted: a === 1, pushed: b === 1, listLength: null };
 }
