@@ -44,8 +44,7 @@ const AllocateOp = z.strictObject({
  * A release, with its reply as Redis gave it:
  *  - lua (the talk's script): [was_busy, added, status, now_ms, previous_release_ms]
  *  - naive (DEL + LPUSH): [DEL's count, the list's length after LPUSH]
- *  - fenced: ["released"] or ["stale_release", held_token] (lua/release_executor_fenced-2.lua);
- *    histories recorded before that script read [owned, added, status, held_token]
+ *  - fenced: ["released"] or ["stale_release", held_token] (lua/release_executor_fenced-2.lua)
  */
 const ReleaseOp = z.strictObject({
   seq: Seq, at: At, op: z.literal('release'), evalId: Name, executor: Name, callback: Name,

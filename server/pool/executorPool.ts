@@ -89,10 +89,12 @@ export function busyMarker(owner: FencedOwner): string {
 
 /**
  * The fenced release's reply as Redis sent it ("released", or ["stale_release",
- * held_token]) in the array form every release reply takes here.
+ * held_token]) in the array form every release reply takes here. Anything else
+ * is a script this server does not know: an error, not a guess.
  */
 export function fencedReply(raw: unknown): { status: 'released' | 'stale_release'; reply: (string | number)[] } {
-  if (raw === 'released') return { status: 'released', reply: ['released'] };
+  // As Redis sent it (a bare string), or as a history stored it (in an array).
+  if (raw === 'released' || (Array.isArray(raw) && raw.length === 1 && raw[0] === 'released')) return { status: 'released', reply: ['released'] };
   if (Array.isArray(raw) && raw[0] === 'stale_release' && typeof raw[1] === 'number') return { status: 'stale_release', reply: ['stale_release', raw[1]] };
   throw new Error(`unexpected reply from release_executor_fenced: ${JSON.stringify(raw)}`);
 }
