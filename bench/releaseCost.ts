@@ -157,7 +157,7 @@ export function summarize(rounds: Measurement[][]): Summary[] {
 
 const NAMES: Record<Variant, string> = {
   talk: "the talk's release (`release_executor.lua`)",
-  fenced: 'fenced release (`release_executor_fenced-3.lua`)',
+  fenced: 'fenced release (`release_executor_fenced-2.lua`)',
   floor: 'floor (DEL of the marker + LPUSH + RPOP)',
 };
 
@@ -197,7 +197,7 @@ export function markdownSection(summary: Summary[], machine: string, command: st
       `${f10k.throughputVsFloor.toFixed(2)}x pipelined (${goal(f10k.throughputVsFloor)}; the goal is >= 0.8x). Its server time is ${fmt(f10.serverUsPerCall)} µs at 10 and ` +
       `${fmt(f10k.serverUsPerCall)} µs at 10,000 executors (${(f10k.serverUsPerCall / f10.serverUsPerCall).toFixed(2)}x: flat), ${f10k.costVsFloor.toFixed(1)}x the floor's; ` +
       `the talk's release takes ${fmt(t10k.serverUsPerCall)} µs at 10,000 (${(t10k.serverUsPerCall / f10k.serverUsPerCall).toFixed(0)}x the fenced one). ` +
-      'The floor deletes a real busy marker, as every release does; the fenced release adds a GET of the marker and a SADD to the index (4 commands to 3).',
+      'The floor deletes a real busy marker, as every release does; the fenced release is as many commands (GET of the marker, DEL, LPUSH against the floor\'s DEL, LPUSH, RPOP) plus the compare of the marker with the caller.',
   );
   lines.push('');
   lines.push('![Release cost: server µs per call, pipelined, by pool size, log scales](release-cost.svg)');
