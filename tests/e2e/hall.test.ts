@@ -116,7 +116,7 @@ test('the presenter moves; a phone and a laptop follow within 1 s; a late joiner
   for (const latency of latencies) assert.ok(latency < FOLLOW_MS, `followed in ${latency} ms (all: ${latencies.join(', ')})`);
 
   // On the phone the slide is scrolled into view, not only made current.
-  await phone.waitForFunction((h) => Math.abs(window.Reveal!.getSlides()[h]!.getBoundingClientRect().top) <= 2, LUA, WAIT);
+  await phone.waitForFunction((h) => Math.abs(window.Reveal!.getSlide(h)!.getBoundingClientRect().top) <= 2, LUA, WAIT);
 
   const late = await openPage('phone', '/');
   await late.waitForFunction((h) => window.Reveal!.getIndices().h === h, LUA, WAIT);
