@@ -75,9 +75,10 @@ export class TalkPresence {
     this.seen();
   }
 
-  /** A presenter window left: the idle time runs from now. */
+  /** A presenter window left: the idle time runs from now (the key is written again, whenever it last was). */
   left(): void {
     this.presentersHere = Math.max(0, this.presentersHere - 1);
+    this.lastWritten = Number.NEGATIVE_INFINITY;
     this.seen();
   }
 
