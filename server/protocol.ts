@@ -12,10 +12,18 @@ export const ExecutorUrl = z.string().min(1).max(200).regex(/^[\w.:/@-]+$/, 'exe
 export const EvalId = z.string().min(1).max(100).regex(/^[\w.:-]+$/, 'evalId: letters, digits and . : - _ only');
 
 export const AllocateRequest = z.strictObject({ evalId: EvalId, pool: PoolName.optional() });
-/** The fencing token an allocation handed out: only ever grows (see lua/allocate_executor_fenced-4.lua). */
+/** The fencing token an allocation handed out: only ever grows (see lua/allocate_executor_fenced-3.lua). */
 export const FencingToken = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-/** With `token`: the fenced release (frees only its owner's executor). Without: the talk's release. */
-export const ReleaseRequest = z.strictObject({ executor: ExecutorUrl, pool: PoolName.optional(), token: FencingToken.optional() });
+/**
+ * With `evalId` and `token` (what the allocation answered): the fenced release, which
+ * frees only its owner's executor. Without both: the talk's release.
+ */
+export const ReleaseRequest = z
+  .strictObject({ executor: ExecutorUrl, pool: PoolName.optional(), evalId: EvalId.optional(), token: FencingToken.optional() })
+  .refine((request) => (request.evalId === undefined) === (request.token === undefined), {
+    message: 'the fenced release takes evalId and token together (the allocation answered both)',
+    path: ['token'],
+  });
 export const ResetRequest = z.strictObject({ size: z.number().int().min(1).max(64).optional(), pool: PoolName.optional() });
 
 export const WatchRequest = z.strictObject({ pool: PoolName.optional() });
@@ -57,7 +65,8 @@ export const ReleaseReplySchema = z.strictObject({
   /**
    * What Redis replied, as it came. The Lua release: [was_busy, added, status, now_ms, previous_release_ms].
    * The naive release (two plain commands): [DEL's count, LPUSH's new list length].
-   * The fenced release: [owned, added, status, held_token]; `wasBusy` is `owned` (the marker held this token).
+   * The fenced release: ["released"] or ["stale_release", held_token] (Redis answers the first as a bare string);
+   * `wasBusy` and `added` are 1 when it released.
    */
   reply: z.array(z.union([z.number(), z.string()])),
   /** Two releases of this executor less than the threshold apart. */
@@ -155,7 +164,7 @@ export const FaultName = z.enum([
 ]);
 export type FaultName = z.infer<typeof FaultName>;
 
-/** `fenced`: the release that takes the allocation's token (lua/release_executor_fenced-3.lua); the late-duplicate scenario plays it. */
+/** `fenced`: the release that takes the allocation's token (lua/release_executor_fenced-2.lua); the late-duplicate scenario plays it. */
 export const ReleaseKind = z.enum(['naive', 'lua', 'fenced']);
 export type ReleaseKind = z.infer<typeof ReleaseKind>;
 
