@@ -505,8 +505,14 @@ export const DeckMoveRequest = z.strictObject({ h: SlideIndex, v: SlideIndex, f:
 export type DeckMoveRequest = z.infer<typeof DeckMoveRequest>;
 export const PanelOpenRequest = z.strictObject({ panel: AudiencePanel, open: z.boolean() });
 export type PanelOpenRequest = z.infer<typeof PanelOpenRequest>;
-export const PickFaultRequest = z.strictObject({ panel: AudiencePanel, fault: FaultName });
+/** A fault of the framework the panel's runs play on now (checked against it: server/hall/deckState.ts). */
+export const PickFaultRequest = z.strictObject({ panel: AudiencePanel, fault: AnyFaultName });
 export type PickFaultRequest = z.infer<typeof PickFaultRequest>;
+/** The run panels with a BullMQ/Celery switch: their runs can play on either framework. */
+export const RuntimePanel = z.enum(['innocent-pattern', 'journey']);
+export type RuntimePanel = z.infer<typeof RuntimePanel>;
+export const PickRuntimeRequest = z.strictObject({ panel: RuntimePanel, runtime: RuntimeName });
+export type PickRuntimeRequest = z.infer<typeof PickRuntimeRequest>;
 /** A viewer says whether it follows, and where it is when it does not. */
 export const FollowReport = z.strictObject({ following: z.boolean(), h: SlideIndex, v: SlideIndex });
 export type FollowReport = z.infer<typeof FollowReport>;
@@ -525,8 +531,16 @@ export interface DeckState {
   f: number;
   /** Panels the audience may fire. */
   open: AudiencePanel[];
-  /** The fault each run panel runs under, as the presenter picked it. */
-  faults: Partial<Record<AudiencePanel, FaultName>>;
+  /** The fault each run panel runs under, as the presenter picked it (a fault of the panel's framework). */
+  faults: Partial<Record<AudiencePanel, AnyFaultName>>;
+  /** The framework each switchable run panel's runs play on, as the presenter picked it (absent: BullMQ). */
+  runtimes: Partial<Record<RuntimePanel, RuntimeName>>;
+  /**
+   * A talk is live: a presenter window is connected, or a presenter acted, within
+   * PRESENTER_IDLE_SECONDS. While none is, every panel is open to everyone (within the
+   * limits) and a viewer's run plays the fault and framework the viewer picked.
+   */
+  live: boolean;
   at: number;
 }
 
@@ -562,6 +576,8 @@ export interface HallConsole {
   join: JoinInfo;
   warnings: string[];
   state: DeckState;
+  /** How long after the last presenter sign of life no talk is live (the demos open to all). */
+  presenterIdleSeconds: number;
 }
 
 export interface HallServerEvents {
@@ -578,6 +594,7 @@ export interface HallClientEvents {
   'deck:move': (request: DeckMoveRequest, ack: (result: Ack<DeckState>) => void) => void;
   'panel:open': (request: PanelOpenRequest, ack: (result: Ack<DeckState>) => void) => void;
   'panel:pick-fault': (request: PickFaultRequest, ack: (result: Ack<DeckState>) => void) => void;
+  'panel:pick-runtime': (request: PickRuntimeRequest, ack: (result: Ack<DeckState>) => void) => void;
   'pool:reset': (request: ResetRequest, ack: (result: Ack<PoolSnapshot>) => void) => void;
   'hall:reset-everything': (request: EmptyRequest, ack: (result: Ack<DeckState>) => void) => void;
   'hall:console': (request: EmptyRequest, ack: (result: Ack<HallConsole>) => void) => void;
