@@ -7,6 +7,9 @@
  * I/O served between them. Every member is in exactly one shard, so each gets
  * every message; a caller that waits for one message's last shard before sending
  * the next keeps them in order. Nothing here is per member at send time.
+ *
+ * It writes to this instance's sockets only (`io.local`): a caller that wants
+ * other instances to hear of it relays the message once, not once per shard.
  */
 import type { Server, Socket } from 'socket.io';
 
@@ -45,7 +48,7 @@ export class ShardedRooms {
   emit(room: string, event: string, ...args: unknown[]): void {
     const before = this.sending.get(room);
     if (!before && (this.io.of('/').adapter.rooms.get(room)?.size ?? 0) <= this.shardAbove) {
-      this.io.to(room).emit(event, ...args);
+      this.io.local.to(room).emit(event, ...args);
       return;
     }
     const sent = (before ?? Promise.resolve()).then(() => this.slices(room, event, args));
@@ -58,7 +61,7 @@ export class ShardedRooms {
   private slices(room: string, event: string, args: unknown[]): Promise<void> {
     return new Promise((resolve) => {
       const send = (shard: number) => {
-        this.io.to(shardRoom(room, shard)).emit(event, ...args);
+        this.io.local.to(shardRoom(room, shard)).emit(event, ...args);
         if (shard + 1 < SHARDS) setImmediate(() => send(shard + 1));
         else resolve();
       };
