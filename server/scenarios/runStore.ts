@@ -46,6 +46,9 @@ interface Writing {
 
 export class RunStore {
   private readonly writing = new Map<string, Writing>();
+  /** The read of the latest runs that callers arriving now will share, not yet begun; and the last one asked for. */
+  private nextLatest: Promise<RunRecord[]> | null = null;
+  private latestTail: Promise<unknown> = Promise.resolve();
   private readonly onReady = () => {
     for (const entry of this.writing.values()) if (entry.unwritten) void this.save(entry.record);
   };
@@ -84,8 +87,23 @@ export class RunStore {
     return stored === null ? undefined : this.parse(id, stored);
   }
 
-  /** The latest run of each scenario: what a viewer who joins late should see. */
-  async latest(): Promise<RunRecord[]> {
+  /**
+   * The latest run of each scenario: what a viewer who joins late should see. A hall
+   * joins at once (the QR code): callers share one read, but only one that begins
+   * after they asked, so none gets a read older than its joining the room.
+   */
+  latest(): Promise<RunRecord[]> {
+    if (this.nextLatest) return this.nextLatest;
+    const next = this.latestTail.then(() => {
+      this.nextLatest = null;
+      return this.readLatest();
+    });
+    this.nextLatest = next;
+    this.latestTail = next.catch(() => {});
+    return next;
+  }
+
+  private async readLatest(): Promise<RunRecord[]> {
     const ids = Object.values(await this.read(() => this.redis.hgetall(LATEST_KEY), {}));
     if (ids.length === 0) return [];
     const stored = await this.read(() => this.redis.mget(ids.map(runKey)), []);

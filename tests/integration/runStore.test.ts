@@ -104,6 +104,30 @@ test('the count is bounded: the oldest records go, never a scenario\'s latest', 
   }
 });
 
+test('a hall joining at once shares the reads of the latest runs, each read begun after its callers asked', async () => {
+  const { logger } = createCapturingLogger();
+  const store = new RunStore(client, { keepRuns: 200 }, logger);
+  try {
+    const first = record('attempt-1');
+    await store.save(first);
+    const reads = async () => Number(/cmdstat_hgetall:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const before = await reads();
+    const early = Array.from({ length: 200 }, () => store.latest());
+    // A run stored after those callers asked: the next caller must see it.
+    const second = record('attempt-2');
+    await store.save(second);
+    const late = await store.latest();
+    const answers = await Promise.all(early);
+    const made = (await reads()) - before;
+    assert.ok(made <= 2, `one read for the 200 joiners and one for the late caller, not ${made}`);
+    for (const answer of answers) assert.ok(answer.some((run) => run.id === first.id));
+    assert.deepEqual(late.map((run) => run.id).sort(), [first.id, second.id].sort(), 'the caller after the save sees it');
+  } finally {
+    store.destroy();
+    await client.del(LATEST_KEY, INDEX_KEY);
+  }
+});
+
 test('Redis away: reads are redis_unavailable at once (HTTP, sockets, the store), nothing crashes; a record changed meanwhile is written when it is back', async () => {
   const own = await startPrivateRedis();
   const site = await startSite({ REDIS_URL: own.url });
@@ -133,7 +157,7 @@ test('Redis away: reads are redis_unavailable at once (HTTP, sockets, the store)
     before.error = 'Redis became unavailable during the run';
     await withDeadline(store.save(before), 1000, 'a save while Redis is away to return');
     restarted = await startPrivateRedis({ port: own.port, password: own.password });
-    await withDeadline(once(connection, 'ready'), 15_000, 'the store\'s connection to be back');
+    if (connection.status !== 'ready') await withDeadline(once(connection, 'ready'), 15_000, 'the store\'s connection to be back');
     await store.settled();
     assert.equal((await store.get(before.id))?.status, 'failed', 'the record as it ended, written when Redis came back');
     if (site.redis.status !== 'ready') await withDeadline(once(site.redis, 'ready'), 15_000, 'the site\'s connection to be back');
