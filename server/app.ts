@@ -127,10 +127,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           run: () => Promise.reject(new Error('the task runtime is off (TASK_WORKERS=0)')),
         };
     // Python and the celery workers start on the first run that asks for them.
+    let restartCelery = async (_url: string) => {};
     const celery: CeleryRunner = config.celeryWorkers > 0
       ? (() => {
           const started = createCeleryRuntime({ redisUrl, workers: config.celeryWorkers, log: log.child({ part: 'celery' }) });
           cleanups.push(() => started.close());
+          restartCelery = (url) => started.restart(url);
           return started;
         })()
       : { run: () => Promise.reject(new Error('the Celery runtime is off (CELERY_WORKERS=0)')) };
@@ -158,6 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       viewerActionBurst: config.viewerActionBurst,
       panelActionsPerSecond: config.panelActionsPerSecond,
       panelActionBurst: config.panelActionBurst,
+      presenterIdleMs: config.presenterIdleSeconds * 1000,
       log,
       redis,
     });
@@ -218,8 +221,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       reconnect: async () => {
         await reaper.stop();
         reaper = await newReaper();
-        // A restarted private Redis has a new password: BullMQ's connections must be made again.
-        if (privateRedis) await restartRuntime(currentRedisUrl());
+        // A restarted private Redis has a new password: BullMQ's connections must be made again, and Celery's
+        // workers and driver started again (not awaited: Python takes seconds, and Celery runs wait for it anyway).
+        if (privateRedis) {
+          await restartRuntime(currentRedisUrl());
+          void restartCelery(currentRedisUrl()).catch((error: unknown) => log.error('could not restart the celery runtime', { error: String(error) }));
+        }
       },
     });
     cleanups.push(() => {

@@ -43,10 +43,15 @@ export class CeleryDriver extends EventEmitter<{ message: [DriverMessage]; exit:
   private child: ChildProcess | null = null;
 
   constructor(
-    private readonly redisUrl: string,
+    private redisUrl: string,
     private readonly log: Logger,
   ) {
     super();
+  }
+
+  /** The Redis it connects to from its next start on (a restarted private Redis has a new password). */
+  useRedis(redisUrl: string): void {
+    this.redisUrl = redisUrl;
   }
 
   async start(timeoutMs: number): Promise<void> {

@@ -29,6 +29,12 @@ export type CeleryRunRequest = Omit<EvalRunRequest, 'fault'> & { fault: CeleryFa
 
 export interface CeleryRuntime {
   run(request: CeleryRunRequest): Promise<EvalRunResult>;
+  /**
+   * Redis restarted with a new password (server/redis/privateRedisKeeper.ts): the
+   * workers and the driver are started again on `redisUrl`, after the run playing
+   * (cut short: its Redis is gone) and before the next.
+   */
+  restart(redisUrl: string): Promise<void>;
   workers(): WorkerInfo[];
   close(): Promise<void>;
 }
@@ -104,6 +110,8 @@ class Runtime implements CeleryRuntime {
   private chain: Promise<unknown> = Promise.resolve();
   private counter = 0;
   private closed = false;
+  /** The driver is being started again on purpose: its exit is no failure. */
+  private restarting = false;
   private started: Promise<void> | null = null;
   private readonly workersOf: CeleryWorkers;
   private readonly driver: CeleryDriver;
@@ -131,7 +139,7 @@ class Runtime implements CeleryRuntime {
     this.driver = new CeleryDriver(options.redisUrl, log);
     this.driver.on('message', (message) => this.onDriver(message));
     this.driver.on('exit', (code) => {
-      if (!this.closed) this.log.error('celery driver exited', { code });
+      if (!this.closed && !this.restarting) this.log.error('celery driver exited', { code });
       this.current?.finish('timed-out');
     });
     this.workersOf.on('exit', (lane, pid, code, signal) => {
@@ -179,8 +187,36 @@ class Runtime implements CeleryRuntime {
     return result;
   }
 
+  restart(redisUrl: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.current?.finish('timed-out');
+    const restarted = this.chain.then(() => this.restartOn(redisUrl));
+    this.chain = restarted.catch(() => {});
+    return restarted;
+  }
+
   workers(): WorkerInfo[] {
     return this.workersOf.workers();
+  }
+
+  private async restartOn(redisUrl: string): Promise<void> {
+    this.workersOf.configure({ redisUrl });
+    this.driver.useRedis(redisUrl);
+    // Never started: the first run starts them on the new url.
+    if (!this.started || this.closed) return;
+    this.log.info('restarting the celery workers and driver on the restarted Redis', {});
+    this.restarting = true;
+    try {
+      await this.started.catch(() => {});
+      await this.driver.close();
+      this.started = Promise.all([
+        this.workersOf.restartWith({}, this.settings.startTimeoutMs),
+        this.driver.start(this.settings.startTimeoutMs),
+      ]).then(() => {});
+      await this.started;
+    } finally {
+      this.restarting = false;
+    }
   }
 
   async close(): Promise<void> {

@@ -44,13 +44,18 @@ export class CeleryWorkers extends LaneSupervisor<CeleryWorkersEvents> {
    * worker starts: stop every worker (warm shutdown) and start them with the new ones.
    */
   async restartWith(settings: Partial<CeleryWorkerSettings>, timeoutMs: number): Promise<void> {
-    this.settings = { ...this.settings, ...settings };
+    this.configure(settings);
     await Promise.all(this.slots.map((slot) => this.stopSlot(slot, 3000)));
     for (const slot of this.slots) {
       slot.previousPid = null;
       this.spawn(slot);
     }
     await this.readyWithin(timeoutMs);
+  }
+
+  /** Settings for the workers started from now on (a restarted private Redis has a new url). */
+  configure(settings: Partial<CeleryWorkerSettings>): void {
+    this.settings = { ...this.settings, ...settings };
   }
 
   protected launch(slot: Slot): ChildProcess {
