@@ -52,7 +52,9 @@ const slidesElement = revealElement?.querySelector<HTMLElement>('.slides');
 if (!revealElement || !slidesElement) throw new Error('index.html must contain .reveal > .slides');
 
 // One <section data-markdown> that reveal's Markdown plugin splits into slides on `---`
-// lines and into notes on `Note:` lines. The template is filled through the DOM, so the
+// lines, into a slide below the one before on `--` lines (a vertical slide: an extra
+// under the slide it belongs to, so the talk's own slide numbers and `/#/N` links stay),
+// and into notes on `Note:` lines. The template is filled through the DOM, so the
 // Markdown needs no escaping.
 const markdownSection = document.createElement('section');
 markdownSection.setAttribute('data-markdown', '');
@@ -61,6 +63,9 @@ template.setAttribute('data-template', '');
 template.textContent = talk.body;
 markdownSection.append(template);
 slidesElement.replaceChildren(markdownSection);
+
+/** A line of just `--` puts the next slide below the one before (reveal's default: no vertical slides). */
+const VERTICAL_SEPARATOR = '\r?\n--\r?\n';
 
 const duration = typeof talk.meta.duration === 'number' && talk.meta.duration > 0 ? talk.meta.duration : undefined;
 
@@ -83,7 +88,7 @@ const config: RevealConfig & PacingConfig = {
   // One PDF page per slide, fragments shown.
   pdfSeparateFragments: false,
   // GitHub-style line breaks: the talk writes one item per line without blank lines between.
-  markdown: { gfm: true, breaks: true },
+  markdown: { gfm: true, breaks: true, verticalSeparator: VERTICAL_SEPARATOR },
   // Notes (the speaker view) is registered once the deck is up: see below.
   plugins: [Markdown, Highlight],
   ...(duration ? { totalTime: Math.round(duration * 60), minimumTimePerSlide: 5 } : {}),

@@ -83,9 +83,12 @@ export function createPhoneLayout(): PhoneLayout {
     return deck ? (deck.getSlides() as HTMLElement[]) : [];
   }
 
-  /** reveal hides, and makes inert, every slide but the current one; on a page every slide is readable and usable. */
+  /**
+   * reveal hides, and makes inert, every slide but the current one; on a page every slide is readable
+   * and usable. The columns of slides below another (vertical stacks) too, not only the slides.
+   */
   function openAllSlides(): void {
-    for (const slide of slideElements()) {
+    for (const slide of deck?.getSlidesElement()?.querySelectorAll<HTMLElement>('section') ?? []) {
       slide.removeAttribute('hidden');
       slide.removeAttribute('aria-hidden');
       slide.removeAttribute('inert');

@@ -91,7 +91,7 @@ export class HallConsole {
   }
 
   private renderNumbers(numbers: ConsoleNumbers): void {
-    const away = numbers.awayBySlide.map((slot) => `slide ${slot.h + 1}${slot.v ? `.${slot.v + 1}` : ''}: ${slot.viewers}`).join(', ');
+    const away = numbers.awayBySlide.map((slot) => `slide ${slideName(slot)}: ${slot.viewers}`).join(', ');
     const rows = (Object.keys(PANEL_TITLES) as AudiencePanel[]).map((panel) => this.panelRow(panel, numbers));
     const reset = h('button', { className: 'hall-button hall-danger', text: 'Reset everything', attrs: { type: 'button', 'data-role': 'reset-everything' } });
     reset.addEventListener('click', async () => {
@@ -109,7 +109,7 @@ export class HallConsole {
         h('dt', { text: 'Viewers connected' }),
         h('dd', { text: `${numbers.viewers} (${numbers.sessions} ${numbers.sessions === 1 ? 'person' : 'people'})`, attrs: { 'data-role': 'viewers' } }),
         h('dt', { text: 'Following' }),
-        h('dd', { text: `${numbers.following} on slide ${numbers.state.h + 1}`, attrs: { 'data-role': 'following' } }),
+        h('dd', { text: `${numbers.following} on slide ${slideName(numbers.state)}`, attrs: { 'data-role': 'following' } }),
         h('dt', { text: 'Stepped away' }),
         h('dd', { text: away || 'nobody', attrs: { 'data-role': 'away' } }),
         h('dt', { text: 'Join at' }),
@@ -149,4 +149,9 @@ export class HallConsole {
       h('td', {}, toggle),
     );
   }
+}
+
+/** A slide as the console names it: its column, and its place below the column's first slide ("3.2"). */
+function slideName({ h, v }: { h: number; v: number }): string {
+  return `${h + 1}${v ? `.${v + 1}` : ''}`;
 }

@@ -43,9 +43,13 @@ test('every slide, the Lua panel and the speaker view work under the CSP, with n
   await loadDeck(page, `${site.url}/`);
   const slides = await page.evaluate(() => window.Reveal?.getTotalSlides() ?? 0);
   assert.ok(slides >= 15);
-  for (let h = 0; h < slides; h++) {
-    await page.evaluate((index) => window.Reveal?.slide(index), h);
-    await page.waitForFunction((index) => window.Reveal?.getIndices().h === index, h);
+  // Every slide, those below another too: by each slide's own indices.
+  for (let index = 0; index < slides; index++) {
+    await page.evaluate((i) => {
+      const { h, v } = window.Reveal!.getIndices(window.Reveal!.getSlides()[i]);
+      window.Reveal!.slide(h, v);
+    }, index);
+    await page.waitForFunction((i) => window.Reveal?.getCurrentSlide() === window.Reveal?.getSlides()[i], index);
   }
   await showSlide(page, 'The Lua Script Solution');
   const panel = '[data-panel="lua-release"]';

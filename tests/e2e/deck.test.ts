@@ -17,11 +17,12 @@ const CONFIG_FILE = fileURLToPath(new URL('../../vite.config.ts', import.meta.ur
 
 const TITLE = 'The Idempotency Challenge: When Frameworks Betray You';
 
-/** The first h1/h2 of each slide, in order. */
+/** The first h1/h2 of each slide, in order (a slide below another comes right after it). */
 const SLIDE_TITLES = [
   'The Idempotency Challenge',
   'Act 1: The Innocent Pattern',
   'The Shocking Discovery',
+  'Does Celery really do that?',
   'The Five Stages of Framework Grief',
   'The Journey to Idempotency',
   'The Lua Script Solution',
@@ -38,10 +39,11 @@ const SLIDE_TITLES = [
   'Final Wisdom',
   'Sources: Celery',
   'Sources: BullMQ and Redis',
-  'Does Celery really do that?',
 ];
 
+/** reveal's horizontal indices (`/#/5` is the Lua slide); the Celery check is below "The Shocking Discovery", at 2/1. */
 const ACT_1 = 1;
+const SHOCKING = 2;
 const LUA = 5;
 const DEFENSE = 6;
 
@@ -133,7 +135,7 @@ function litLuaLines(page: Page): Promise<string> {
   });
 }
 
-test('the deck loads with the talk title, its 15 slides, the extra beyond the talk and the 2 sources slides', async () => {
+test('the deck loads with the talk title, its 15 slides, the extras beyond the talk and the 2 sources slides', async () => {
   const { page, errors } = await openDeck('./');
   assert.equal(await page.title(), TITLE);
   const titles = await page.evaluate(() =>
@@ -175,7 +177,9 @@ test('arrow keys and Space walk through every slide, the fragment and the Lua li
 
     if (position.end) break;
     assert.ok(presses < 40, `still not at the end after ${presses} presses`);
-    await pressAndWait(page, presses % 2 === 0 ? 'ArrowRight' : 'Space');
+    // → goes to the next column and would pass a slide below this one: ↓ visits it first.
+    const below = await page.evaluate(() => window.Reveal?.availableRoutes().down === true);
+    await pressAndWait(page, below ? 'ArrowDown' : presses % 2 === 0 ? 'ArrowRight' : 'Space');
     presses++;
   }
 
@@ -209,7 +213,7 @@ test('every slide has speaker notes a presenter can use', async () => {
     assert.match(notes[index]?.text ?? '', /Panel \(right/, `notes of "${title}" say what the panel shows`);
     assert.match(notes[index]?.text ?? '', /No panel/, `notes of "${title}" say what to do without the panel`);
   }
-  const lua = notes[LUA]?.text ?? '';
+  const lua = notes[SLIDE_TITLES.indexOf('The Lua Script Solution')]?.text ?? '';
   for (const expected of ['allocate', 'double release', 'release once', '[1,1,"released"]', '[0,0,"already_in_pool"]', 'TTL']) {
     assert.ok(lua.includes(expected), `the Lua slide's notes mention ${expected}`);
   }
@@ -258,7 +262,8 @@ test('every slide fits the 960x700 canvas, with and without a rendered panel', a
       const problems: string[] = [];
       const slides = deck.getSlides();
       for (let index = 0; index < slides.length; index++) {
-        deck.slide(index);
+        const { h, v } = deck.getIndices(slides[index]);
+        deck.slide(h, v);
         await new Promise(requestAnimationFrame);
         const slide = slides[index]!;
         const name = slide.querySelector('h1, h2')?.textContent?.trim();
@@ -294,6 +299,38 @@ test('hash URLs open a slide directly and follow navigation', async () => {
   await page.goto(new URL('./#/5', baseUrl).href);
   await page.waitForFunction(() => window.Reveal?.getIndices().h === 5);
   assert.equal(await currentTitle(page), 'The Lua Script Solution');
+  assert.deepEqual(errors, []);
+});
+
+test('"Does Celery really do that?" is below "The Shocking Discovery": the down arrow shows it, → skips it, ↓ and its link reach it', async () => {
+  const { page, errors } = await openDeck(`./#/${SHOCKING}`);
+  assert.equal(await currentTitle(page), 'The Shocking Discovery');
+  // The controls' down arrow is there and visible on the night theme: the reader's hint that a slide is below.
+  const down = page.locator('.reveal .controls .navigate-down');
+  await down.waitFor({ state: 'visible' });
+  assert.equal(await down.evaluate((arrow) => arrow.classList.contains('enabled')), true);
+  const look = await down.evaluate((arrow) => {
+    const style = getComputedStyle(arrow);
+    const box = arrow.getBoundingClientRect();
+    return { opacity: Number(style.opacity), color: getComputedStyle(arrow.querySelector('.controls-arrow') ?? arrow).color, width: box.width, height: box.height };
+  });
+  assert.ok(look.opacity >= 0.9, `the down arrow is opaque (${look.opacity})`);
+  assert.ok(look.width >= 20 && look.height >= 20, `the down arrow is big enough to see (${look.width}x${look.height})`);
+  const [r = 0, g = 0, b = 0] = (look.color.match(/\d+/g) ?? []).map(Number);
+  assert.ok(Math.max(r, g, b) > 150, `the down arrow stands out from the dark background (${look.color})`);
+
+  await pressAndWait(page, 'ArrowRight');
+  assert.equal(await currentTitle(page), 'The Five Stages of Framework Grief', '→ goes on with the talk');
+  await pressAndWait(page, 'ArrowLeft');
+  await pressAndWait(page, 'ArrowDown');
+  assert.equal(await currentTitle(page), 'Does Celery really do that?');
+  await page.waitForFunction(() => location.hash === '#/does-celery');
+  assert.deepEqual(await page.evaluate(() => ({ h: window.Reveal?.getIndices().h, v: window.Reveal?.getIndices().v })), { h: SHOCKING, v: 1 });
+  assert.equal((await page.locator('.reveal .slide-number').innerText()).replace(/\s/g, ''), '4/20');
+  await pressAndWait(page, 'ArrowUp');
+  await page.locator('.reveal section.present .beyond-link a').click();
+  await page.waitForFunction(() => window.Reveal?.getIndices().v === 1);
+  assert.equal(await currentTitle(page), 'Does Celery really do that?');
   assert.deepEqual(errors, []);
 });
 

@@ -116,12 +116,31 @@ test('the presenter moves; a phone and a laptop follow within 1 s; a late joiner
   for (const latency of latencies) assert.ok(latency < FOLLOW_MS, `followed in ${latency} ms (all: ${latencies.join(', ')})`);
 
   // On the phone the slide is scrolled into view, not only made current.
-  await phone.waitForFunction((h) => Math.abs(window.Reveal!.getSlides()[h]!.getBoundingClientRect().top) <= 2, LUA, WAIT);
+  await phone.waitForFunction((h) => Math.abs(window.Reveal!.getSlide(h)!.getBoundingClientRect().top) <= 2, LUA, WAIT);
 
   const late = await openPage('phone', '/');
   await late.waitForFunction((h) => window.Reveal!.getIndices().h === h, LUA, WAIT);
   await late.locator('[data-role="hall-bar"][data-state="following"]').waitFor({ state: 'attached', ...WAIT });
   await late.context().close();
+  assert.deepEqual(errors, []);
+});
+
+test('the presenter goes down to the slide below "The Shocking Discovery": followers land on it, and so does a late joiner', async () => {
+  const latencies = await presenterMoves(() => presenter.evaluate(() => window.Reveal!.slide(2, 1)), [phone, laptop]);
+  for (const latency of latencies) assert.ok(latency < FOLLOW_MS, `followed in ${latency} ms`);
+  for (const page of [phone, laptop]) {
+    assert.deepEqual(await indices(page).then(({ h, v }) => [h, v]), [2, 1]);
+    assert.equal(await page.evaluate(() => window.Reveal!.getCurrentSlide()?.querySelector('h2')?.textContent?.trim()), 'Does Celery really do that?');
+  }
+  assert.deepEqual([site.hall.deck.state.h, site.hall.deck.state.v], [2, 1], 'the deck state carries the slide below');
+  // On the phone the slide below is scrolled into view.
+  await phone.waitForFunction(() => Math.abs(window.Reveal!.getCurrentSlide()!.getBoundingClientRect().top) <= 2, null, WAIT);
+  const late = await openPage('laptop', '/');
+  await late.waitForFunction(() => window.Reveal!.getIndices().h === 2 && window.Reveal!.getIndices().v === 1, null, WAIT);
+  await late.locator('[data-role="hall-bar"][data-state="following"]').waitFor(WAIT);
+  await late.context().close();
+  // Back up and on: the followers leave it with the presenter.
+  await presenterMoves(() => presenter.evaluate(() => window.Reveal!.slide(3)), [phone, laptop]);
   assert.deepEqual(errors, []);
 });
 
@@ -134,7 +153,8 @@ test('a follower who steps away stays there until "Back to live"; a deep link st
 
   await presenterMoves(() => presenter.evaluate(() => window.Reveal!.slide(3)), [phone]);
   assert.equal((await indices(laptop)).h, awayAt, 'the reader who stepped away is not moved');
-  await laptop.locator('[data-role="hall-bar"]', { hasText: 'Live is on slide 4' }).waitFor(WAIT);
+  // The number reveal shows on the slide (a slide below another counts): h 3 is the fifth slide.
+  await laptop.locator('[data-role="hall-bar"]', { hasText: 'Live is on slide 5' }).waitFor(WAIT);
 
   await laptop.locator('[data-role="back-to-live"]').click();
   await laptop.waitForFunction(() => window.Reveal!.getIndices().h === 3, null, WAIT);

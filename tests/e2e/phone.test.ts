@@ -159,9 +159,13 @@ test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, 
   const total = await page.evaluate(() => window.Reveal!.getTotalSlides());
   assert.ok(total >= 15);
   let panelsSeen = 0;
-  // Backwards, so that every slide is reached by a jump, as when the presenter moves the hall.
+  // Backwards, so that every slide is reached by a jump, as when the presenter moves the hall;
+  // `h` here counts every slide, those below another too (reveal's `getSlides()` order).
   for (let h = total - 1; h >= 0; h--) {
-    await page.evaluate((index) => window.Reveal!.slide(index), h);
+    await page.evaluate((index) => {
+      const { h: column, v } = window.Reveal!.getIndices(window.Reveal!.getSlides()[index]);
+      window.Reveal!.slide(column, v);
+    }, h);
     await page.waitForFunction(
       (index) => Math.abs((window.Reveal!.getSlides()[index] as HTMLElement).getBoundingClientRect().top) <= 1,
       h,
@@ -193,7 +197,7 @@ test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, 
   assert.equal(panelsSeen, 8, 'the eight live panels were measured');
   // The Lua slide's code is wider than a phone: it scrolls inside its block, and the page does not.
   const luaCode = await page.evaluate((lua) => {
-    const code = window.Reveal!.getSlides()[lua]!.querySelector<HTMLElement>('pre code')!;
+    const code = window.Reveal!.getSlide(lua)!.querySelector<HTMLElement>('pre code')!;
     return { wide: code.scrollWidth > code.clientWidth, overflowX: getComputedStyle(code).overflowX };
   }, LUA_INDEX);
   assert.deepEqual(luaCode, { wide: true, overflowX: 'auto' });
@@ -210,7 +214,7 @@ test(`/#/${LUA_INDEX} on a phone shows the Lua slide, and its notes are readable
   await page.waitForFunction(() => document.querySelectorAll('.reveal .live-panel .lp').length >= 3, null, WAIT);
   await page.waitForTimeout(500);
   const seen = await page.evaluate((lua) => {
-    const slide = window.Reveal!.getSlides()[lua] as HTMLElement;
+    const slide = window.Reveal!.getSlide(lua) as HTMLElement;
     const heading = slide.querySelector('h2')!.getBoundingClientRect();
     const notes = slide.querySelector<HTMLElement>('.reader-notes-text');
     const style = notes ? getComputedStyle(notes) : null;
@@ -235,9 +239,9 @@ test(`/#/${LUA_INDEX} on a phone shows the Lua slide, and its notes are readable
 
   // The toggle hides them, and shows them again.
   await page.locator('.present .reader-notes-toggle').click();
-  await page.waitForFunction((lua) => window.Reveal!.getSlides()[lua]!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height === 0, LUA_INDEX, WAIT);
+  await page.waitForFunction((lua) => window.Reveal!.getSlide(lua)!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height === 0, LUA_INDEX, WAIT);
   await page.locator('.present .reader-notes-toggle').click();
-  await page.waitForFunction((lua) => window.Reveal!.getSlides()[lua]!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height > 0, LUA_INDEX, WAIT);
+  await page.waitForFunction((lua) => window.Reveal!.getSlide(lua)!.querySelector<HTMLElement>('.reader-notes-text')!.getBoundingClientRect().height > 0, LUA_INDEX, WAIT);
   assert.deepEqual(errors, []);
 });
 
@@ -252,11 +256,11 @@ test('scrolling makes the slide being read the current one, and moves the hash',
   await page.waitForFunction(() => window.Reveal!.getIndices().h >= 4, null, WAIT);
   const state = await page.evaluate(() => {
     const h = window.Reveal!.getIndices().h;
-    const box = (window.Reveal!.getSlides()[h] as HTMLElement).getBoundingClientRect();
-    return { h, top: box.top, bottom: box.bottom, line: window.innerHeight * 0.3 };
+    const box = (window.Reveal!.getCurrentSlide() as HTMLElement).getBoundingClientRect();
+    return { h, hash: `#/${h}${window.Reveal!.getIndices().v ? `/${window.Reveal!.getIndices().v}` : ''}`, top: box.top, bottom: box.bottom, line: window.innerHeight * 0.3 };
   });
   assert.ok(state.top <= state.line && state.bottom > state.line, 'the current slide is the one under the reading line');
-  await page.waitForFunction((h) => location.hash === `#/${h}`, state.h, WAIT);
+  await page.waitForFunction((hash) => location.hash === hash, state.hash, WAIT);
   assert.deepEqual(errors, []);
 });
 
@@ -283,7 +287,7 @@ test('tablets and phones held sideways keep the normal, scaled deck; turning the
   assert.equal(await page.evaluate(() => window.Reveal!.getIndices().h), 6, 'the same slide after turning the phone');
   await page.setViewportSize(PHONE);
   await page.waitForFunction(() => document.documentElement.classList.contains('phone-layout'), null, WAIT);
-  await page.waitForFunction(() => Math.abs((window.Reveal!.getSlides()[6] as HTMLElement).getBoundingClientRect().top) <= 1, null, WAIT);
+  await page.waitForFunction(() => Math.abs((window.Reveal!.getSlide(6) as HTMLElement).getBoundingClientRect().top) <= 1, null, WAIT);
   assert.deepEqual(errors, []);
 });
 

@@ -52,13 +52,16 @@ export async function loadDeck(page: Page, url: string): Promise<void> {
   await page.waitForFunction(() => window.Reveal?.isReady() === true);
 }
 
-/** Goes to the slide whose heading is `title` (not by a slide number that may move). */
+/**
+ * Goes to the slide whose heading is `title` (not by a slide number that may move), by its
+ * reveal indices: a slide below another (a vertical slide) has its column's `h` and its own `v`.
+ */
 export async function showSlide(page: Page, title: string): Promise<void> {
-  const index = await page.evaluate(
-    (wanted) => (window.Reveal?.getSlides() ?? []).findIndex((slide) => slide.querySelector('h1, h2')?.textContent?.trim() === wanted),
-    title,
-  );
-  assert.ok(index >= 0, `the deck has the slide "${title}"`);
-  await page.evaluate((h) => window.Reveal?.slide(h), index);
+  const indices = await page.evaluate((wanted) => {
+    const slide = (window.Reveal?.getSlides() ?? []).find((candidate) => candidate.querySelector('h1, h2')?.textContent?.trim() === wanted);
+    return slide ? window.Reveal!.getIndices(slide) : null;
+  }, title);
+  assert.ok(indices, `the deck has the slide "${title}"`);
+  await page.evaluate(({ h, v }) => window.Reveal?.slide(h, v ?? 0), indices);
   await page.waitForFunction((wanted) => window.Reveal?.getCurrentSlide()?.querySelector('h1, h2')?.textContent?.trim() === wanted, title);
 }
