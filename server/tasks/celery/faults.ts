@@ -25,6 +25,8 @@ export interface CeleryFault {
   source: string;
   /** Sent as a chain (eval, release) with .on_error(), frozen first, as bug #6737 reports; else with apply_async(link=, link_error=). */
   frozenChain?: boolean;
+  /** What the reproduced count counts, when it is a control and not the claim's mechanism ("once", "no extra callback"). */
+  counts?: string;
 }
 
 export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
@@ -156,6 +158,7 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
   'chain-frozen-v2': {
     label: 'the same frozen chain with on_error, task protocol 2',
     frozenChain: true,
+    counts: 'link once',
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 1, linkError: 0 },
@@ -164,6 +167,7 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
   },
   'link-v1': {
     label: 'plain link and link_error, task protocol 1',
+    counts: 'link once',
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 1, linkError: 0 },
@@ -172,6 +176,7 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
   },
   'result-get': {
     label: 'the client waits with .get() (result pubsub), eval succeeds',
+    counts: 'no extra callback',
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 1, linkError: 0 },
@@ -181,6 +186,7 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
   },
   'result-get-fails': {
     label: 'the client waits with .get(), eval raises',
+    counts: 'no extra callback',
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 0, linkError: 1 },
