@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { startPrivateRedis } from '../server/redis/privateRedis.ts';
 import { loadScripts } from '../server/redis/scripts.ts';
-import { allocationKeys, executorUrls, fencedReleaseKeys, poolEntry, talkReleaseKeys } from '../server/pool/executorPool.ts';
+import { allocationKeys, executorUrls, fencedReleaseArgs, fencedReleaseKeys, poolEntry, talkReleaseKeys } from '../server/pool/executorPool.ts';
 import { poolKeys } from '../server/pool/keys.ts';
 import { replaceSection } from './markdown.ts';
 import { releaseCostChart } from './releaseCostChart.ts';
@@ -69,7 +69,7 @@ type Call = (string | number)[];
 async function measure(redis: Redis, variant: Variant, mode: Mode, size: number): Promise<Measurement> {
   const keys = poolKeys(POOL);
   const commands = redis as unknown as Record<string, ScriptCall>;
-  await commands.reset_pool!(keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, keys.availableIndex, ...executorUrls(size));
+  await commands.reset_pool!(keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, ...executorUrls(size));
   const command = { talk: 'release_executor', fenced: 'release_executor_fenced', floor: 'floor_release' }[variant];
   const batch = Math.min(size, BATCH);
   let calls = 0;
@@ -88,13 +88,13 @@ async function measure(redis: Redis, variant: Variant, mode: Mode, size: number)
     } else {
       const allocating = redis.pipeline() as unknown as Record<string, ScriptCall> & { exec(): Promise<[Error | null, unknown][]> };
       for (let i = 0; i < batch; i++) allocating.allocate_executor_fenced!(...allocationKeys(POOL), `bench-${i}`, 600_000);
-      releases = (await allocating.exec()).map(([error, reply]) => {
+      releases = (await allocating.exec()).map(([error, reply], i) => {
         if (error) throw error;
         const [entry, , token] = reply as [string, string, number];
         const executor = (JSON.parse(entry) as { url: string }).url;
         return variant === 'talk'
           ? [...talkReleaseKeys(POOL, executor), executor, poolEntry(executor)]
-          : [...fencedReleaseKeys(POOL, executor), executor, poolEntry(executor), token];
+          : [...fencedReleaseKeys(POOL, executor), ...fencedReleaseArgs(executor, { evalId: `bench-${i}`, token })];
       });
     }
 
@@ -157,7 +157,7 @@ export function summarize(rounds: Measurement[][]): Summary[] {
 
 const NAMES: Record<Variant, string> = {
   talk: "the talk's release (`release_executor.lua`)",
-  fenced: 'fenced release (`release_executor_fenced-3.lua`)',
+  fenced: 'fenced release (`release_executor_fenced-2.lua`)',
   floor: 'floor (DEL of the marker + LPUSH + RPOP)',
 };
 
@@ -197,7 +197,7 @@ export function markdownSection(summary: Summary[], machine: string, command: st
       `${f10k.throughputVsFloor.toFixed(2)}x pipelined (${goal(f10k.throughputVsFloor)}; the goal is >= 0.8x). Its server time is ${fmt(f10.serverUsPerCall)} µs at 10 and ` +
       `${fmt(f10k.serverUsPerCall)} µs at 10,000 executors (${(f10k.serverUsPerCall / f10.serverUsPerCall).toFixed(2)}x: flat), ${f10k.costVsFloor.toFixed(1)}x the floor's; ` +
       `the talk's release takes ${fmt(t10k.serverUsPerCall)} µs at 10,000 (${(t10k.serverUsPerCall / f10k.serverUsPerCall).toFixed(0)}x the fenced one). ` +
-      'The floor deletes a real busy marker, as every release does; the fenced release adds a GET of the marker and a SADD to the index (4 commands to 3).',
+      'The floor deletes a real busy marker, as every release does; the fenced release is as many commands (GET of the marker, DEL, LPUSH against the floor\'s DEL, LPUSH, RPOP) plus the compare of the marker with the caller.',
   );
   lines.push('');
   lines.push('![Release cost: server µs per call, pipelined, by pool size, log scales](release-cost.svg)');

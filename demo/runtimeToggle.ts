@@ -2,7 +2,9 @@
  * BullMQ or real Celery: a two-button switch beside a run panel's fault menu.
  * Switching fills the menu with that runtime's faults (their own mechanisms).
  * Like the fault menu, it shows the runtime of the run on screen until the
- * viewer picks one.
+ * viewer picks one, or until the hall says which one the presenter picked: the
+ * hall's panel gate (demo/hall/panelGates.ts) sends `SHOW_RUNTIME_EVENT` to the
+ * switch, which counts as picked, as the gate does with the fault menu.
  */
 import type { AnyFaultName, RuntimeName } from '../server/protocol.ts';
 import { actionButton, h } from './dom.ts';
@@ -19,6 +21,9 @@ export interface RuntimeToggle {
 }
 
 const LABELS: Record<RuntimeName, string> = { bullmq: 'BullMQ', celery: 'Celery' };
+
+/** A CustomEvent<RuntimeName> sent to the switch's element: show this runtime, as if picked. */
+export const SHOW_RUNTIME_EVENT = 'lp:show-runtime';
 
 export function runtimeToggle(
   select: HTMLSelectElement,
@@ -51,6 +56,12 @@ export function runtimeToggle(
   };
   element.dataset.runtime = current;
   for (const button of buttons) button.setAttribute('aria-pressed', String(button.dataset.runtime === current));
+  element.addEventListener(SHOW_RUNTIME_EVENT, (event) => {
+    const runtime = (event as CustomEvent<unknown>).detail;
+    if (runtime !== 'bullmq' && runtime !== 'celery') return;
+    touched = true;
+    pick(runtime);
+  });
 
   return {
     element,

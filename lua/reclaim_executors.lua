@@ -8,22 +8,19 @@
   An executor that is busy or already available is left alone, so running it
   any number of times is safe.
 
-  It reads the list itself rather than the index: the talk's release and the
-  naive one push entries without touching the index, and the list is what
-  allocation hands out. A sweep, not a per-call path: O(pool size) is fine here.
+  It reads the list itself: the list is what allocation hands out. A sweep, not
+  a per-call path: O(pool size) is fine here.
 
   Input:
     KEYS[1] available executors      (list of JSON entries {"url": ...})
     KEYS[2] pool members             (list of executor urls, in display order)
     KEYS[3] busy marker key prefix   (busy marker of url U is KEYS[3] .. U; same hash tag)
-    KEYS[4] available index          (set of the urls in KEYS[1]; kept with it)
 
   Output: the urls put back (empty when the pool was whole)
 ]]
 local availableKey = KEYS[1]
 local membersKey = KEYS[2]
 local busyKeyPrefix = KEYS[3]
-local availableIndexKey = KEYS[4]
 
 --- @include "includes/entryUrl"
 
@@ -39,7 +36,6 @@ local reclaimed = {}
 for _, url in ipairs(redis.call('lrange', membersKey, 0, -1)) do
   if not inPool[url] and redis.call('exists', busyKeyPrefix .. url) == 0 then
     redis.call('lpush', availableKey, cjson.encode({url = url}))
-    redis.call('sadd', availableIndexKey, url)
     inPool[url] = true
     table.insert(reclaimed, url)
   end

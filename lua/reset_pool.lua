@@ -9,7 +9,6 @@
     KEYS[2] pool members                  (list of executor urls, in display order)
     KEYS[3] busy marker key prefix        (busy marker of url U is KEYS[3] .. U; same hash tag)
     KEYS[4] release times key prefix      (release times of url U is KEYS[4] .. U; same hash tag)
-    KEYS[5] available index               (set of the urls in KEYS[1]; kept with it)
 
     ARGV[1..n] the new executors' urls
 
@@ -19,17 +18,15 @@ local availableKey = KEYS[1]
 local membersKey = KEYS[2]
 local busyKeyPrefix = KEYS[3]
 local releaseTimesKeyPrefix = KEYS[4]
-local availableIndexKey = KEYS[5]
 
 for _, url in ipairs(redis.call('lrange', membersKey, 0, -1)) do
   redis.call('del', busyKeyPrefix .. url, releaseTimesKeyPrefix .. url)
 end
-redis.call('del', availableKey, membersKey, availableIndexKey)
+redis.call('del', availableKey, membersKey)
 
 for _, url in ipairs(ARGV) do
   redis.call('del', busyKeyPrefix .. url, releaseTimesKeyPrefix .. url)
   redis.call('rpush', membersKey, url)
   redis.call('lpush', availableKey, cjson.encode({url = url}))
-  redis.call('sadd', availableIndexKey, url)
 end
 return #ARGV

@@ -157,6 +157,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       viewerActionBurst: config.viewerActionBurst,
       panelActionsPerSecond: config.panelActionsPerSecond,
       panelActionBurst: config.panelActionBurst,
+      presenterIdleMs: config.presenterIdleSeconds * 1000,
       log,
       redis,
     });

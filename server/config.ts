@@ -37,6 +37,11 @@ const Env = z.object({
   TRUST_PROXY: z.string().optional(),
   /** Origins whose pages may open a socket, comma-separated, besides the site's own (the Host it was reached at). */
   ALLOWED_ORIGINS: z.string().optional(),
+  /**
+   * Seconds without a presenter (no presenter window connected, no presenter action) after which
+   * no talk is live: every demo is then open to everyone, within the limits, until a presenter is back.
+   */
+  PRESENTER_IDLE_SECONDS: z.coerce.number().min(1).max(86_400).default(600),
   /** Socket handshakes the server accepts per second, all clients together (a burst of twice as many). */
   HANDSHAKES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(200),
   /** Events one socket may send per second before they are refused unread; ten times over, it is disconnected. */
@@ -58,6 +63,8 @@ export interface Config {
   viewerActionBurst: number;
   panelActionsPerSecond: number;
   panelActionBurst: number;
+  /** Without a presenter for this long, no talk is live and the demos are open to all. */
+  presenterIdleSeconds: number;
   publicUrl: string | undefined;
   taskWorkers: number;
   celeryWorkers: number;
@@ -102,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     viewerActionBurst: e.VIEWER_ACTION_BURST,
     panelActionsPerSecond: e.PANEL_ACTIONS_PER_SECOND,
     panelActionBurst: e.PANEL_ACTION_BURST,
+    presenterIdleSeconds: e.PRESENTER_IDLE_SECONDS,
     publicUrl: e.PUBLIC_URL,
     taskWorkers: e.TASK_WORKERS,
     celeryWorkers: e.CELERY_WORKERS,

@@ -12,10 +12,18 @@ export const ExecutorUrl = z.string().min(1).max(200).regex(/^[\w.:/@-]+$/, 'exe
 export const EvalId = z.string().min(1).max(100).regex(/^[\w.:-]+$/, 'evalId: letters, digits and . : - _ only');
 
 export const AllocateRequest = z.strictObject({ evalId: EvalId, pool: PoolName.optional() });
-/** The fencing token an allocation handed out: only ever grows (see lua/allocate_executor_fenced-4.lua). */
+/** The fencing token an allocation handed out: only ever grows (see lua/allocate_executor_fenced-3.lua). */
 export const FencingToken = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-/** With `token`: the fenced release (frees only its owner's executor). Without: the talk's release. */
-export const ReleaseRequest = z.strictObject({ executor: ExecutorUrl, pool: PoolName.optional(), token: FencingToken.optional() });
+/**
+ * With `evalId` and `token` (what the allocation answered): the fenced release, which
+ * frees only its owner's executor. Without both: the talk's release.
+ */
+export const ReleaseRequest = z
+  .strictObject({ executor: ExecutorUrl, pool: PoolName.optional(), evalId: EvalId.optional(), token: FencingToken.optional() })
+  .refine((request) => (request.evalId === undefined) === (request.token === undefined), {
+    message: 'the fenced release takes evalId and token together (the allocation answered both)',
+    path: ['token'],
+  });
 export const ResetRequest = z.strictObject({ size: z.number().int().min(1).max(64).optional(), pool: PoolName.optional() });
 
 export const WatchRequest = z.strictObject({ pool: PoolName.optional() });
@@ -57,7 +65,8 @@ export const ReleaseReplySchema = z.strictObject({
   /**
    * What Redis replied, as it came. The Lua release: [was_busy, added, status, now_ms, previous_release_ms].
    * The naive release (two plain commands): [DEL's count, LPUSH's new list length].
-   * The fenced release: [owned, added, status, held_token]; `wasBusy` is `owned` (the marker held this token).
+   * The fenced release: ["released"] or ["stale_release", held_token] (Redis answers the first as a bare string);
+   * `wasBusy` and `added` are 1 when it released.
    */
   reply: z.array(z.union([z.number(), z.string()])),
   /** Two releases of this executor less than the threshold apart. */
@@ -155,7 +164,7 @@ export const FaultName = z.enum([
 ]);
 export type FaultName = z.infer<typeof FaultName>;
 
-/** `fenced`: the release that takes the allocation's token (lua/release_executor_fenced-3.lua); the late-duplicate scenario plays it. */
+/** `fenced`: the release that takes the allocation's token (lua/release_executor_fenced-2.lua); the late-duplicate scenario plays it. */
 export const ReleaseKind = z.enum(['naive', 'lua', 'fenced']);
 export type ReleaseKind = z.infer<typeof ReleaseKind>;
 
@@ -511,8 +520,14 @@ export const DeckMoveRequest = z.strictObject({ h: SlideIndex, v: SlideIndex, f:
 export type DeckMoveRequest = z.infer<typeof DeckMoveRequest>;
 export const PanelOpenRequest = z.strictObject({ panel: AudiencePanel, open: z.boolean() });
 export type PanelOpenRequest = z.infer<typeof PanelOpenRequest>;
-export const PickFaultRequest = z.strictObject({ panel: AudiencePanel, fault: FaultName });
+/** A fault of the framework the panel's runs play on now (checked against it: server/hall/deckState.ts). */
+export const PickFaultRequest = z.strictObject({ panel: AudiencePanel, fault: AnyFaultName });
 export type PickFaultRequest = z.infer<typeof PickFaultRequest>;
+/** The run panels with a BullMQ/Celery switch: their runs can play on either framework. */
+export const RuntimePanel = z.enum(['innocent-pattern', 'journey']);
+export type RuntimePanel = z.infer<typeof RuntimePanel>;
+export const PickRuntimeRequest = z.strictObject({ panel: RuntimePanel, runtime: RuntimeName });
+export type PickRuntimeRequest = z.infer<typeof PickRuntimeRequest>;
 /** A viewer says whether it follows, and where it is when it does not. */
 export const FollowReport = z.strictObject({ following: z.boolean(), h: SlideIndex, v: SlideIndex });
 export type FollowReport = z.infer<typeof FollowReport>;
@@ -531,8 +546,16 @@ export interface DeckState {
   f: number;
   /** Panels the audience may fire. */
   open: AudiencePanel[];
-  /** The fault each run panel runs under, as the presenter picked it. */
-  faults: Partial<Record<AudiencePanel, FaultName>>;
+  /** The fault each run panel runs under, as the presenter picked it (a fault of the panel's framework). */
+  faults: Partial<Record<AudiencePanel, AnyFaultName>>;
+  /** The framework each switchable run panel's runs play on, as the presenter picked it (absent: BullMQ). */
+  runtimes: Partial<Record<RuntimePanel, RuntimeName>>;
+  /**
+   * A talk is live: a presenter window is connected, or a presenter acted, within
+   * PRESENTER_IDLE_SECONDS. While none is, every panel is open to everyone (within the
+   * limits) and a viewer's run plays the fault and framework the viewer picked.
+   */
+  live: boolean;
   at: number;
 }
 
@@ -568,6 +591,8 @@ export interface HallConsole {
   join: JoinInfo;
   warnings: string[];
   state: DeckState;
+  /** How long after the last presenter sign of life no talk is live (the demos open to all). */
+  presenterIdleSeconds: number;
 }
 
 export interface HallServerEvents {
@@ -584,6 +609,7 @@ export interface HallClientEvents {
   'deck:move': (request: DeckMoveRequest, ack: (result: Ack<DeckState>) => void) => void;
   'panel:open': (request: PanelOpenRequest, ack: (result: Ack<DeckState>) => void) => void;
   'panel:pick-fault': (request: PickFaultRequest, ack: (result: Ack<DeckState>) => void) => void;
+  'panel:pick-runtime': (request: PickRuntimeRequest, ack: (result: Ack<DeckState>) => void) => void;
   'pool:reset': (request: ResetRequest, ack: (result: Ack<PoolSnapshot>) => void) => void;
   'hall:reset-everything': (request: EmptyRequest, ack: (result: Ack<DeckState>) => void) => void;
   'hall:console': (request: EmptyRequest, ack: (result: Ack<HallConsole>) => void) => void;

@@ -106,6 +106,8 @@ export class HallConsole {
       h(
         'dl',
         { className: 'hall-console-numbers' },
+        h('dt', { text: 'Talk' }),
+        h('dd', { text: talkLine(numbers), attrs: { 'data-role': 'talk', 'data-live': String(numbers.state.live) } }),
         h('dt', { text: 'Viewers connected' }),
         h('dd', { text: `${numbers.viewers} (${numbers.sessions} ${numbers.sessions === 1 ? 'person' : 'people'})`, attrs: { 'data-role': 'viewers' } }),
         h('dt', { text: 'Following' }),
@@ -149,6 +151,14 @@ export class HallConsole {
       h('td', {}, toggle),
     );
   }
+}
+
+/** Whether the presenter's gating applies, and when it stops (the server's idle time). */
+function talkLine(numbers: ConsoleNumbers): string {
+  const idle = numbers.presenterIdleSeconds >= 120 ? `${Math.round(numbers.presenterIdleSeconds / 60)} min` : `${numbers.presenterIdleSeconds} s`;
+  return numbers.state.live
+    ? `Live: the hall fires only what you open (${idle} after the last presenter window closes, every demo opens to all)`
+    : 'No talk is live: every demo is open to everyone, within the limits';
 }
 
 /** A slide as the console names it: its column, and its place below the column's first slide ("3.2"). */

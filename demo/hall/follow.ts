@@ -3,7 +3,9 @@
  * (slide or fragment) to the server; every other page applies what the server
  * announces, until its reader moves on their own: then it stays where they are,
  * and "Back to live" returns it. A page opened on an explicit slide (a deep link,
- * `/#/5`) starts there, not following: the reader's link wins.
+ * `/#/5`) starts there, not following: the reader's link wins. While no talk is
+ * live (no presenter lately) there is nothing to follow: the reader reads on their
+ * own, and a follower is taken to the presenter's slide once a talk starts.
  *
  * Telling our own moves from the reader's: reveal announces both the same way,
  * so the position we applied last is remembered and an event that lands there is
@@ -71,7 +73,7 @@ export class DeckFollower {
       // drives while another one does.
       if (change === 'welcome' && !this.welcomed && !this.following) void this.link.move(positionOf(this.deck));
       else if ((change === 'welcome' && !this.welcomed) || change === 'reset' || this.link.superseded) this.applyLive();
-    } else if (this.following) {
+    } else if (this.following && this.link.live) {
       this.applyLive();
     }
     if (change === 'welcome') {
@@ -130,6 +132,7 @@ export class DeckFollower {
     const role = this.link.role;
     if (role === null) this.bar.show({ kind: 'hidden' });
     else if (role === 'presenter') this.bar.show({ kind: 'presenter', driving: !this.link.superseded });
+    else if (!this.link.live) this.bar.show({ kind: 'solo' });
     else if (this.following) this.bar.show({ kind: 'following' });
     else this.bar.show({ kind: 'away', liveSlide: liveSlideNumber(this.deck, this.link.state) });
   }

@@ -5,7 +5,7 @@
  * role the server gave this page. The role only shapes the controls: the server
  * checks it again on every action.
  */
-import type { AudiencePanel, DeckMoveRequest, DeckState, FaultName, FiringCounts, FollowReport, Role } from '../../server/protocol.ts';
+import type { AnyFaultName, AudiencePanel, DeckMoveRequest, DeckState, FiringCounts, FollowReport, Role, RuntimeName, RuntimePanel } from '../../server/protocol.ts';
 import type { Connection } from '../connection.ts';
 
 export type HallChange = 'welcome' | 'state' | 'firing' | 'superseded' | 'reset';
@@ -67,6 +67,11 @@ export class HallLink {
     return this.stateNow?.open.includes(panel) ?? false;
   }
 
+  /** Whether a talk is live (a presenter here lately); until the server answered, taken as live. */
+  get live(): boolean {
+    return this.stateNow?.live ?? true;
+  }
+
   subscribe(listener: HallListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -84,8 +89,13 @@ export class HallLink {
     return null;
   }
 
-  async pickFault(panel: AudiencePanel, fault: FaultName): Promise<void> {
+  async pickFault(panel: AudiencePanel, fault: AnyFaultName): Promise<void> {
     const result = await this.connection.request('panel:pick-fault', { panel, fault });
+    if (result.ok) this.acted(result.data);
+  }
+
+  async pickRuntime(panel: RuntimePanel, runtime: RuntimeName): Promise<void> {
+    const result = await this.connection.request('panel:pick-runtime', { panel, runtime });
     if (result.ok) this.acted(result.data);
   }
 

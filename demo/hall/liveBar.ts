@@ -1,7 +1,8 @@
 /**
  * The hall's one line of chrome, in a corner of the screen: for a follower a
- * small "live" mark, or the "Back to live" button once they stepped away; for the
- * presenter whether this window drives the hall, and the console button.
+ * small "live" mark, or the "Back to live" button once they stepped away; for a
+ * reader while no talk is live, that the demos are theirs; for the presenter
+ * whether this window drives the hall, and the console button.
  */
 import { h } from '../dom.ts';
 
@@ -9,6 +10,7 @@ export type LiveBarView =
   | { kind: 'hidden' }
   | { kind: 'following' }
   | { kind: 'away'; liveSlide: number }
+  | { kind: 'solo' }
   | { kind: 'presenter'; driving: boolean };
 
 export class LiveBar {
@@ -41,6 +43,9 @@ export class LiveBar {
         break;
       case 'away':
         this.status.textContent = `Live is on slide ${view.liveSlide}`;
+        break;
+      case 'solo':
+        this.status.textContent = 'No talk is live: the demos are yours';
         break;
       case 'presenter':
         this.status.textContent = view.driving

@@ -2,13 +2,16 @@
  * Each live panel the audience can fire gets a strip under its header: whether
  * the presenter opened it to the hall and how many people are firing it, and
  * for the presenter the open/close toggle. While a panel is closed, a follower's
- * copy of it is inert (still live, not tappable); its fault menu always shows the
- * presenter's pick, which is the one a follower's run plays (the server says so
- * too). Generic over panels: it finds a panel's frame in its placeholder, also
+ * copy of it is inert (still live, not tappable); its fault menu and its
+ * BullMQ/Celery switch always show the presenter's picks, which are the ones a
+ * follower's run plays (the server says so too). While no talk is live (no
+ * presenter lately), every panel is the reader's: open, with their own fault and
+ * framework. Generic over panels: it finds a panel's frame in its placeholder, also
  * when the panel is rendered later (panels load when their slide is near).
  */
-import type { AudiencePanel, FaultName } from '../../server/protocol.ts';
+import type { AnyFaultName, AudiencePanel, RuntimeName, RuntimePanel } from '../../server/protocol.ts';
 import { h } from '../dom.ts';
+import { SHOW_RUNTIME_EVENT } from '../runtimeToggle.ts';
 import type { HallLink } from './hallLink.ts';
 
 /**
@@ -22,6 +25,16 @@ void allListed;
 
 function audiencePanel(name: string | undefined): AudiencePanel | null {
   return (AUDIENCE_PANELS as readonly string[]).includes(name ?? '') ? (name as AudiencePanel) : null;
+}
+
+/** The panels with a BullMQ/Celery switch, as the server's schema lists them (checked as above). */
+const RUNTIME_PANELS = ['innocent-pattern', 'journey'] as const satisfies readonly RuntimePanel[];
+type MissingRuntimePanel = Exclude<RuntimePanel, (typeof RUNTIME_PANELS)[number]>;
+const allRuntimePanelsListed: MissingRuntimePanel extends never ? true : false = true;
+void allRuntimePanelsListed;
+
+function runtimePanel(panel: AudiencePanel): RuntimePanel | null {
+  return (RUNTIME_PANELS as readonly string[]).includes(panel) ? (panel as RuntimePanel) : null;
 }
 
 interface Gate {
@@ -41,7 +54,15 @@ export class PanelGates {
     const select = event.target;
     if (!(select instanceof HTMLSelectElement) || select.dataset.role !== 'fault' || !this.link.isPresenter) return;
     const gate = this.gates.find((candidate) => candidate.placeholder.contains(select));
-    if (gate) void this.link.pickFault(gate.panel, select.value as FaultName);
+    if (gate) void this.link.pickFault(gate.panel, select.value as AnyFaultName);
+  };
+  /** The presenter's BullMQ/Celery switch picks for the hall (the switch itself has already switched). */
+  private readonly onRuntimePicked = (event: Event) => {
+    const button = event.target instanceof Element ? event.target.closest<HTMLElement>('[data-role="runtime"] [data-runtime]') : null;
+    if (!button || !this.link.isPresenter) return;
+    const gate = this.gates.find((candidate) => candidate.placeholder.contains(button));
+    const panel = gate ? runtimePanel(gate.panel) : null;
+    if (panel) void this.link.pickRuntime(panel, button.dataset.runtime as RuntimeName);
   };
 
   constructor(
@@ -58,6 +79,7 @@ export class PanelGates {
     for (const gate of this.gates) {
       this.observer.observe(gate.placeholder, { childList: true });
       gate.placeholder.addEventListener('change', this.onFaultPicked);
+      gate.placeholder.addEventListener('click', this.onRuntimePicked);
     }
     this.unsubscribe = this.link.subscribe(() => this.renderAll());
     this.renderAll();
@@ -72,6 +94,7 @@ export class PanelGates {
     this.unsubscribe?.();
     for (const gate of this.gates) {
       gate.placeholder.removeEventListener('change', this.onFaultPicked);
+      gate.placeholder.removeEventListener('click', this.onRuntimePicked);
       gate.strip.remove();
       const body = gate.strip.parentElement?.querySelector<HTMLElement>('.lp-body');
       if (body) body.inert = false;
@@ -108,35 +131,62 @@ export class PanelGates {
     }
     if (!gate.strip.isConnected) frame.querySelector('.lp-header')?.after(gate.strip);
 
-    const open = this.link.isOpen(gate.panel);
+    const opened = this.link.isOpen(gate.panel);
+    const live = this.link.live;
     const presenter = role === 'presenter';
+    // With no talk live the server lets everyone fire every panel: the reader's own picks count.
+    const open = opened || !live;
     const firing = this.link.firing[gate.panel] ?? 0;
     gate.strip.dataset.open = String(open);
+    gate.strip.dataset.live = String(live);
     gate.placeholder.dataset.audience = open ? 'open' : 'closed';
     const firingText = firing > 0 ? ` · ${firing} ${firing === 1 ? 'person' : 'people'} firing` : '';
     gate.status.textContent = presenter
-      ? `${open ? 'Open to the hall' : 'Closed to the hall'}${firingText}`
-      : open
-        ? `Open: your taps go to the real Redis${firingText}`
-        : 'Closed: the presenter opens this demo when its slide comes';
+      ? `${!live ? 'No talk live: open to everyone' : opened ? 'Open to the hall' : 'Closed to the hall'}${firingText}`
+      : !live
+        ? `No talk is live: the demos are yours${firingText}`
+        : open
+          ? `Open: your taps go to the real Redis${firingText}`
+          : 'Closed: the presenter opens this demo when its slide comes';
     gate.toggle.hidden = !presenter;
-    gate.toggle.textContent = open ? 'Close for the hall' : 'Open to the hall';
-    gate.toggle.setAttribute('aria-pressed', String(open));
+    gate.toggle.textContent = opened ? 'Close for the hall' : 'Open to the hall';
+    gate.toggle.setAttribute('aria-pressed', String(opened));
 
     const body = frame.querySelector<HTMLElement>('.lp-body');
     if (body) body.inert = !presenter && !open;
-    this.showFault(gate, frame, presenter);
+    // A follower in a live talk runs the presenter's picks; a presenter, or a reader alone, picks.
+    const picksOwn = presenter || !live;
+    this.showRuntime(gate, frame, presenter, picksOwn);
+    this.showFault(gate, frame, picksOwn);
+  }
+
+  /**
+   * The BullMQ/Celery switch shows the presenter's pick (in every presenter window too);
+   * a follower can read it but not change it. First, since switching refills the fault menu.
+   */
+  private showRuntime(gate: Gate, frame: HTMLElement, presenter: boolean, picksOwn: boolean): void {
+    const panel = runtimePanel(gate.panel);
+    const toggle = frame.querySelector<HTMLElement>('[data-role="runtime"]');
+    if (!panel || !toggle || !this.link.state) return;
+    if (!picksOwn || presenter) {
+      // Every time, not only when it differs: the switch then counts as picked and stops following the run on screen.
+      toggle.dispatchEvent(new CustomEvent(SHOW_RUNTIME_EVENT, { detail: this.link.state.runtimes[panel] ?? 'bullmq' }));
+    }
+    for (const button of toggle.querySelectorAll<HTMLButtonElement>('[data-runtime]')) {
+      button.disabled = !picksOwn;
+      if (!picksOwn) button.title = 'The presenter picks the framework';
+    }
   }
 
   /** The fault menu shows the presenter's pick; a follower can read it but not change it. */
-  private showFault(gate: Gate, frame: HTMLElement, presenter: boolean): void {
+  private showFault(gate: Gate, frame: HTMLElement, picksOwn: boolean): void {
     const select = frame.querySelector<HTMLSelectElement>('select[data-role="fault"]');
     const fault = this.link.state?.faults[gate.panel];
-    if (!select || !fault) return;
+    select?.toggleAttribute('disabled', !picksOwn);
+    if (!select || !fault || (picksOwn && this.link.role !== 'presenter')) return;
     if ([...select.options].some((option) => option.value === fault)) select.value = fault;
     // Marked as chosen, so the panel's "follow the run on screen" leaves it alone.
     select.dataset.touched = 'true';
-    select.disabled = !presenter;
-    select.title = presenter ? 'Fault for this panel (the hall runs this one too)' : 'The presenter picks the fault';
+    select.title = picksOwn ? 'Fault for this panel (the hall runs this one too)' : 'The presenter picks the fault';
   }
 }

@@ -35,7 +35,7 @@ export class LateDuplicatePanel extends RunPanel {
     this.talkButton.dataset.role = 'run-lua';
     this.talkButton.title = "Play it with the talk's release, lua/release_executor.lua (run:start late-duplicate, release lua)";
     this.fencedButton.dataset.role = 'run-fenced';
-    this.fencedButton.title = 'Play it with the fenced release, lua/release_executor_fenced-3.lua (run:start late-duplicate, release fenced)';
+    this.fencedButton.title = 'Play it with the fenced release, lua/release_executor_fenced-2.lua (run:start late-duplicate, release fenced)';
   }
 
   /** Replayed where no server answers: the recorded run with the talk's release (the fenced one plays live only). */

@@ -4,17 +4,7 @@ local function busyMarker(evalId, token)
   return evalId .. '@' .. token
 end
 
--- The token a marker holds, as a string ("" for a marker without one).
+-- The token a marker holds, as a number (0 for a marker without one).
 local function markerToken(marker)
-  return string.match(marker, '@(%d+)$') or ''
-end
-
--- Whether a marker (or false, when there is none) holds `token` (a string of digits):
--- a suffix compare, no pattern, since it runs on every release.
-local function markerHolds(marker, token)
-  if not marker then
-    return false
-  end
-  local suffix = '@' .. token
-  return string.sub(marker, -#suffix) == suffix
+  return tonumber(string.match(marker, '@(%d+)$')) or 0
 end

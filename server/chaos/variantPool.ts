@@ -1,6 +1,6 @@
 /**
  * One release variant's pool in a chaos round, and the life of one eval on it:
- * allocate (lua/allocate_executor_fenced-4.lua), work for as long as the tap was
+ * allocate (lua/allocate_executor_fenced-3.lua), work for as long as the tap was
  * held, then the cleanup, delivered at least once: once, twice back to back, or a
  * second time late, after the executor was handed to the next eval. Every
  * operation goes through the history recorder (server/checker/recorder.ts): the

@@ -88,15 +88,25 @@ function markerOwner(marker: string): { owner: string; token: number | null } {
   return match ? { owner: match[1]!, token: Number(match[2]) } : { owner: marker, token: null };
 }
 
-/** What a release's reply says it did: deleted the marker, pushed the entry. */
-function releaseEffect(op: OperationOf<'release'>): { deleted: boolean; pushed: boolean; listLength: number | null } | null {
+/**
+ * What a release's reply says it did: deleted the marker, pushed the entry; and
+ * for a refused fenced release, the token the marker held (0: none).
+ */
+function releaseEffect(op: OperationOf<'release'>): { deleted: boolean; pushed: boolean; listLength: number | null; held: number | null } | null {
   const [a, b] = op.reply;
   if (op.variant === 'naive') {
     if (typeof a !== 'number' || typeof b !== 'number') return null;
-    return { deleted: a === 1, pushed: true, listLength: b };
+    return { deleted: a === 1, pushed: true, listLength: b, held: null };
   }
+  if (op.variant === 'fenced') {
+    // Its status alone, and the held token when it refuses.
+    if (a === 'released' && op.reply.length === 1) return { deleted: true, pushed: true, listLength: null, held: null };
+    if (a === 'stale_release' && typeof b === 'number') return { deleted: false, pushed: false, listLength: null, held: b };
+    return null;
+  }
+  // The talk's release: [was_busy, added, status, now_ms, previous_release_ms].
   if (typeof a !== 'number' || typeof b !== 'number') return null;
-  return { deleted: a === 1, pushed: b === 1, listLength: null };
+  return { deleted: a === 1, pushed: b === 1, listLength: null, held: null };
 }
 
 export function checkHistory(history: PoolHistory): CheckResult {
@@ -214,7 +224,7 @@ export function checkHistory(history: PoolHistory): CheckResult {
         }
         if (!effect.deleted && m.marker && op.variant !== 'fenced') lapse(op.executor);
         if (!effect.deleted && m.marker && op.variant === 'fenced') {
-          const held = op.reply[3];
+          const held = effect.held;
           if (held === 0) lapse(op.executor);
           else if (typeof held === 'number' && m.marker.token !== held) {
             violate(op, 'unexplained', op.executor, `${describe(op)} says token ${held} holds ${op.executor}; the model says ${m.marker.token}`);

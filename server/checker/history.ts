@@ -19,7 +19,7 @@
  *         "reply": ["{\"url\":\"executor-1\"}", "", 7] },
  *       { "seq": 2, "at": ..., "op": "callback", "evalId": "e-1", "callback": "link", "executor": "executor-1" },
  *       { "seq": 3, "at": ..., "op": "release", "evalId": "e-1", "callback": "link", "executor": "executor-1",
- *         "variant": "fenced", "token": 7, "reply": [1, 1, "released", 7] },
+ *         "variant": "fenced", "token": 7, "reply": ["released"] },
  *       { "seq": 9, "at": ..., "op": "crash", "evalId": "e-4", "executor": "executor-2", "markerTtlMs": 150 },
  *       { "seq": 12, "at": ..., "op": "expiry", "executor": "executor-2" },
  *       { "seq": 13, "at": ..., "op": "reclaim", "via": "expiry", "reply": ["executor-2"] },
@@ -44,7 +44,7 @@ const AllocateOp = z.strictObject({
  * A release, with its reply as Redis gave it:
  *  - lua (the talk's script): [was_busy, added, status, now_ms, previous_release_ms]
  *  - naive (DEL + LPUSH): [DEL's count, the list's length after LPUSH]
- *  - fenced: [owned, added, status, held_token]
+ *  - fenced: ["released"] or ["stale_release", held_token] (lua/release_executor_fenced-2.lua)
  */
 const ReleaseOp = z.strictObject({
   seq: Seq, at: At, op: z.literal('release'), evalId: Name, executor: Name, callback: Name,

@@ -6,7 +6,7 @@
  * connection sent them. Uses the very scripts and keys the server uses.
  */
 import type { Redis } from 'ioredis';
-import { allocationKeys, executorUrls, fencedReleaseKeys, poolEntry, talkReleaseKeys, type ReleaseVariant } from '../pool/executorPool.ts';
+import { allocationKeys, executorUrls, fencedReleaseArgs, fencedReleaseKeys, fencedReply, poolEntry, talkReleaseKeys, type ReleaseVariant } from '../pool/executorPool.ts';
 import { poolKeyPrefix, poolKeys } from '../pool/keys.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import { HISTORY_FORMAT, HISTORY_FORMAT_VERSION, type HistoryOperation, type OperationOf, type PoolHistory } from './history.ts';
@@ -38,7 +38,7 @@ export class PoolHistoryRecorder {
     const recorder = new PoolHistoryRecorder(redis, pool, release, urls);
     const keys = poolKeys(pool);
     const commands = recorder.commands(redis);
-    await commands.reset_pool!(keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, keys.availableIndex, ...urls);
+    await commands.reset_pool!(keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, ...urls);
     await redis.del(recorder.seqKey);
     return recorder;
   }
@@ -77,10 +77,15 @@ export class PoolHistoryRecorder {
         tx.release_executor!(...talkReleaseKeys(this.pool, executor), executor, poolEntry(executor));
       } else {
         if (token === null) throw new Error('the fenced release needs the token');
-        tx.release_executor_fenced!(...fencedReleaseKeys(this.pool, executor), executor, poolEntry(executor), token);
+        tx.release_executor_fenced!(...fencedReleaseKeys(this.pool, executor), ...fencedReleaseArgs(executor, { evalId, token }));
       }
     });
-    const raw = variant === 'naive' ? [reply.values[0] as number, reply.values[1] as number] : (reply.value as (number | string)[]);
+    const raw =
+      variant === 'naive'
+        ? [reply.values[0] as number, reply.values[1] as number]
+        : variant === 'fenced'
+          ? fencedReply(reply.value).reply
+          : (reply.value as (number | string)[]);
     return this.add({ op: 'release', evalId, callback, executor, variant, token, reply: raw }, reply);
   }
 
@@ -109,7 +114,7 @@ export class PoolHistoryRecorder {
   /** Runs the reaper's script once; a sweep that put nothing back is left out of the history unless `keepEmpty`. */
   async reclaim(via: 'expiry' | 'sweep', options: { keepEmpty?: boolean } = {}): Promise<OperationOf<'reclaim'> | null> {
     const keys = poolKeys(this.pool);
-    const reply = await this.transact(this.redis, (tx) => tx.reclaim_executors!(keys.available, keys.members, keys.busyPrefix, keys.availableIndex));
+    const reply = await this.transact(this.redis, (tx) => tx.reclaim_executors!(keys.available, keys.members, keys.busyPrefix));
     const executors = reply.value as string[];
     if (executors.length === 0 && !options.keepEmpty) return null;
     return this.add({ op: 'reclaim', via, reply: executors }, reply);

@@ -2,7 +2,7 @@
  * Which panel a viewer's action belongs to: the presenter opens panels, not
  * endpoints, so every action the audience may fire names the panel that fires it.
  */
-import type { AudiencePanel, FaultName, ScenarioName } from '../protocol.ts';
+import { RuntimePanel, type AnyFaultName, type AudiencePanel, type CeleryFaultName, type FaultName, type RuntimeName, type ScenarioName } from '../protocol.ts';
 
 const PANEL_OF_SCENARIO: Readonly<Record<ScenarioName, AudiencePanel>> = {
   'innocent-pattern': 'innocent-pattern',
@@ -30,3 +30,18 @@ export const DEFAULT_FAULTS: Partial<Record<AudiencePanel, FaultName>> = {
   'innocent-pattern': 'result-unstorable',
   journey: 'worker-killed',
 };
+
+/** The first fault of each switchable panel's Celery menu: where a switch to Celery lands. */
+const DEFAULT_CELERY_FAULTS: Record<RuntimePanel, CeleryFaultName> = {
+  'innocent-pattern': 'result-unstorable',
+  journey: 'worker-killed',
+};
+
+export function isRuntimePanel(panel: AudiencePanel): panel is RuntimePanel {
+  return (RuntimePanel.options as readonly string[]).includes(panel);
+}
+
+/** The fault a panel's menu opens on for a framework. */
+export function defaultFault(panel: RuntimePanel, runtime: RuntimeName): AnyFaultName {
+  return runtime === 'celery' ? DEFAULT_CELERY_FAULTS[panel] : DEFAULT_FAULTS[panel]!;
+}

@@ -1,7 +1,7 @@
 /**
  * The deck as the hall sees it: where the presenter is, which panels are open
- * to the audience and under which fault the run panels play, with a version that
- * grows by one per change. Followers, late joiners and reconnecting phones all
+ * to the audience, under which fault and on which framework the run panels play,
+ * and whether a talk is live at all, with a version that grows by one per change. Followers, late joiners and reconnecting phones all
  * read this one object; each change is announced once (`changed`).
  *
  * With a store (deckStore.ts) the state lives in Redis, shared by every server
@@ -10,8 +10,9 @@
  * a change made on another instance arrives from the store and is adopted.
  */
 import { EventEmitter } from 'node:events';
-import type { AudiencePanel, DeckMoveRequest, DeckState, FaultName } from '../protocol.ts';
-import { DEFAULT_FAULTS } from './audiencePanels.ts';
+import { CeleryFaultName, FaultName, type AnyFaultName, type AudiencePanel, type DeckMoveRequest, type DeckState, type RuntimeName, type RuntimePanel } from '../protocol.ts';
+import { ClientError } from '../errors.ts';
+import { DEFAULT_FAULTS, defaultFault, isRuntimePanel } from './audiencePanels.ts';
 import type { DeckStore } from './deckStore.ts';
 
 export class HallDeck extends EventEmitter<{ changed: [state: DeckState] }> {
@@ -33,8 +34,18 @@ export class HallDeck extends EventEmitter<{ changed: [state: DeckState] }> {
     return this.current.open.includes(panel);
   }
 
-  faultOf(panel: AudiencePanel): FaultName | undefined {
+  /** Whether a viewer may fire the panel: the presenter opened it, or no talk is live. */
+  isOpenToAudience(panel: AudiencePanel): boolean {
+    return !this.current.live || this.isOpen(panel);
+  }
+
+  faultOf(panel: AudiencePanel): AnyFaultName | undefined {
     return this.current.faults[panel];
+  }
+
+  /** The framework a panel's runs play on: the presenter's pick on a switchable panel, else BullMQ. */
+  runtimeOf(panel: AudiencePanel): RuntimeName {
+    return (isRuntimePanel(panel) ? this.current.runtimes[panel] : undefined) ?? 'bullmq';
   }
 
   move(position: DeckMoveRequest): DeckState {
@@ -49,14 +60,37 @@ export class HallDeck extends EventEmitter<{ changed: [state: DeckState] }> {
     return this.change({ open: open ? [...others, panel] : others });
   }
 
-  pickFault(panel: AudiencePanel, fault: FaultName): DeckState {
+  /** A fault of the framework the panel plays on now; another framework's fault is `bad_request`, nothing changes. */
+  pickFault(panel: AudiencePanel, fault: AnyFaultName): DeckState {
+    const runtime = this.runtimeOf(panel);
+    if (!(runtime === 'celery' ? CeleryFaultName : FaultName).safeParse(fault).success) {
+      throw new ClientError('bad_request', `fault "${fault}" is not a fault of ${runtime === 'celery' ? 'Celery' : 'BullMQ'}, which this panel runs on`);
+    }
     if (this.current.faults[panel] === fault) return this.current;
     return this.change({ faults: { ...this.current.faults, [panel]: fault } });
   }
 
-  /** Between rehearsals: first slide, every panel closed, the default faults. The version keeps growing. */
+  /** Switches a panel's runs to a framework, with that framework's first fault (its menu's), in one change. */
+  pickRuntime(panel: RuntimePanel, runtime: RuntimeName): DeckState {
+    if (this.runtimeOf(panel) === runtime) return this.current;
+    return this.change({
+      runtimes: { ...this.current.runtimes, [panel]: runtime },
+      faults: { ...this.current.faults, [panel]: defaultFault(panel, runtime) },
+    });
+  }
+
+  /** A talk starts (a presenter is here) or ends (none for a while): see talkPresence.ts. */
+  setLive(live: boolean): DeckState {
+    if (this.current.live === live) return this.current;
+    return this.change({ live });
+  }
+
+  /**
+   * Between rehearsals: first slide, every panel closed, the default faults on BullMQ. The version
+   * keeps growing; whether a talk is live is not the deck's to reset (a presenter is here, or not).
+   */
   reset(): DeckState {
-    return this.change({ ...initialState(this.current.version), version: this.current.version });
+    return this.change({ ...initialState(this.current.version), version: this.current.version, live: this.current.live });
   }
 
   private change(patch: Partial<DeckState>): DeckState {
@@ -79,9 +113,13 @@ export class HallDeck extends EventEmitter<{ changed: [state: DeckState] }> {
 }
 
 function sameDeck(a: DeckState, b: DeckState): boolean {
-  return a.h === b.h && a.v === b.v && a.f === b.f && a.at === b.at && JSON.stringify(a.open) === JSON.stringify(b.open) && JSON.stringify(a.faults) === JSON.stringify(b.faults);
+  return (
+    a.h === b.h && a.v === b.v && a.f === b.f && a.at === b.at && a.live === b.live &&
+    JSON.stringify(a.open) === JSON.stringify(b.open) && JSON.stringify(a.faults) === JSON.stringify(b.faults) && JSON.stringify(a.runtimes) === JSON.stringify(b.runtimes)
+  );
 }
 
+/** A new hall: no talk live until a presenter shows up. */
 function initialState(version: number): DeckState {
-  return { version, h: 0, v: 0, f: -1, open: [], faults: { ...DEFAULT_FAULTS }, at: Date.now() };
+  return { version, h: 0, v: 0, f: -1, open: [], faults: { ...DEFAULT_FAULTS }, runtimes: {}, live: false, at: Date.now() };
 }

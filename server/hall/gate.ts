@@ -1,6 +1,7 @@
 /**
  * The one check every action passes, over HTTP and sockets alike: presenter
- * actions need the presenter's session; audience actions need their panel open,
+ * actions need the presenter's session (and tell the hall a presenter is here);
+ * audience actions need their panel open (or no talk live),
  * a token from the viewer session's bucket (shared by all its sockets and its
  * HTTP calls) and one from the panel's overall budget, which keeps the stage view
  * readable however big the hall. The presenter's own actions always go through.
@@ -19,6 +20,8 @@ export interface GateOptions {
   activity: Activity;
   viewerLimiter: Budget;
   panelBudget: Budget;
+  /** A presenter acted: the talk is live (talkPresence.ts). */
+  presenterActed(): void;
 }
 
 export class Gate {
@@ -38,12 +41,15 @@ export class Gate {
 
   requirePresenter(viewer: Viewer): void {
     if (!this.isPresenter(viewer)) throw new ClientError('forbidden', 'only the presenter can do that');
+    this.options.presenterActed();
   }
 
   /** Lets an audience action on `panel` through, or throws `forbidden` / `rate_limited`. */
   async audience(viewer: Viewer, panel: AudiencePanel): Promise<void> {
-    if (!this.isPresenter(viewer)) {
-      if (!this.options.deck.isOpen(panel)) {
+    if (this.isPresenter(viewer)) {
+      this.options.presenterActed();
+    } else {
+      if (!this.options.deck.isOpenToAudience(panel)) {
         throw new ClientError('forbidden', 'this demo is closed: the presenter opens it when its slide comes');
       }
       if (!(await this.options.viewerLimiter.take(viewer.limitKey))) {
@@ -60,9 +66,9 @@ export class Gate {
    * An audience action that its own feature opens and paces (a chaos round's taps):
    * only the viewer session's bucket, shared with every other action of that session.
    */
-  viewerBudget(viewer: Viewer): void {
+  async viewerBudget(viewer: Viewer): Promise<void> {
     if (this.isPresenter(viewer)) return;
-    if (!this.options.viewerLimiter.take(viewer.limitKey)) {
+    if (!(await this.options.viewerLimiter.take(viewer.limitKey))) {
       throw new ClientError('rate_limited', 'slow down: wait a second, then tap again');
     }
   }

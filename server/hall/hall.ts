@@ -13,6 +13,7 @@ import { Activity } from './activity.ts';
 import { HallDeck } from './deckState.ts';
 import { Gate } from './gate.ts';
 import { joinInfo, joinQrSvg } from './join.ts';
+import { TalkPresence } from './talkPresence.ts';
 
 export interface HallOptions {
   presenterSecret: string;
@@ -21,6 +22,8 @@ export interface HallOptions {
   viewerActionBurst: number;
   panelActionsPerSecond: number;
   panelActionBurst: number;
+  /** Without a presenter for this long, no talk is live and every demo is open to all. */
+  presenterIdleMs: number;
   log: Logger;
   /** Given: the rate limits live in this Redis, shared by every server instance using it. */
   redis?: Redis;
@@ -31,13 +34,17 @@ export class Hall {
   readonly deck = new HallDeck();
   readonly activity = new Activity();
   readonly gate: Gate;
+  /** Whether a talk is live (a presenter here lately), kept in the deck state. */
+  readonly presence: TalkPresence;
   private joinNow: JoinInfo = { url: '', loopback: true };
   private qr: Promise<string> | null = null;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: HallOptions) {
     this.sessions = new Sessions(options.presenterSecret);
+    this.presence = new TalkPresence({ deck: this.deck, idleMs: options.presenterIdleMs, log: options.log, ...(options.redis ? { redis: options.redis } : {}) });
     this.gate = new Gate({
+      presenterActed: () => this.presence.seen(),
       sessions: this.sessions,
       deck: this.deck,
       activity: this.activity,
@@ -84,5 +91,6 @@ export class Hall {
 
   destroy(): void {
     clearInterval(this.sweeper);
+    this.presence.destroy();
   }
 }

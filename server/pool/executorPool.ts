@@ -59,16 +59,44 @@ function entryUrl(entry: string): string {
   }
 }
 
-/** The keys of lua/allocate_executor_fenced-4.lua for `pool`. */
+/** The keys of lua/allocate_executor_fenced-3.lua for `pool`. */
 export function allocationKeys(pool: string): string[] {
   const keys = poolKeys(pool);
-  return [keys.available, keys.availableIndex, keys.tokenCounter, keys.busyPrefix];
+  return [keys.available, keys.tokenCounter, keys.busyPrefix];
 }
 
-/** The keys of lua/release_executor_fenced-3.lua for one executor of `pool`. */
+/** The keys of lua/release_executor_fenced-2.lua for one executor of `pool`. */
 export function fencedReleaseKeys(pool: string, executor: string): string[] {
   const keys = poolKeys(pool);
-  return [keys.busyPrefix + executor, keys.available, keys.availableIndex];
+  return [keys.busyPrefix + executor, keys.available];
+}
+
+/** The arguments of lua/release_executor_fenced-2.lua: the entry to push, and the owner as its marker names it. */
+export function fencedReleaseArgs(executor: string, owner: FencedOwner): string[] {
+  return [poolEntry(executor), busyMarker(owner)];
+}
+
+/** Who releases with the fenced release: the eval and the token its allocation handed out. */
+export interface FencedOwner {
+  evalId: string;
+  token: number;
+}
+
+/** The busy marker an allocation writes for `owner` (lua/includes/busyMarker.lua). */
+export function busyMarker(owner: FencedOwner): string {
+  return `${owner.evalId}@${owner.token}`;
+}
+
+/**
+ * The fenced release's reply as Redis sent it ("released", or ["stale_release",
+ * held_token]) in the array form every release reply takes here. Anything else
+ * is a script this server does not know: an error, not a guess.
+ */
+export function fencedReply(raw: unknown): { status: 'released' | 'stale_release'; reply: (string | number)[] } {
+  // As Redis sent it (a bare string), or as a history stored it (in an array).
+  if (raw === 'released' || (Array.isArray(raw) && raw.length === 1 && raw[0] === 'released')) return { status: 'released', reply: ['released'] };
+  if (Array.isArray(raw) && raw[0] === 'stale_release' && typeof raw[1] === 'number') return { status: 'stale_release', reply: ['stale_release', raw[1]] };
+  throw new Error(`unexpected reply from release_executor_fenced: ${JSON.stringify(raw)}`);
 }
 
 /** The keys of lua/release_executor.lua (the talk's) for one executor of `pool`. */
@@ -162,28 +190,15 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * The fenced release: frees `executor` only while its busy marker holds `token`
-   * (the one its allocation handed out); otherwise `stale_release`, nothing changed.
-   * O(1) in pool size, and it writes nothing unless the token matches, so it needs
-   * no membership check first.
+   * The fenced release: frees `executor` only while its busy marker names `owner`
+   * (the eval and the token its allocation handed out); otherwise `stale_release`,
+   * nothing changed. O(1) in pool size, and it writes nothing unless the owner
+   * matches, so it needs no membership check first.
    */
-  async releaseFenced(pool: string, executor: string, token: number): Promise<ReleaseReply> {
-    const raw = (await this.runScript('release_executor_fenced', fencedReleaseKeys(pool, executor), [executor, poolEntry(executor), token])) as [
-      number,
-      number,
-      ReleaseStatus,
-      number,
-    ];
-    const [owned, added, status] = raw;
-    const reply: ReleaseReply = {
-      executor,
-      wasBusy: owned === 1 ? 1 : 0,
-      added: added === 1 ? 1 : 0,
-      status,
-      reply: raw,
-      doubleRelease: false,
-      sinceLastReleaseMs: null,
-    };
+  async releaseFenced(pool: string, executor: string, owner: FencedOwner): Promise<ReleaseReply> {
+    const { status, reply: raw } = fencedReply(await this.runScript('release_executor_fenced', fencedReleaseKeys(pool, executor), fencedReleaseArgs(executor, owner)));
+    const released = status === 'released' ? 1 : 0;
+    const reply: ReleaseReply = { executor, wasBusy: released, added: released, status, reply: raw, doubleRelease: false, sinceLastReleaseMs: null };
     this.observeRelease(pool, reply, 'fenced');
     return reply;
   }
@@ -204,7 +219,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
   /** Puts back every executor that is neither busy nor available (see lua/reclaim_executors.lua). */
   async reclaim(pool: string, via: 'expiry' | 'sweep'): Promise<string[]> {
     const keys = poolKeys(pool);
-    const executors = (await this.runScript('reclaim_executors', [keys.available, keys.members, keys.busyPrefix, keys.availableIndex], [])) as string[];
+    const executors = (await this.runScript('reclaim_executors', [keys.available, keys.members, keys.busyPrefix], [])) as string[];
     if (executors.length > 0) {
       this.log.info('Executors reclaimed after their busy marker expired', { pool, executors, via });
       this.emit('reclaimed', pool, executors, via);
@@ -244,7 +259,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     const keys = poolKeys(pool);
     const count = (await this.runScript(
       'reset_pool',
-      [keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, keys.availableIndex],
+      [keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix],
       executorUrls(size),
     )) as number;
     this.emit('changed', pool);

@@ -9,8 +9,6 @@ export const KEY_NAMESPACE = 'idem';
 export interface PoolKeys {
   /** List of JSON entries {"url": ...}: the executors ready to be handed out. */
   available: string;
-  /** Set of the urls in `available`: O(1) membership for the scripts that keep it (see lua/allocate_executor_fenced-4.lua). */
-  availableIndex: string;
   /** List of urls: every executor of the pool, in display order. */
   members: string;
   /** Prefix of a busy marker; the marker of url U is `busyPrefix + U`. */
@@ -30,7 +28,6 @@ export function poolKeys(pool: string): PoolKeys {
   const base = poolKeyPrefix(pool);
   return {
     available: `${base}available`,
-    availableIndex: `${base}available-index`,
     members: `${base}members`,
     busyPrefix: `${base}busy:`,
     releaseTimesPrefix: `${base}released-at:`,

@@ -60,9 +60,9 @@ export class PoolActions extends EventEmitter<{ acted: [action: PoolAction] }> {
    * either way (the fenced script itself would just answer stale_release).
    */
   private async releaseOnce(pool: string, request: ReleaseRequest): Promise<ReleaseReply> {
-    if (request.token === undefined) return this.pools.release(pool, request.executor);
+    if (request.token === undefined || request.evalId === undefined) return this.pools.release(pool, request.executor);
     await this.pools.assertMember(pool, request.executor);
-    return this.pools.releaseFenced(pool, request.executor, request.token);
+    return this.pools.releaseFenced(pool, request.executor, { evalId: request.evalId, token: request.token });
   }
 
   async reset(request: ResetRequest): Promise<number> {

@@ -6,7 +6,7 @@
  * A script's key count is read from its own header: the `KEYS[n]` lines of the
  * opening comment are the one place that declares them, so code and header
  * cannot drift apart. A file name may carry the count too, BullMQ style
- * (`release_executor_fenced-3.lua` is the script `release_executor_fenced` with 3
+ * (`release_executor_fenced-2.lua` is the script `release_executor_fenced` with 2
  * keys); then name and header must agree.
  *
  * Lua shared by several scripts lives in `lua/includes/` and is pulled in by a line
@@ -21,7 +21,7 @@ export const LUA_DIR = fileURLToPath(new URL('../../lua/', import.meta.url));
 export interface LuaScript {
   /** Script name: the file name without `.lua` and without a `-<key count>` suffix, e.g. `release_executor`. */
   name: string;
-  /** The file in `lua/`, e.g. `release_executor_fenced-3.lua`. */
+  /** The file in `lua/`, e.g. `release_executor_fenced-2.lua`. */
   file: string;
   numberOfKeys: number;
   /** The source Redis runs: the file with its includes inlined. */

@@ -7,7 +7,7 @@
  * console counts.
  */
 import type { Socket } from 'socket.io';
-import { DeckMoveRequest, EmptyRequest, FollowReport, PanelOpenRequest, PickFaultRequest, type FiringCounts, type HallConsole } from '../protocol.ts';
+import { DeckMoveRequest, EmptyRequest, FollowReport, PanelOpenRequest, PickFaultRequest, PickRuntimeRequest, type FiringCounts, type HallConsole } from '../protocol.ts';
 import type { Hall } from '../hall/hall.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
@@ -78,6 +78,7 @@ export function createHallChannel(io: IoServer, { hall, actions, poolNames, log 
       join: hall.join,
       warnings: hall.warnings(),
       state: hall.deck.state,
+      presenterIdleSeconds: hall.presence.idleSeconds,
     };
   };
 
@@ -87,6 +88,8 @@ export function createHallChannel(io: IoServer, { hall, actions, poolNames, log 
     onRequest(socket, deps, 'hall:join', EmptyRequest, { access: 'anyone' }, async (_request, viewer) => {
       await socket.join(HALL_ROOM);
       const presenter = hall.gate.isPresenter(viewer);
+      // A presenter window in the hall keeps the talk live while it stays (counted once per socket).
+      if (presenter && !members.get(socket.id)?.presenter) hall.presence.joined();
       members.set(socket.id, { session: viewer.id, presenter, following: !presenter, h: hall.deck.state.h, v: hall.deck.state.v });
       return { role: presenter ? 'presenter' : 'viewer', state: hall.deck.state, firing: hall.activity.firing() } as const;
     });
@@ -108,6 +111,10 @@ export function createHallChannel(io: IoServer, { hall, actions, poolNames, log 
       takeOver(socket);
       return hall.deck.pickFault(panel, fault);
     });
+    onRequest(socket, deps, 'panel:pick-runtime', PickRuntimeRequest, { access: 'presenter' }, ({ panel, runtime }) => {
+      takeOver(socket);
+      return hall.deck.pickRuntime(panel, runtime);
+    });
     onRequest(socket, deps, 'hall:reset-everything', EmptyRequest, { access: 'presenter' }, async () => {
       takeOver(socket);
       await hall.resetEverything(actions, poolNames());
@@ -117,6 +124,7 @@ export function createHallChannel(io: IoServer, { hall, actions, poolNames, log 
     onRequest(socket, deps, 'hall:console', EmptyRequest, { access: 'presenter' }, consoleNumbers);
 
     socket.on('disconnect', () => {
+      if (members.get(socket.id)?.presenter) hall.presence.left();
       members.delete(socket.id);
       if (driver === socket.id) driver = null;
     });

@@ -1,14 +1,19 @@
 /**
  * "Does Celery really do that?" in a real Chromium against the real site: the
  * presenter presses ▶ on a row and Act 1 plays on real `celery worker` processes;
- * the row and the run below it show what the server's record says.
+ * the row and the run below it show what the server's record says. Then Act 1's
+ * BullMQ/Celery switch: the presenter's pick is the hall's, a follower's switch
+ * shows it and cannot change it, and the follower's run plays on Celery.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import type { RunRecord } from '../../server/protocol.ts';
-import { showSlide } from '../support/deckPage.ts';
+import { io } from 'socket.io-client';
+import type { Ack, RunRecord } from '../../server/protocol.ts';
+import { SESSION_COOKIE } from '../../server/session/sessions.ts';
+import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
+import { withDeadline } from '../support/deadline.ts';
 import { api, type Site } from '../support/site.ts';
 
 /** The first Celery run starts Python and two workers: allow for it on a loaded machine. */
@@ -85,5 +90,77 @@ test('Act 1’s switch runs the same panel on Celery, with Celery’s own faults
   assert.equal(record.fault, 'on-success-raises');
   assert.deepEqual(record.events.flatMap((e) => (e.kind === 'release-reply' ? [e.data.callback] : [])).sort(), ['link', 'link_error']);
   await page.screenshot({ path: '/tmp/celery-act1-1280.png' });
+  assert.deepEqual(errors, []);
+});
+
+test('the presenter picked Celery on Act 1: a follower\'s switch shows it and cannot change it, and the follower\'s run plays on Celery', { timeout: RUN_TIMEOUT + 60_000 }, async () => {
+  assert.ok(site && deck);
+  const act1 = '[data-panel="innocent-pattern"]';
+  // The previous test's clicks were the presenter's picks: they are the hall's deck state now.
+  await withDeadline(
+    (async () => {
+      while (site.hall.deck.runtimeOf('innocent-pattern') !== 'celery' || site.hall.deck.faultOf('innocent-pattern') !== 'on-success-raises') {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })(),
+    10_000,
+    "the presenter's Celery pick in the deck state",
+  );
+  assert.equal(site.hall.deck.state.runtimes['innocent-pattern'], 'celery');
+  assert.equal(site.hall.deck.state.live, true, 'the presenter is here');
+  if ((await page.evaluate(() => window.Reveal!.getIndices().h)) !== 1) await showSlide(page, 'Act 1: The Innocent Pattern');
+
+  const followerErrors: Error[] = [];
+  const follower = await newDeckPage(await deck.newContext(), followerErrors);
+  await loadDeck(follower, `${site.url}/`);
+  await follower.waitForFunction(() => window.Reveal!.getIndices().h === 1, null, { timeout: 15_000 });
+  const theirs = follower.locator(`${act1} [data-role="runtime"][data-runtime="celery"]`);
+  await theirs.waitFor({ timeout: 15_000 });
+  assert.deepEqual(await theirs.locator('button').evaluateAll((buttons) => buttons.map((b) => (b as HTMLButtonElement).disabled)), [true, true], "the switch is the presenter's");
+  await follower.waitForFunction((selector) => document.querySelector<HTMLSelectElement>(selector)?.value === 'on-success-raises', `${act1} [data-role="fault"]`, { timeout: 15_000 });
+  assert.equal(await follower.locator(`${act1} [data-role="fault"]`).isDisabled(), true);
+
+  // The follower's own session, over a socket: it cannot change the framework, nor run on another one.
+  const session = (await follower.context().cookies()).find((cookie) => cookie.name === SESSION_COOKIE);
+  assert.ok(session);
+  const socket = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { cookie: `${SESSION_COOKIE}=${session.value}` } });
+  try {
+    await withDeadline(new Promise<void>((resolve, reject) => socket.once('connect', () => resolve()).once('connect_error', reject)), 10_000, 'the socket to connect');
+    const versionBefore = site.hall.deck.state.version;
+    const refused = (await socket.timeout(10_000).emitWithAck('panel:pick-runtime', { panel: 'innocent-pattern', runtime: 'bullmq' })) as Ack<unknown>;
+    assert.deepEqual([refused.ok, refused.ok ? null : refused.error], [false, 'forbidden']);
+    assert.equal(site.hall.deck.runtimeOf('innocent-pattern'), 'celery', 'nothing changed');
+    assert.equal(site.hall.deck.state.version, versionBefore);
+
+    // Opened to the hall by the presenter, the follower runs it: on Celery, whatever the client says.
+    await page.locator(`${act1} [data-role="gate-toggle"]`).click();
+    await follower.locator(`${act1} [data-role="gate"][data-open="true"]`).waitFor({ timeout: 15_000 });
+    const otherFramework = (await socket.timeout(10_000).emitWithAck('run:start', { scenario: 'innocent-pattern', runtime: 'bullmq' })) as Ack<unknown>;
+    assert.deepEqual([otherFramework.ok, otherFramework.ok ? null : otherFramework.error], [false, 'forbidden']);
+  } finally {
+    socket.close();
+  }
+  const startedBefore = await follower.locator(`${act1} [data-role="run-view"]`).getAttribute('data-run-id');
+  await follower.locator(`${act1} [data-role="run"]`).click();
+  await follower.waitForFunction(
+    ({ selector, before }) => {
+      const view = document.querySelector<HTMLElement>(selector);
+      return view?.dataset.phase === 'finished' && view.dataset.runId !== before;
+    },
+    { selector: `${act1} [data-role="run-view"]`, before: startedBefore },
+    { timeout: RUN_TIMEOUT },
+  );
+  const runId = (await follower.locator(`${act1} [data-role="run-view"]`).getAttribute('data-run-id')) ?? '';
+  const { body: record } = await api<RunRecord>(site, 'GET', `/api/runs/${runId}`);
+  assert.equal(record.runtime, 'celery');
+  assert.equal(record.fault, 'on-success-raises');
+  const queued = record.events.find((event) => event.kind === 'queued');
+  assert.equal(queued?.kind === 'queued' ? queued.data.runtime : null, 'celery', 'the timeline says which framework ran it');
+  assert.deepEqual(record.events.flatMap((e) => (e.kind === 'release-reply' ? [e.data.callback] : [])).sort(), ['link', 'link_error']);
+  await follower.screenshot({ path: '/tmp/celery-follower-1280.png' });
+  await follower.setViewportSize({ width: 390, height: 844 });
+  await follower.locator(act1).scrollIntoViewIfNeeded();
+  await follower.screenshot({ path: '/tmp/celery-follower-390.png' });
+  assert.deepEqual(followerErrors, []);
   assert.deepEqual(errors, []);
 });

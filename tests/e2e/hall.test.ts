@@ -190,6 +190,7 @@ test('a follower cannot move others, open panels or reset: forbidden, and nothin
       ['deck:move', { h: 9, v: 0, f: -1 }],
       ['panel:open', { panel: 'lua-release', open: true }],
       ['panel:pick-fault', { panel: 'journey', fault: 'none' }],
+      ['panel:pick-runtime', { panel: 'innocent-pattern', runtime: 'celery' }],
       ['pool:reset', {}],
       ['hall:reset-everything', {}],
     ] as const) {

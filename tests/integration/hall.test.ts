@@ -30,6 +30,9 @@ after(async () => {
 
 beforeEach(async () => {
   await site.hall.resetEverything(site.actions, ['main']);
+  // A presenter acted: a talk is live, so the presenter's gating applies (with none, every panel is open).
+  const hall = await fetch(`${site.url}/api/hall`, { headers: BEARER });
+  assert.equal(((await hall.json()) as { state: DeckState }).state.live, true);
 });
 
 /** The presenter's cookie, got the way a browser gets it: by opening the presenter link. */
@@ -132,6 +135,7 @@ test('presenter actions over sockets: a viewer gets forbidden for each and the d
     ['deck:move', { h: 5, v: 0, f: -1 }],
     ['panel:open', { panel: 'lua-release', open: true }],
     ['panel:pick-fault', { panel: 'journey', fault: 'none' }],
+    ['panel:pick-runtime', { panel: 'innocent-pattern', runtime: 'celery' }],
     ['pool:reset', {}],
     ['hall:reset-everything', {}],
     ['hall:console', {}],
@@ -263,6 +267,11 @@ test('bad input on the hall events is a typed error and changes nothing', async 
     ['panel:open', { panel: 'nope', open: true }],
     ['panel:open', { panel: 'lua-release', open: 'yes' }],
     ['panel:pick-fault', { panel: 'journey', fault: 'meteor' }],
+    // A fault of the other framework: Act 1 runs on BullMQ here, and `on-success-raises` is Celery's.
+    ['panel:pick-fault', { panel: 'innocent-pattern', fault: 'on-success-raises' }],
+    ['panel:pick-runtime', { panel: 'lua-release', runtime: 'celery' }],
+    ['panel:pick-runtime', { panel: 'journey', runtime: 'rq' }],
+    ['panel:pick-runtime', { panel: 'journey' }],
     ['hall:reset-everything', { now: true }],
     ['hall:follow', { following: 'maybe', h: 0, v: 0 }],
     ['hall:join', { role: 'presenter' }],

@@ -149,16 +149,16 @@ test('POST /api/release: the script reply, released then already_in_pool with th
 test("POST /api/release with the allocation's token: the fenced release; a late one is stale_release and changes nothing", async () => {
   await call(site, 'POST', '/api/pool/reset', { json: { size: 1 }, headers: PRESENTER });
   const a = (await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: 'eval-a' } })).body;
-  const first = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: a.executor, token: a.token } });
+  const first = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: a.executor, evalId: a.evalId, token: a.token } });
   assert.equal(first.status, 200);
-  assert.deepEqual(first.body.reply, [1, 1, 'released', a.token]);
+  assert.deepEqual(first.body.reply, ['released']);
   const b = (await call<AllocateReply>(site, 'POST', '/api/allocate', { json: { evalId: 'eval-b' } })).body;
   assert.equal(b.executor, a.executor);
   const before = await redisState(site);
-  const late = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: a.executor, token: a.token } });
+  const late = await call<ReleaseReply>(site, 'POST', '/api/release', { json: { executor: a.executor, evalId: a.evalId, token: a.token } });
   assert.equal(late.status, 200);
   assert.equal(late.body.status, 'stale_release');
-  assert.deepEqual(late.body.reply, [0, 0, 'stale_release', b.token]);
+  assert.deepEqual(late.body.reply, ['stale_release', b.token]);
   assert.deepEqual(await redisState(site), before, 'eval-b keeps its executor');
   assertApiError(await call(site, 'POST', '/api/allocate', { json: { evalId: 'eval-c' } }), 409, 'pool_empty');
 });
@@ -234,13 +234,16 @@ describe('bad input: 400/413 with {error, message}, Redis unchanged and not even
     { name: 'release: JSON array', by: ReleaseRequest, path: '/api/release', raw: '[{"executor":"executor-1"}]' },
     { name: 'release: JSON true', by: 'parser', path: '/api/release', raw: 'true' },
     { name: 'release: body over 4 KB', by: 'parser', path: '/api/release', json: { executor: 'executor-1', pad: huge }, status: 413 },
-    { name: 'release: token 0', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: 0 } },
-    { name: 'release: token negative', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: -1 } },
-    { name: 'release: token a fraction', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: 1.5 } },
-    { name: 'release: token a string', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: '1' } },
-    { name: 'release: token null', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: null } },
-    { name: 'release: token beyond 2^53', by: ReleaseRequest, path: '/api/release', raw: '{"executor":"executor-1","token":9007199254740993}' },
-    { name: 'release: token with an unknown executor', by: 'redis', path: '/api/release', json: { executor: 'executor-99', token: 1 } },
+    { name: 'release: token 0', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', evalId: 'eval-1', token: 0 } },
+    { name: 'release: token negative', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', evalId: 'eval-1', token: -1 } },
+    { name: 'release: token a fraction', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', evalId: 'eval-1', token: 1.5 } },
+    { name: 'release: token a string', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', evalId: 'eval-1', token: '1' } },
+    { name: 'release: token null', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', evalId: 'eval-1', token: null } },
+    { name: 'release: token beyond 2^53', by: ReleaseRequest, path: '/api/release', raw: '{"executor":"executor-1","evalId":"eval-1","token":9007199254740993}' },
+    { name: 'release: token without evalId', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', token: 1 } },
+    { name: 'release: evalId without token', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', evalId: 'eval-1' } },
+    { name: 'release: evalId with an @', by: ReleaseRequest, path: '/api/release', json: { executor: 'executor-1', evalId: 'eval@1', token: 1 } },
+    { name: 'release: token with an unknown executor', by: 'redis', path: '/api/release', json: { executor: 'executor-99', evalId: 'eval-1', token: 1 } },
     // pool read and reset
     { name: 'pool: unknown pool', by: 'pools', method: 'GET', path: '/api/pool?pool=nope' },
     { name: 'pool: pool with bad characters', by: WatchRequest, method: 'GET', path: '/api/pool?pool=Main%21' },

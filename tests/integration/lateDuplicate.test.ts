@@ -56,7 +56,7 @@ test('{"release":"fenced"}: the late callback is stale_release, eval-B keeps exe
   const late = releases.find((e) => e.data.evalId.startsWith('eval-A') && e.data.callback === 'link_error')!;
   const allocations = eventsOf(record, 'allocate');
   assert.equal(late.data.reply.status, 'stale_release');
-  assert.deepEqual(late.data.reply.reply, [0, 0, 'stale_release', allocations[1]!.data.token], 'the reply names the token that holds it: eval-B\'s');
+  assert.deepEqual(late.data.reply.reply, ['stale_release', allocations[1]!.data.token], 'the reply names the token that holds it: eval-B\'s');
   assert.equal(late.data.token, allocations[0]!.data.token, "it carried eval-A's token");
   assert.deepEqual(allocations.map((e) => e.data.executor), ['executor-1', 'executor-1', null], 'eval-C: pool empty');
   assert.equal(eventsOf(record, 'conflict').length, 0);

@@ -282,7 +282,7 @@ test('reset makes a fresh pool: all available in order, no markers, no release t
   assert.deepEqual(snapshot.busy, {});
   assert.deepEqual(
     (await t.redis.keys('*')).sort(),
-    [keys.available, keys.availableIndex, keys.members, keys.tokenCounter].sort(),
+    [keys.available, keys.members, keys.tokenCounter].sort(),
     'the token counter stays: tokens keep growing across resets',
   );
 });
@@ -291,12 +291,12 @@ test('every key a pool writes starts with idem:{<pool>}:, and all of them hash t
   const a = await t.pools.allocate(POOL, 'eval-a');
   await t.pools.release(POOL, 'executor-1');
   const b = await t.pools.allocate(POOL, 'eval-b');
-  await t.pools.releaseFenced(POOL, b!.executor, b!.token);
-  await t.pools.releaseFenced(POOL, a!.executor, a!.token);
+  await t.pools.releaseFenced(POOL, b!.executor, b!);
+  await t.pools.releaseFenced(POOL, a!.executor, a!);
   await t.pools.allocate(POOL, 'eval-c');
   await t.pools.reclaim(POOL, 'sweep');
   const all = await t.redis.keys('*');
-  assert.ok(all.length >= 6, all.join(' '));
+  assert.ok(all.length >= 5, all.join(' '));
   for (const key of all) {
     assert.ok(key.startsWith(`idem:{${POOL}}:`), key);
     assert.equal(keySlot(key), keySlot(POOL), key);
@@ -307,12 +307,12 @@ test('every key a pool writes starts with idem:{<pool>}:, and all of them hash t
 
 test('each script declares in its header exactly the KEYS its code uses', () => {
   const expected: Record<string, number> = {
-    allocate_executor_fenced: 4,
+    allocate_executor_fenced: 3,
     read_pool: 3,
-    reclaim_executors: 4,
+    reclaim_executors: 3,
     release_executor: 3,
-    release_executor_fenced: 3,
-    reset_pool: 5,
+    release_executor_fenced: 2,
+    reset_pool: 4,
   };
   assert.deepEqual(listScripts(), Object.keys(expected).sort(), 'every script of lua/ has its expected key count here');
   for (const [name, count] of Object.entries(expected)) assert.equal(readScript(name).numberOfKeys, count, name);
@@ -373,15 +373,15 @@ test("the talk's release and a late callback: eval-a's second release frees eval
 
 test("the fenced release and the same late callback: stale_release, eval-b keeps executor-1, eval-c finds the pool empty", async () => {
   const a = await lateDuplicateSetUp();
-  const first = await t.pools.releaseFenced(POOL, 'executor-1', a.token);
-  assert.deepEqual(first.reply, [1, 1, 'released', a.token]);
+  const first = await t.pools.releaseFenced(POOL, 'executor-1', a);
+  assert.deepEqual(first.reply, ['released']);
   const b = await t.pools.allocate(POOL, 'eval-b');
   assert.equal(b?.executor, 'executor-1');
   assert.ok(b!.token > a.token, `tokens grow: ${a.token} then ${b!.token}`);
 
   const keysBefore = await dump();
-  const late = await t.pools.releaseFenced(POOL, 'executor-1', a.token);
-  assert.deepEqual(late.reply, [0, 0, 'stale_release', b!.token], "refused, and the reply names the token that holds it");
+  const late = await t.pools.releaseFenced(POOL, 'executor-1', a);
+  assert.deepEqual(late.reply, ['stale_release', b!.token], "refused, and the reply names the token that holds it");
   assert.deepEqual({ wasBusy: late.wasBusy, added: late.added, status: late.status }, { wasBusy: 0, added: 0, status: 'stale_release' });
   assert.deepEqual(await dump(), keysBefore, 'a stale release changes nothing');
 
@@ -389,7 +389,7 @@ test("the fenced release and the same late callback: stale_release, eval-b keeps
   assert.equal(snapshot.busy['executor-1'], 'eval-b', 'eval-b still holds executor-1');
   assert.equal(snapshot.busyToken?.['executor-1'], b!.token);
   assert.equal(await t.pools.allocate(POOL, 'eval-c'), null, 'so nobody else can get it');
-  assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-1', b!.token)).reply, [1, 1, 'released', b!.token], "eval-b's own release frees it");
+  assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-1', b!)).reply, ['released'], "eval-b's own release frees it");
 });
 
 /** Every key of the Redis with its value, to prove a call changed nothing (TTLs left out: they tick). */
@@ -407,39 +407,38 @@ async function dump(): Promise<Record<string, unknown>> {
 
 test('fenced release: a second release with the same token is stale; so is one after the marker expired, and one of a made-up executor', async () => {
   const a = (await t.pools.allocate(POOL, 'eval-a'))!;
-  assert.equal((await t.pools.releaseFenced(POOL, a.executor, a.token)).status, 'released');
-  assert.deepEqual((await t.pools.releaseFenced(POOL, a.executor, a.token)).reply, [0, 0, 'stale_release', 0], 'no marker: held 0');
+  assert.equal((await t.pools.releaseFenced(POOL, a.executor, a)).status, 'released');
+  assert.deepEqual((await t.pools.releaseFenced(POOL, a.executor, a)).reply, ['stale_release', 0], 'no marker: held 0');
   assert.equal(occurrences(await available(), a.executor), 1);
 
   const b = (await t.pools.allocate(POOL, 'eval-b'))!;
   await t.redis.del(keys.busyPrefix + b.executor); // what the TTL would do
   const before = await dump();
-  assert.deepEqual((await t.pools.releaseFenced(POOL, b.executor, b.token)).reply, [0, 0, 'stale_release', 0]);
+  assert.deepEqual((await t.pools.releaseFenced(POOL, b.executor, b)).reply, ['stale_release', 0]);
   assert.deepEqual(await dump(), before, 'an expired owner cannot put the executor back: that is the reaper\'s job');
 
-  assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-99', 1)).reply, [0, 0, 'stale_release', 0]);
+  assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-99', { evalId: 'eval-x', token: 1 })).reply, ['stale_release', 0]);
   assert.deepEqual(await dump(), before, 'no key for a stranger\'s url');
 });
 
 test('fenced release: a marker the talk wrote (no token) is never freed by a token', async () => {
   await t.redis.rpop(keys.available);
-  await t.redis.srem(keys.availableIndex, 'executor-1');
   await t.redis.set(keys.busyPrefix + 'executor-1', 'eval-old');
   for (const token of [1, 2, 99]) {
-    assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-1', token)).reply, [0, 0, 'stale_release', 0]);
+    assert.deepEqual((await t.pools.releaseFenced(POOL, 'executor-1', { evalId: 'eval-old', token })).reply, ['stale_release', 0]);
   }
   assert.equal(await t.redis.get(keys.busyPrefix + 'executor-1'), 'eval-old');
 });
 
-test('fenced release with the right token while the url is already listed (a duplicate another release made): marker gone, nothing added', async () => {
+test('fenced release: the token alone is not enough, nor the eval alone; only the owner the marker names', async () => {
   await t.pools.reset(POOL, 1);
   const a = (await t.pools.allocate(POOL, 'eval-a'))!;
-  // The state the naive release leaves: listed, and (by the index) known to be listed, while still marked.
-  await t.redis.lpush(keys.available, poolEntry(a.executor));
-  await t.redis.sadd(keys.availableIndex, a.executor);
-  const reply = await t.pools.releaseFenced(POOL, a.executor, a.token);
-  assert.deepEqual(reply.reply, [1, 0, 'already_in_pool', a.token]);
-  assert.equal(await t.redis.exists(keys.busyPrefix + a.executor), 0);
+  const before = await dump();
+  for (const impostor of [{ evalId: 'eval-z', token: a.token }, { evalId: 'eval-a', token: a.token + 1 }, { evalId: 'eval-a@1', token: a.token }]) {
+    assert.deepEqual((await t.pools.releaseFenced(POOL, a.executor, impostor)).reply, ['stale_release', a.token], JSON.stringify(impostor));
+  }
+  assert.deepEqual(await dump(), before, 'nothing changed');
+  assert.equal((await t.pools.releaseFenced(POOL, a.executor, a)).status, 'released');
   assert.deepEqual(await available(), [a.executor]);
 });
 
@@ -453,29 +452,20 @@ test('tokens only grow: across allocations, releases and a pool reset', async ()
   assert.equal(new Set(tokens).size, tokens.length, 'no token handed out twice');
   // A callback from before the reset cannot free an executor allocated after it.
   const fresh = (await t.pools.allocate(POOL, 'eval-new'))!;
-  assert.equal((await t.pools.releaseFenced(POOL, fresh.executor, tokens[0]!)).status, 'stale_release');
+  assert.equal((await t.pools.releaseFenced(POOL, fresh.executor, { evalId: 'eval-new', token: tokens[0]! })).status, 'stale_release');
 });
 
-test('the available index always holds exactly the urls of the list, whatever mix of scripts ran', async () => {
-  const listUrls = async () => [...new Set(await available())].sort();
-  const indexUrls = async () => (await t.redis.smembers(keys.availableIndex)).sort();
-  assert.deepEqual(await indexUrls(), await listUrls(), 'after reset');
+test('whatever mix of releases ran, the reaper puts back only what is neither busy nor listed, and never lists a url twice', async () => {
   const a = (await t.pools.allocate(POOL, 'eval-a'))!;
   const b = (await t.pools.allocate(POOL, 'eval-b'))!;
-  assert.deepEqual(await indexUrls(), await listUrls(), 'after two allocations');
-  await t.pools.releaseFenced(POOL, a.executor, a.token);
-  assert.deepEqual(await indexUrls(), await listUrls(), 'after a fenced release');
-  await t.redis.del(keys.busyPrefix + b.executor);
+  await t.pools.releaseFenced(POOL, a.executor, a);
+  await t.redis.del(keys.busyPrefix + b.executor); // b's TTL ran out
   assert.deepEqual(await t.pools.reclaim(POOL, 'sweep'), [b.executor]);
-  assert.deepEqual(await indexUrls(), await listUrls(), 'after the reaper');
-  // The talk's release pushes without the index: the list may hold more than the index, never less.
+  assert.equal((await t.pools.releaseFenced(POOL, b.executor, b)).status, 'stale_release', "b's late release finds its marker gone");
   const c = (await t.pools.allocate(POOL, 'eval-c'))!;
-  await t.pools.release(POOL, c.executor);
-  const index = await indexUrls();
-  for (const url of index) assert.ok((await listUrls()).includes(url), `${url} indexed and listed`);
-  // And the reaper never duplicates what the talk's release pushed.
-  assert.deepEqual(await t.pools.reclaim(POOL, 'sweep'), []);
-  for (const url of await listUrls()) assert.equal(occurrences(await available(), url), 1, url);
+  await t.pools.release(POOL, c.executor); // the talk's release, on the same pool
+  assert.deepEqual(await t.pools.reclaim(POOL, 'sweep'), [], 'the reaper never duplicates what a release pushed');
+  for (const url of new Set(await available())) assert.equal(occurrences(await available(), url), 1, url);
 });
 
 // ---------------------------------------------------------------- Redis Cluster: one slot per script call
@@ -493,7 +483,7 @@ test("every script call's keys (and the keys it builds from a prefix) hash to on
     const a = (await recording.allocate(pool, 'eval-a'))!;
     await recording.release(pool, a.executor);
     const b = (await recording.allocate(pool, 'eval-b'))!;
-    await recording.releaseFenced(pool, b.executor, b.token);
+    await recording.releaseFenced(pool, b.executor, b);
     await recording.snapshot(pool);
     await recording.reclaim(pool, 'sweep');
   }

@@ -209,15 +209,16 @@ test('the acting viewer is answered before the hall hears of its click; in a bur
 
 test("pool:release and pool:double-release with the eval's token: the fenced release, a late one is stale_release", async () => {
   const allocation = ok(await send(a, 'pool:allocate', { evalId: 'eval-sock-fenced' }));
-  const both = ok(await send(a, 'pool:double-release', { executor: allocation.executor, token: allocation.token }));
+  const both = ok(await send(a, 'pool:double-release', { executor: allocation.executor, evalId: allocation.evalId, token: allocation.token }));
   assert.deepEqual(both.map((r) => r.status).sort(), ['released', 'stale_release'], 'one of the two callbacks frees it, the other is refused');
   const before = poolState(await site.actions.pools.snapshot('main'));
-  const late = ok(await send(a, 'pool:release', { executor: allocation.executor, token: allocation.token }));
-  assert.deepEqual(late.reply, [0, 0, 'stale_release', 0]);
+  const late = ok(await send(a, 'pool:release', { executor: allocation.executor, evalId: allocation.evalId, token: allocation.token }));
+  assert.deepEqual(late.reply, ['stale_release', 0]);
   assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before, 'a stale release changes nothing');
   assert.equal(occurrences(before.available, allocation.executor), 1);
   assertError(await send(a, 'pool:release', { executor: allocation.executor, token: 'x' }), 'bad_request');
-  assertError(await send(a, 'pool:release', { executor: allocation.executor, token: 0 }), 'bad_request');
+  assertError(await send(a, 'pool:release', { executor: allocation.executor, evalId: allocation.evalId, token: 0 }), 'bad_request');
+  assertError(await send(a, 'pool:release', { executor: allocation.executor, token: allocation.token }), 'bad_request'); // the token without its eval
 });
 
 test('watching an unknown or malformed pool is a bad_request; acting on a scenario pool too', async () => {

@@ -89,7 +89,7 @@ after(async () => {
       const keys = poolKeys(pool);
       const members = await t.redis.lrange(keys.members, 0, -1);
       const perExecutor = members.flatMap((url) => [keys.busyPrefix + url, keys.releaseTimesPrefix + url]);
-      await t.redis.del(keys.available, keys.availableIndex, keys.members, keys.tokenCounter, ...perExecutor);
+      await t.redis.del(keys.available, keys.members, keys.tokenCounter, ...perExecutor);
     }
     await t.close();
   }

@@ -80,17 +80,37 @@ test('activity: taps in the last minute, and the sessions firing in the last sec
   assert.deepEqual(activity.triggersLastMinute(), { 'lua-release': 0, journey: 0 });
 });
 
-test('an audience run: the presenter picks the fault and the release; the panel\'s own buttons may pick the release', () => {
+test('an audience run: the presenter picks the fault, the framework and the release; the panel\'s own buttons may pick the release', () => {
   const deck = new HallDeck();
+  deck.setLive(true);
   const forbidden = (run: () => unknown) => assert.throws(run, (error: unknown) => error instanceof ClientError && error.code === 'forbidden');
-  assert.deepEqual(audienceRunRequest(deck, 'attempt-1', {}), { fault: 'worker-killed' });
-  assert.deepEqual(audienceRunRequest(deck, 'attempt-1', { fault: 'worker-killed' }), { fault: 'worker-killed' });
+  assert.deepEqual(audienceRunRequest(deck, 'attempt-1', {}), { fault: 'worker-killed', runtime: 'bullmq' });
+  assert.deepEqual(audienceRunRequest(deck, 'attempt-1', { fault: 'worker-killed' }), { fault: 'worker-killed', runtime: 'bullmq' });
   forbidden(() => audienceRunRequest(deck, 'attempt-1', { fault: 'none' }));
   forbidden(() => audienceRunRequest(deck, 'attempt-1', { release: 'naive' }));
+  forbidden(() => audienceRunRequest(deck, 'attempt-1', { runtime: 'celery' }));
   deck.pickFault('journey', 'none');
-  assert.deepEqual(audienceRunRequest(deck, 'attempt-2', { fault: 'none' }), { fault: 'none' });
+  assert.deepEqual(audienceRunRequest(deck, 'attempt-2', { fault: 'none' }), { fault: 'none', runtime: 'bullmq' });
   assert.deepEqual(audienceRunRequest(deck, 'ttl-safety-net', {}), {}, "the scenario's own fault where the presenter picks none");
   assert.deepEqual(audienceRunRequest(deck, 'late-duplicate', { release: 'fenced' }), { release: 'fenced' });
+
+  // The presenter switches Act 1 to Celery: its first Celery fault comes with it, and the audience runs there.
+  deck.pickRuntime('innocent-pattern', 'celery');
+  assert.deepEqual([deck.runtimeOf('innocent-pattern'), deck.faultOf('innocent-pattern')], ['celery', 'result-unstorable']);
+  assert.deepEqual(audienceRunRequest(deck, 'innocent-pattern', {}), { fault: 'result-unstorable', runtime: 'celery' });
+  forbidden(() => audienceRunRequest(deck, 'innocent-pattern', { runtime: 'bullmq' }));
+  deck.pickFault('innocent-pattern', 'on-success-raises');
+  assert.throws(() => deck.pickFault('innocent-pattern', 'lock-lost'), (error: unknown) => error instanceof ClientError && error.code === 'bad_request', 'a BullMQ-only fault on Celery');
+  assert.equal(deck.faultOf('innocent-pattern'), 'on-success-raises', 'a refused pick changes nothing');
+  assert.equal(deck.runtimeOf('journey'), 'bullmq', 'each panel has its own framework');
+
+  // No talk live: a reader alone runs what they picked (the release stays the presenter's).
+  deck.setLive(false);
+  assert.deepEqual(audienceRunRequest(deck, 'attempt-1', { fault: 'task-fails', runtime: 'celery' }), { fault: 'task-fails', runtime: 'celery' });
+  forbidden(() => audienceRunRequest(deck, 'attempt-1', { release: 'naive' }));
+  assert.equal(deck.isOpenToAudience('lua-release'), true);
+  deck.setLive(true);
+  assert.equal(deck.isOpenToAudience('lua-release'), false, 'a talk is live: the presenter opens the panels');
 });
 
 test('the join URL: PUBLIC_URL when set, else the listen address; loopback is flagged', () => {

@@ -15,7 +15,6 @@ function allKeys(pool: string): string[] {
   const keys = poolKeys(pool);
   return [
     keys.available,
-    keys.availableIndex,
     keys.members,
     keys.tokenCounter,
     ...EXECUTORS.flatMap((url) => [keys.busyPrefix + url, keys.releaseTimesPrefix + url]),
@@ -32,9 +31,9 @@ test('every key of a pool starts with idem:{<pool>}: and its hash tag is the poo
   }
 });
 
-test('the six kinds of key are distinct, and no pool reaches into another', () => {
+test('the five kinds of key are distinct, and no pool reaches into another', () => {
   const keys = poolKeys('main');
-  const kinds = [keys.available, keys.availableIndex, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, keys.tokenCounter];
+  const kinds = [keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, keys.tokenCounter];
   assert.equal(new Set(kinds).size, kinds.length);
   for (const p of ['a', 'a-b', 'ab']) {
     for (const q of ['a', 'a-b', 'ab']) {
@@ -57,7 +56,6 @@ test('parseBusyKey: null for every key that is not a busy marker', () => {
   for (const key of [
     keys.available,
     keys.members,
-    keys.availableIndex,
     keys.tokenCounter,
     keys.releaseTimesPrefix + 'executor-1',
     keys.releaseTimesPrefix + 'x:busy:y',

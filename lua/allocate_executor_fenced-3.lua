@@ -9,14 +9,13 @@
   The token comes from a counter that is only ever incremented (never reset,
   not even by a pool reset), so every allocation's token is larger than every
   earlier one. The marker holds it; a release must present it
-  (lua/release_executor_fenced-3.lua), so a late callback of an earlier owner
+  (lua/release_executor_fenced-2.lua), so a late callback of an earlier owner
   can no longer free the executor of the owner after it.
 
   Input:
     KEYS[1] available executors      (list of JSON entries {"url": ...})
-    KEYS[2] available index          (set of the urls in KEYS[1]; kept with it)
-    KEYS[3] fencing token counter    (integer)
-    KEYS[4] busy marker key prefix   (busy marker of url U is KEYS[4] .. U; same hash tag)
+    KEYS[2] fencing token counter    (integer)
+    KEYS[3] busy marker key prefix   (busy marker of url U is KEYS[3] .. U; same hash tag)
 
     ARGV[1] eval id that will own the executor (no "@" in it)
     ARGV[2] busy marker TTL in milliseconds
@@ -30,9 +29,8 @@
                                           one executor.
 ]]
 local availableKey = KEYS[1]
-local availableIndexKey = KEYS[2]
-local tokenCounterKey = KEYS[3]
-local busyKeyPrefix = KEYS[4]
+local tokenCounterKey = KEYS[2]
+local busyKeyPrefix = KEYS[3]
 local evalId = ARGV[1]
 local ttlMs = ARGV[2]
 
@@ -49,7 +47,6 @@ if not url then
   return redis.error_reply('ERR malformed pool entry: ' .. entry)
 end
 
-redis.call('srem', availableIndexKey, url)
 local token = redis.call('incr', tokenCounterKey)
 local previousMarker = redis.call('set', busyKeyPrefix .. url, busyMarker(evalId, token), 'PX', ttlMs, 'GET')
 return {entry, previousMarker or '', token}
