@@ -25,6 +25,8 @@ export interface CeleryFault {
   source: string;
   /** Sent as a chain (eval, release) with .on_error(), frozen first, as bug #6737 reports; else with apply_async(link=, link_error=). */
   frozenChain?: boolean;
+  /** The eval's result goes to a backend on a redis-server with `--proto-max-bulk-len 1mb` (the runtime starts it). */
+  limitedBackend?: boolean;
   /** What the reproduced count counts, when it is a control and not the claim's mechanism ("once", "no extra callback"). */
   counts?: string;
 }
@@ -65,6 +67,7 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
   },
   'result-too-large': {
     label: 'a 2 MB result, backend with proto-max-bulk-len 1mb',
+    limitedBackend: true,
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 1, linkError: 1 },
