@@ -92,6 +92,10 @@ export class RunFeed {
         }
       }),
       connection.onConnect(() => void this.watch()),
+      // Runs are read from the server's Redis: a watch refused while it was away is asked again once it is back.
+      connection.onRedis((up) => {
+        if (up && this.watchError) void this.watch();
+      }),
     );
   }
 
@@ -254,6 +258,7 @@ export const FAULT_LABELS: Record<AnyFaultName, string> = {
   none: 'no fault: the task succeeds',
   'on-success-raises': 'Task.on_success raises after link went out',
   'child-killed': 'pool child SIGKILLed after link went out',
+  'result-too-large': 'a 2 MB result the result backend refuses',
   'worker-killed-dedup': 'worker killed after link, worker_deduplicate_successful_tasks on',
   'worker-killed-stored': 'worker killed after the result is stored, before the ack',
   'worker-killed-stored-dedup': 'worker killed after the result is stored, deduplication on',
@@ -261,6 +266,11 @@ export const FAULT_LABELS: Record<AnyFaultName, string> = {
   'time-limit': 'hard task_time_limit',
   'time-limit-on-success': 'hard task_time_limit inside on_success',
   'visibility-timeout': 'the task outlives the visibility timeout',
+  'chain-frozen-v1': 'bug #6737: a frozen chain with on_error, task protocol 1',
+  'chain-frozen-v2': 'a frozen chain with on_error, task protocol 2',
+  'link-v1': 'link and link_error on task protocol 1',
+  'result-get': 'the client waits with .get() (result pubsub)',
+  'result-get-fails': 'the task fails, the client waits with .get()',
 };
 
 export const PHASE_LABELS: Record<RunPhase, string> = {

@@ -178,6 +178,7 @@ export const CeleryFaultName = z.enum([
   'task-fails',
   'on-success-raises',
   'result-unstorable',
+  'result-too-large',
   'child-killed',
   'worker-killed',
   'worker-killed-dedup',
@@ -187,6 +188,11 @@ export const CeleryFaultName = z.enum([
   'time-limit',
   'time-limit-on-success',
   'visibility-timeout',
+  'chain-frozen-v1',
+  'chain-frozen-v2',
+  'link-v1',
+  'result-get',
+  'result-get-fails',
 ]);
 export type CeleryFaultName = z.infer<typeof CeleryFaultName>;
 /** A fault of either runtime; which runtime a run used says which list it is from. */
@@ -413,6 +419,15 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
   eventOf('deduplicated', z.strictObject({ ...jobOf })),
   /** The Celery workers restart to change a worker setting. */
   eventOf('workers-restarting', z.strictObject({ deduplicate: z.boolean() })),
+  /** The eval's message as it was published: its task protocol, how many link and link_error signatures and chain steps it carried. */
+  eventOf(
+    'eval-message',
+    z.strictObject({ ...jobOf, protocol: z.union([z.literal(1), z.literal(2)]), links: z.number().int(), errbacks: z.number().int(), chained: z.number().int() }),
+  ),
+  /** The client waits on the eval's result with `.get()`: subscribers on the result's pubsub channel, and the state stored then. */
+  eventOf('result-awaited', z.strictObject({ ...jobOf, subscribers: z.number().int(), state: z.string() })),
+  /** `.get()` returned: the state it got, after how long, and every state change it read on the way. */
+  eventOf('result-received', z.strictObject({ ...jobOf, state: z.string(), ms: z.number(), seen: z.array(z.string()) })),
 ]);
 
 export type TimelineEvent = z.infer<typeof TimelineEventSchema>;
@@ -472,6 +487,15 @@ export interface ServerToClientEvents extends HallServerEvents {
   'chaos:changed': (round: ChaosRoundState) => void;
   /** Redis went away (every panel says so) or is back, its pools rebuilt (panels re-read). */
   'redis:state': (state: RedisState) => void;
+}
+
+/**
+ * Between server instances (socket.io's serverSideEmit over the shared Redis): a
+ * pool's change, which each instance then writes to its own viewers. One relay per
+ * change, however many viewers and shards: see server/sockets/poolChannel.ts.
+ */
+export interface InterServerEvents {
+  'pool:changed': (change: PoolChange) => void;
 }
 
 export interface RedisState {

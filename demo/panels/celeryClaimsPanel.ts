@@ -32,7 +32,7 @@ interface Claim {
 }
 
 const CLAIMS: readonly Claim[] = [
-  { said: 'Celery can run BOTH link and link_error of one task', faults: ['on-success-raises', 'result-unstorable', 'child-killed'] },
+  { said: 'Celery can run BOTH link and link_error of one task', faults: ['on-success-raises', 'result-unstorable', 'result-too-large', 'child-killed'] },
   { said: 'Worker crashes during state transitions', faults: ['worker-killed', 'child-killed-reject', 'worker-killed-stored'] },
   { said: '(fix) worker_deduplicate_successful_tasks', faults: ['worker-killed-stored-dedup', 'worker-killed-dedup'] },
   { said: 'link_error twice (not in the talk)', faults: ['time-limit', 'time-limit-on-success'] },
@@ -45,22 +45,10 @@ const CLAIMS: readonly Claim[] = [
       source: 'celery/backends/base.py:243 (direct), :264 (queued)',
     },
   },
-  {
-    said: 'Bug #6737: duplicate callbacks with protocol v1',
-    faults: [],
-    reading: {
-      verdict: 'Not run here. The bug is a duplicated chain step (link) with task protocol 1, a chain with .on_error(), frozen before sending; not both callbacks.',
-      source: 'github.com/celery/celery/issues/6737',
-    },
-  },
-  {
-    said: 'Redis pubsub race conditions',
-    faults: [],
-    reading: {
-      verdict: 'Cannot cause this: the result backend’s pubsub only serves a client waiting on .get(); callbacks never pass through it.',
-      source: 'celery/backends/redis.py:81-140 (ResultConsumer)',
-    },
-  },
+  // The bug's shape, then the two shapes that differ from it in one respect each: a duplicated chain step (link), not both callbacks.
+  { said: 'Bug #6737: duplicate callbacks with protocol v1', faults: ['chain-frozen-v1', 'chain-frozen-v2', 'link-v1'] },
+  // The result backend's pubsub serves only a client waiting on .get(): these runs wait, and count the callbacks.
+  { said: 'Redis pubsub race conditions', faults: ['result-get', 'result-get-fails'] },
 ];
 
 interface Measured {
@@ -123,7 +111,7 @@ export class CeleryClaimsPanel extends RunPanel {
         { className: 'lp-claim', attrs: { 'data-fault': fault } },
         index === 0 ? said : null,
         h('td', {}, h('strong', { text: `${info.label}: ` }), info.mechanism),
-        h('td', { className: 'lp-claim-n', text: tally ? `${tally.reproduced}/${tally.runs}` : 'not measured', attrs: { 'data-role': 'reproduced' } }),
+        h('td', { className: 'lp-claim-n', text: tally ? `${tally.reproduced}/${tally.runs}${info.counts ? ` ${info.counts}` : ''}` : 'not measured', attrs: { 'data-role': 'reproduced' } }),
         h('td', { className: 'lp-claim-source', text: info.source }),
         h('td', { className: 'lp-claim-run' }, button, live),
       );

@@ -10,8 +10,8 @@ from celery import Celery, signals
 
 from . import settings
 
-app = Celery('idem', broker=settings.BROKER_URL, backend=settings.BROKER_URL, include=['idem_celery.tasks'])
-app.conf.update(
+# The workers' app, and the driver's protocol-1 client (driver.py), are configured alike.
+CONFIG = dict(
     task_serializer='json',
     # The result-unstorable fault sends its link as pickle, like a project whose tasks are pickle.
     accept_content=['json', 'pickle'],
@@ -25,6 +25,9 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )
+
+app = Celery('idem', broker=settings.BROKER_URL, backend=settings.BROKER_URL, include=['idem_celery.tasks'])
+app.conf.update(CONFIG)
 
 
 @signals.worker_ready.connect

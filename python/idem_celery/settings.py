@@ -20,6 +20,9 @@ def _required(name):
 POOL_REDIS_URL = _required('IDEM_POOL_REDIS_URL')
 # Celery's broker and result backend: a database of its own, so Celery's keys never mix with the pools'.
 BROKER_URL = _required('IDEM_CELERY_BROKER_URL')
+# A second result backend, on a redis-server started with `--proto-max-bulk-len 1mb` (the server starts it):
+# the result-too-large fault stores its eval's result there. Unset, that fault is refused.
+LIMITED_BACKEND_URL = os.environ.get('IDEM_CELERY_LIMITED_BACKEND_URL') or None
 # Where tasks report what they do (a Redis stream in the broker's database), read by the driver.
 EVENTS_KEY = os.environ.get('IDEM_CELERY_EVENTS_KEY', 'idem-celery:events')
 # Seconds after which an unacknowledged message may be delivered again (kombu's visibility_timeout).

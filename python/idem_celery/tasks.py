@@ -18,11 +18,12 @@ import time
 
 import redis
 from celery import Task, current_task, signals
+from celery.backends.redis import RedisBackend
 
 from . import events
 from .app import app
 from .lua_scripts import LuaScripts
-from .settings import EVAL_QUEUE, LANE, POOL_REDIS_URL
+from .settings import EVAL_QUEUE, LANE, LIMITED_BACKEND_URL, POOL_REDIS_URL
 
 CLEANUP_LANE = 'cleanup-job'
 
@@ -35,6 +36,12 @@ KILL_AFTER_LINK = {'child-killed': 'child', 'child-killed-reject': 'child', 'wor
                    'worker-killed-dedup': 'worker'}
 # Faults that kill the whole worker after the result is stored, before the message is acknowledged.
 KILL_AFTER_STORE = {'worker-killed-stored': 'worker', 'worker-killed-stored-dedup': 'worker'}
+# Faults whose eval raises (the failure path, with nothing else wrong).
+RAISING_FAULTS = {'task-fails', 'result-get-fails'}
+# Faults whose eval stores its result on the limited backend (a redis-server with proto-max-bulk-len 1mb).
+LIMITED_BACKEND_FAULTS = {'result-too-large'}
+# What the result-too-large eval returns: 2 MB, twice what the limited backend's Redis takes in one value.
+TOO_LARGE_BYTES = 2 * 1024 * 1024
 
 _pool_redis = None
 _pool_redis_pid = None
@@ -149,7 +156,7 @@ def _evaluate(self, payload):
     task_id = self.request.id
     redelivered = bool((self.request.delivery_info or {}).get('redelivered'))
     how = f'{self.name}{", acks_late" if self.acks_late else ""}{", redelivered" if redelivered else ""}'
-    if fault == 'task-fails':
+    if fault in RAISING_FAULTS:
         message = f'eval {payload["evalId"]} failed: the executor exited with status 1'
         events.report(run, 'task-raised', f'{LANE} runs eval {payload["evalId"]} ({how}): it raises', data={**job(task_id), 'message': message})
         raise RuntimeError(message)
@@ -170,6 +177,9 @@ def _evaluate(self, payload):
         _kill(payload, target, 'before-result-stored', 'at the end of the eval (no link attached), before the result is stored')
     if fault == 'result-unstorable':
         return ExecutorHandle(payload['executor'])
+    if fault == 'result-too-large':
+        # An eval report with its 2 MB log attached: link carries it through the broker, the backend refuses it.
+        return {'evalId': payload['evalId'], 'executor': payload['executor'], 'score': 0.87, 'log': 'x' * TOO_LARGE_BYTES}
     return {'evalId': payload['evalId'], 'executor': payload['executor'], 'score': 0.87}
 
 
@@ -179,7 +189,30 @@ evaluate_reject_on_lost = app.task(name='idem.eval_reject_on_lost', base=EvalTas
                                    reject_on_worker_lost=True)(_evaluate)
 
 
+
+class LimitedRedisBackend(RedisBackend):
+    """Celery's own Redis result backend, on the redis-server started with `--proto-max-bulk-len 1mb`.
+
+    Redis answers a 2 MB SET by closing the connection; Celery retries a lost connection
+    (backends/redis.py:373 ensure) 20 times, a second apart by default. One retry here:
+    timings shortened for the stage, the same path.
+    """
+
+    retry_policy = {'max_retries': 1, 'interval_start': 0, 'interval_step': 0.2, 'interval_max': 0.2}
+
+
+# The eval whose result goes to the limited backend: a task's own `backend`, which the tracer
+# uses for mark_as_done and mark_as_failure (app/trace.py build_tracer).
+evaluate_limited_backend = app.task(name='idem.eval_limited_backend', base=EvalTask, bind=True)(_evaluate)
+if LIMITED_BACKEND_URL:
+    evaluate_limited_backend.backend = LimitedRedisBackend(app=app, url=LIMITED_BACKEND_URL)
+
+
 def eval_task_for(fault):
+    if fault in LIMITED_BACKEND_FAULTS:
+        if not LIMITED_BACKEND_URL:
+            raise RuntimeError(f'{fault} needs the limited result backend (IDEM_CELERY_LIMITED_BACKEND_URL is not set)')
+        return evaluate_limited_backend
     if fault in REJECT_ON_LOST_FAULTS:
         return evaluate_reject_on_lost
     if fault in ACKS_LATE_FAULTS:

@@ -79,10 +79,11 @@ export class ChaosRounds {
     return round;
   }
 
-  tap(viewer: Viewer, roundId: string, holdMs: number): ChaosTapReply {
+  async tap(viewer: Viewer, roundId: string, holdMs: number): Promise<ChaosTapReply> {
     const round = this.rounds.get(roundId);
     if (!round || !round.isOpen()) throw new ClientError('forbidden', 'no round is open: wait for the presenter to open one');
-    this.gate.viewerBudget(viewer);
+    await this.gate.viewerBudget(viewer);
+    if (!round.isOpen()) throw new ClientError('forbidden', 'the round closed meanwhile');
     if (round.inFlight >= this.options.maxInFlight || !this.hallBudget.take('hall')) {
       throw new ClientError('rate_limited', 'the whole hall is tapping: try again in a moment');
     }

@@ -66,9 +66,9 @@ export class Gate {
    * An audience action that its own feature opens and paces (a chaos round's taps):
    * only the viewer session's bucket, shared with every other action of that session.
    */
-  viewerBudget(viewer: Viewer): void {
+  async viewerBudget(viewer: Viewer): Promise<void> {
     if (this.isPresenter(viewer)) return;
-    if (!this.options.viewerLimiter.take(viewer.limitKey)) {
+    if (!(await this.options.viewerLimiter.take(viewer.limitKey))) {
       throw new ClientError('rate_limited', 'slow down: wait a second, then tap again');
     }
   }

@@ -48,11 +48,13 @@ export const PLAN: readonly { scenario: ScenarioName; fault?: FaultName }[] = [
 /**
  * `npm run record -- --celery`: the rows of "Does Celery really do that?", Act 1 on real
  * Celery under each fault. Recorded on their own and added to the index, so the
- * BullMQ recordings stay as they are.
+ * BullMQ recordings stay as they are. `npm run record -- --celery link-v1 result-get`
+ * records those rows alone.
  */
 export const CELERY_PLAN: readonly CeleryFaultName[] = [
   'on-success-raises',
   'result-unstorable',
+  'result-too-large',
   'child-killed',
   'worker-killed',
   'child-killed-reject',
@@ -62,6 +64,11 @@ export const CELERY_PLAN: readonly CeleryFaultName[] = [
   'time-limit',
   'time-limit-on-success',
   'visibility-timeout',
+  'chain-frozen-v1',
+  'chain-frozen-v2',
+  'link-v1',
+  'result-get',
+  'result-get-fails',
 ];
 
 /** How long one run may take before the recording gives up (the TTL run waits for an expiry). */
@@ -120,7 +127,7 @@ async function recordRun(app: App, scenario: ScenarioName, fault: AnyFaultName |
     };
     app.runs.on('finished', onFinished);
   });
-  id = app.runs.start(scenario, { ...(fault ? { fault } : {}), ...(runtime === 'celery' ? { runtime } : {}) }).id;
+  id = (await app.runs.start(scenario, { ...(fault ? { fault } : {}), ...(runtime === 'celery' ? { runtime } : {}) })).id;
   const record = await withDeadline(finished, RUN_DEADLINE_MS, `run of ${scenario}`);
   if (record.status !== 'finished') throw new Error(`run of ${scenario} failed: ${record.error ?? 'no reason'}`);
   // The last change of the pool reaches the room a tick after the run ends.
@@ -157,7 +164,9 @@ async function recordPoolSession(app: App, tap: PoolTap, stamp: Pick<Recording, 
 async function recordCelery(app: App, tap: PoolTap, stamp: Pick<Recording, 'formatVersion' | 'recordedAt' | 'versions'>): Promise<void> {
   const index = RecordingIndexSchema.parse(JSON.parse(await readFile(`${RECORDINGS_DIR}/index.json`, 'utf8')));
   const entries = [...index.recordings];
-  for (const fault of CELERY_PLAN) {
+  const named = process.argv.slice(process.argv.indexOf('--celery') + 1).filter((arg) => !arg.startsWith('-'));
+  for (const name of named) if (!CELERY_PLAN.includes(name as CeleryFaultName)) throw new Error(`no Celery row records "${name}": ${CELERY_PLAN.join(', ')}`);
+  for (const fault of named.length > 0 ? (named as CeleryFaultName[]) : CELERY_PLAN) {
     const started = Date.now();
     const run = await recordRun(app, 'innocent-pattern', fault, 'celery');
     const file = runRecordingFile(run.scenario, run.fault, 'celery');

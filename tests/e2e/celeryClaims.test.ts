@@ -39,6 +39,11 @@ test('the slide lists every claim with its measured count, and a row runs Act 1 
   const rows = page.locator(`${PANEL} tr[data-fault]`);
   await rows.first().waitFor({ state: 'visible' });
   assert.ok((await rows.count()) >= 10, 'a row per mechanism');
+  // Bug #6737 and the pubsub claim are runs too; only "called directly" is read from the source.
+  for (const fault of ['result-too-large', 'chain-frozen-v1', 'chain-frozen-v2', 'link-v1', 'result-get', 'result-get-fails']) {
+    assert.equal(await page.locator(`${PANEL} tr[data-fault="${fault}"] [data-role="run-claim"]`).count(), 1, `a ▶ for ${fault}`);
+  }
+  assert.equal(await page.locator(`${PANEL} tr.lp-claim-reading`).count(), 1);
 
   const row = page.locator(`${PANEL} tr[data-fault="child-killed"]`);
   await row.locator('[data-role="run-claim"]').click();

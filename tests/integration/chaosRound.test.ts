@@ -164,4 +164,29 @@ describe('who may open a round and tap', () => {
       socket.disconnect();
     }
   });
+
+  it("one viewer session tapping past its budget is refused (the session's budget, not only the hall's)", async () => {
+    const bearer = { authorization: `Bearer ${PRESENTER_SECRET}` };
+    let opened = await api<{ id: string }>(site, 'POST', '/api/chaos/rounds', { seconds: 5 }, bearer);
+    for (const deadline = Date.now() + 10_000; opened.status === 429 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 250)); // the round of the test before is still being summed up
+      opened = await api<{ id: string }>(site, 'POST', '/api/chaos/rounds', { seconds: 5 }, bearer);
+    }
+    assert.equal(opened.status, 201);
+    const cookie = await newViewerSession(site);
+    const socket = io(site.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { cookie } });
+    try {
+      await withDeadline(new Promise<void>((resolve) => socket.once('connect', () => resolve())), 5000, 'connect');
+      const replies: { ok: boolean; error?: string; message?: string }[] = [];
+      // Default limits: a burst of 10 per session, 5/s after it.
+      for (let i = 0; i < 30; i++) {
+        replies.push((await withDeadline(socket.timeout(5000).emitWithAck('chaos:tap', { roundId: opened.body.id, hold: 50 }), 6000, 'tap')) as (typeof replies)[number]);
+      }
+      const mine = replies.filter((r) => r.error === 'rate_limited' && /wait a second/.test(r.message ?? ''));
+      assert.ok(mine.length >= 10, `session-budget refusals: ${mine.length} of 30 (${JSON.stringify(replies.slice(-3))})`);
+      assert.ok(replies.filter((r) => r.ok).length <= 15, `accepted: ${replies.filter((r) => r.ok).length}`);
+    } finally {
+      socket.disconnect();
+    }
+  });
 });

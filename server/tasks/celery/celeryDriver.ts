@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../../log.ts';
-import { PYTHON_DIR, pythonEnv, pythonExecutable } from './python.ts';
+import { PYTHON_DIR, pythonEnv, pythonExecutable, type PythonSettings } from './python.ts';
 
 /** A step as a task reported it (python/idem_celery/events.py). */
 export interface ReportedStep {
@@ -23,6 +23,9 @@ export interface ReportedStep {
 export type DriverMessage =
   | { type: 'ready' }
   | { type: 'sent'; run: string; taskId: string; task: string }
+  | { type: 'message'; run: string; taskId: string; protocol: 1 | 2; links: number; errbacks: number; chained: number }
+  | { type: 'awaited'; run: string; taskId: string; subscribers: number; state: string }
+  | { type: 'got'; run: string; taskId: string; state: string; ms: number; seen: string[] }
   | { type: 'event'; event: ReportedStep }
   | { type: 'status'; run: string; state: string; pending: number }
   | { type: 'error'; run: string | null; message: string };
@@ -39,25 +42,28 @@ export interface DriverPayload {
   slowSeconds?: number;
 }
 
+/** Where the driver sends evals and reads their state. */
+export type DriverSettings = Pick<PythonSettings, 'redisUrl' | 'limitedBackendUrl'>;
+
 export class CeleryDriver extends EventEmitter<{ message: [DriverMessage]; exit: [code: number | null] }> {
   private child: ChildProcess | null = null;
 
   constructor(
-    private redisUrl: string,
+    private settings: DriverSettings,
     private readonly log: Logger,
   ) {
     super();
   }
 
   /** The Redis it connects to from its next start on (a restarted private Redis has a new password). */
-  useRedis(redisUrl: string): void {
-    this.redisUrl = redisUrl;
+  configure(settings: Partial<DriverSettings>): void {
+    this.settings = { ...this.settings, ...settings };
   }
 
   async start(timeoutMs: number): Promise<void> {
     const child = spawn(pythonExecutable(), ['-m', 'idem_celery.driver'], {
       cwd: PYTHON_DIR,
-      env: pythonEnv({ redisUrl: this.redisUrl, visibilityTimeoutSeconds: 1, deduplicate: false, lane: 'driver' }),
+      env: pythonEnv({ ...this.settings, visibilityTimeoutSeconds: 1, deduplicate: false, lane: 'driver' }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -89,6 +95,10 @@ export class CeleryDriver extends EventEmitter<{ message: [DriverMessage]; exit:
       this.emit('exit', code);
     });
     await ready;
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
   }
 
   get alive(): boolean {

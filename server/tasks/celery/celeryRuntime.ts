@@ -18,12 +18,13 @@ import { randomUUID } from 'node:crypto';
 import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type ReleaseKind, type ReleaseReply, type ReleaseStatus, type TimelineEntry } from '../../protocol.ts';
 import type { Logger } from '../../log.ts';
 import { poolKeys } from '../../pool/keys.ts';
+import { startPrivateRedis, type PrivateRedis } from '../../redis/privateRedis.ts';
 import { redisOrder } from '../evalRuntime.ts';
 import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, WorkerInfo } from '../types.ts';
 import { RunTimeline } from '../runTimeline.ts';
 import { CeleryDriver, type DriverMessage, type ReportedStep } from './celeryDriver.ts';
 import { CeleryWorkers } from './celeryWorkers.ts';
-import { CELERY_EVAL_QUEUE, CELERY_FAULTS } from './faults.ts';
+import { CELERY_EVAL_QUEUE, CELERY_FAULTS, type CeleryFault } from './faults.ts';
 
 export type CeleryRunRequest = Omit<EvalRunRequest, 'fault'> & { fault: CeleryFaultName };
 
@@ -103,6 +104,8 @@ class CeleryRun extends RunTimeline<CeleryRunRequest> {
   readonly startedLinks = new Set<string>();
   /** Processes (pid → lane) running the eval right now, hooks included. */
   readonly running = new Map<number, string>();
+  /** The client waits on the eval's result with .get() (the result-get faults): the run is not over before it returns. */
+  awaiting = false;
 }
 
 class Runtime implements CeleryRuntime {
@@ -113,6 +116,8 @@ class Runtime implements CeleryRuntime {
   /** The driver is being started again on purpose: its exit is no failure. */
   private restarting = false;
   private started: Promise<void> | null = null;
+  /** A redis-server started with `--proto-max-bulk-len 1mb`: the result backend of the result-too-large fault. */
+  private limitedBackend: PrivateRedis | null = null;
   private readonly workersOf: CeleryWorkers;
   private readonly driver: CeleryDriver;
   private readonly settings: Required<Omit<CeleryRuntimeOptions, 'log' | 'redisUrl'>>;
@@ -133,10 +138,10 @@ class Runtime implements CeleryRuntime {
     };
     this.workersOf = new CeleryWorkers(
       this.settings.workers,
-      { redisUrl: options.redisUrl, visibilityTimeoutSeconds: this.settings.visibilityTimeoutSeconds, deduplicate: false },
+      { redisUrl: options.redisUrl, limitedBackendUrl: null, visibilityTimeoutSeconds: this.settings.visibilityTimeoutSeconds, deduplicate: false },
       log,
     );
-    this.driver = new CeleryDriver(options.redisUrl, log);
+    this.driver = new CeleryDriver({ redisUrl: options.redisUrl, limitedBackendUrl: null }, log);
     this.driver.on('message', (message) => this.onDriver(message));
     this.driver.on('exit', (code) => {
       if (!this.closed && !this.restarting) this.log.error('celery driver exited', { code });
@@ -201,7 +206,7 @@ class Runtime implements CeleryRuntime {
 
   private async restartOn(redisUrl: string): Promise<void> {
     this.workersOf.configure({ redisUrl });
-    this.driver.useRedis(redisUrl);
+    this.driver.configure({ redisUrl });
     // Never started: the first run starts them on the new url.
     if (!this.started || this.closed) return;
     this.log.info('restarting the celery workers and driver on the restarted Redis', {});
@@ -225,10 +230,15 @@ class Runtime implements CeleryRuntime {
     this.current?.finish('timed-out');
     await this.started?.catch(() => {});
     await Promise.allSettled([this.driver.close(), this.workersOf.close()]);
+    await this.limitedBackend?.stop();
   }
 
   private start(): Promise<void> {
     this.started ??= (async () => {
+      // The result-too-large fault's result backend: a redis-server of its own, so no shared Redis changes its limits.
+      this.limitedBackend = await startPrivateRedis({ extraArgs: ['--proto-max-bulk-len', '1mb'] });
+      this.workersOf.configure({ limitedBackendUrl: this.limitedBackend.url });
+      this.driver.configure({ limitedBackendUrl: this.limitedBackend.url });
       await Promise.all([this.workersOf.start(this.settings.startTimeoutMs), this.driver.start(this.settings.startTimeoutMs)]);
     })();
     return this.started;
@@ -258,9 +268,8 @@ class Runtime implements CeleryRuntime {
         run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid }, {
           kind: 'enqueued',
           text:
-            `server sends eval ${request.evalId} (on ${request.executor}) to Celery with apply_async(` +
-            `${[request.callbacks.link ? 'link=release_on_success' : '', request.callbacks.linkError ? 'link_error=release_on_failure' : ''].filter(Boolean).join(', ')}` +
-            `); fault: ${fault.label}; visibility_timeout ${visibility} s${fault.timeLimitSeconds ? `, time_limit ${fault.timeLimitSeconds} s` : ''}`,
+            `server sends eval ${request.evalId} (on ${request.executor}) to Celery with ${sendCall(fault, request.callbacks)}` +
+            `; fault: ${fault.label}; visibility_timeout ${visibility} s${fault.timeLimitSeconds ? `, time_limit ${fault.timeLimitSeconds} s` : ''}`,
           data: {
             queue: CELERY_EVAL_QUEUE,
             jobId: run.taskId,
@@ -323,6 +332,11 @@ class Runtime implements CeleryRuntime {
     switch (message.type) {
       case 'sent':
         if (message.run === run.key) run.sent = true;
+        break;
+      case 'message':
+      case 'awaited':
+      case 'got':
+        if (message.run === run.key) this.onClient(run, message);
         break;
       case 'status':
         if (message.run !== run.key) return;
@@ -387,6 +401,39 @@ class Runtime implements CeleryRuntime {
     run.record({ at, lane, pid }, entry as TimelineEntry);
   }
 
+  /** What the driver, Celery's client here, saw of the eval: its message as published, and a .get() on its result. */
+  private onClient(run: CeleryRun, message: Extract<DriverMessage, { type: 'message' | 'awaited' | 'got' }>): void {
+    const where = { at: Date.now(), lane: SERVER_LANE, pid: this.driver.pid };
+    const job = { queue: CELERY_EVAL_QUEUE, jobId: message.taskId };
+    switch (message.type) {
+      case 'message': {
+        const { protocol, links, errbacks, chained } = message;
+        run.record(where, {
+          kind: 'eval-message',
+          text: `the eval's message (task protocol ${protocol}) carries link ×${links}, link_error ×${errbacks}${chained ? `, ${chained} chained step(s)` : ''}`,
+          data: { ...job, protocol, links, errbacks, chained },
+        });
+        break;
+      }
+      case 'awaited':
+        run.awaiting = true;
+        run.record(where, {
+          kind: 'result-awaited',
+          text: `the client waits with .get(): ${message.subscribers} subscriber(s) on the result's pubsub channel, state ${message.state}`,
+          data: { ...job, subscribers: message.subscribers, state: message.state },
+        });
+        break;
+      case 'got':
+        run.awaiting = false;
+        run.record(where, {
+          kind: 'result-received',
+          text: `.get() returned ${message.state} after ${message.ms} ms (read: ${message.seen.join(' → ') || 'nothing'})`,
+          data: { ...job, state: message.state, ms: message.ms, seen: message.seen },
+        });
+        break;
+    }
+  }
+
   /** A release's raw reply, read into the protocol's ReleaseReply here, as the server's pools read theirs. */
   private onRelease(run: CeleryRun, step: ReportedStep): void {
     run.releasing = Math.max(0, run.releasing - 1);
@@ -404,7 +451,7 @@ class Runtime implements CeleryRuntime {
 
   private settle(run: CeleryRun): void {
     if (run.outcome || !run.sent) return;
-    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0 || run.pendingLinks.size > 0) return;
+    if (!FINAL_STATES.has(run.state) || run.pending > 0 || run.releasing > 0 || run.running.size > 0 || run.pendingLinks.size > 0 || run.awaiting) return;
     if (!this.workersOf.allReady()) return;
     if (Date.now() - run.lastEventAt < this.settings.quietMs) return;
     run.finish(run.state === 'SUCCESS' ? 'completed' : 'failed');
@@ -439,6 +486,15 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
 
 export function createCeleryRuntime(options: CeleryRuntimeOptions): CeleryRuntime {
   return new Runtime(options, options.log.child({ component: 'celery-runtime' }));
+}
+
+/** How the driver sends the eval (python/idem_celery/driver.py send_run), in Celery's words. */
+function sendCall(fault: CeleryFault, callbacks: CeleryRunRequest['callbacks']): string {
+  if (fault.frozenChain) {
+    return `chain(eval${callbacks.link ? ', release_on_success' : ''})${callbacks.linkError ? '.on_error(release_on_failure)' : ''}, freeze(), apply_async()`;
+  }
+  const attached = [callbacks.link ? 'link=release_on_success' : '', callbacks.linkError ? 'link_error=release_on_failure' : ''].filter(Boolean);
+  return `apply_async(${attached.join(', ')})`;
 }
 
 /** The releases the Python tasks know; the fenced one needs a token they do not carry (refused in run()). */

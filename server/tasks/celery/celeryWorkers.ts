@@ -17,6 +17,7 @@ import { PYTHON_DIR, pythonEnv, pythonExecutable } from './python.ts';
 
 export interface CeleryWorkerSettings {
   redisUrl: string;
+  limitedBackendUrl: string | null;
   visibilityTimeoutSeconds: number;
   deduplicate: boolean;
 }

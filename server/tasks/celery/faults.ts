@@ -23,6 +23,10 @@ export interface CeleryFault {
   mechanism: string;
   /** Where in Celery's source it happens. */
   source: string;
+  /** Sent as a chain (eval, release) with .on_error(), frozen first, as bug #6737 reports; else with apply_async(link=, link_error=). */
+  frozenChain?: boolean;
+  /** What the reproduced count counts, when it is a control and not the claim's mechanism ("once", "no extra callback"). */
+  counts?: string;
 }
 
 export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
@@ -58,6 +62,15 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
     expected: { link: 1, linkError: 1 },
     mechanism: 'link is queued (pickle), then the JSON result serializer cannot encode the result: EncodeError, failure path, link_error',
     source: 'celery/app/trace.py:504 (link) → :518 mark_as_done raises EncodeError → :520 on_error',
+  },
+  'result-too-large': {
+    label: 'a 2 MB result, backend with proto-max-bulk-len 1mb',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 1 },
+    mechanism:
+      'link is queued with the 2 MB result (the broker takes it); then mark_as_done sends it to a result backend whose Redis runs with proto-max-bulk-len 1mb: Redis drops the connection, Celery retries and gives up (ConnectionError, not EncodeError), the tracer\'s outer handler takes the failure path: the (small) failure is stored, link_error runs',
+    source: 'celery/app/trace.py:504 (link) → :518 mark_as_done → backends/redis.py:392 (ensure, retried) → trace.py:572 on_error → backends/base.py:220',
   },
   'child-killed': {
     label: 'pool child SIGKILLed after link',
@@ -131,6 +144,54 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
     mechanism:
       'the claim: another worker restores the slow, unacknowledged message and runs it again. kombu 5.2.4 restores only when a worker starts and on every 10th 10-second tick, so here the eval ran once: link once',
     source: 'kombu/transport/redis.py:396 restore_visible',
+  },
+  'chain-frozen-v1': {
+    label: 'bug #6737: chain(eval, release).on_error(…), frozen, task protocol 1',
+    frozenChain: true,
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 2, linkError: 0 },
+    mechanism:
+      'the bug as reported: on protocol 1 a chain links its steps with link. freeze() links eval → release; apply_async prepares the steps again and first adds the on_error errback to the release step, so append_to_list_option no longer finds it among the eval\'s links and appends it a second time: the eval\'s message carries the release step twice, and it runs twice',
+    source: 'celery/canvas.py:702 (protocol 1: use_link), :794 then :787 task.link → :344 append_to_list_option; github.com/celery/celery/issues/6737',
+  },
+  'chain-frozen-v2': {
+    label: 'the same frozen chain with on_error, task protocol 2',
+    frozenChain: true,
+    counts: 'link once',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 0 },
+    mechanism: 'on protocol 2 (the default since Celery 4) a chain\'s next step travels in the message\'s chain field, not as a link: freezing first changes nothing, the release step runs once',
+    source: 'celery/canvas.py:702 (link only on protocol 1), app/trace.py:512 (chain.pop)',
+  },
+  'link-v1': {
+    label: 'plain link and link_error, task protocol 1',
+    counts: 'link once',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 0 },
+    mechanism: 'apply_async(link=…, link_error=…) on protocol 1, no chain: the eval\'s message carries one link, and it runs once',
+    source: 'celery/app/amqp.py:366 (as_task_v1: callbacks, errbacks)',
+  },
+  'result-get': {
+    label: 'the client waits with .get() (result pubsub), eval succeeds',
+    counts: 'no extra callback',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 1, linkError: 0 },
+    mechanism:
+      'the client subscribed to the result\'s channel when it sent the eval, and .get() reads it until SUCCESS; link and the stored result come from the worker as without it: no extra callback',
+    source: 'celery/backends/redis.py:363 on_task_call (subscribe), :150 drain_events (pubsub), :392 set (SET + PUBLISH)',
+  },
+  'result-get-fails': {
+    label: 'the client waits with .get(), eval raises',
+    counts: 'no extra callback',
+    deduplicate: false,
+    timeLimitSeconds: null,
+    expected: { link: 0, linkError: 1 },
+    mechanism: 'the same wait on a failing eval: .get() reads FAILURE from the channel; link_error runs once, as without it: no extra callback',
+    source: 'celery/backends/redis.py:150 drain_events; backends/base.py:220 (errbacks after mark_as_failure)',
   },
 };
 

@@ -23,6 +23,8 @@ export function celeryBrokerUrl(redisUrl: string): string {
 
 export interface PythonSettings {
   redisUrl: string;
+  /** The result backend of the result-too-large fault: a redis-server with `--proto-max-bulk-len 1mb` (null: that fault is refused). */
+  limitedBackendUrl: string | null;
   visibilityTimeoutSeconds: number;
   deduplicate: boolean;
   lane: string;
@@ -39,6 +41,7 @@ export function pythonEnv(settings: PythonSettings): NodeJS.ProcessEnv {
     IDEM_CELERY_DEDUPLICATE: settings.deduplicate ? '1' : '0',
     IDEM_CELERY_LANE: settings.lane,
     IDEM_LUA_DIR: LUA_DIR,
+    IDEM_CELERY_LIMITED_BACKEND_URL: settings.limitedBackendUrl ?? '',
     IDEM_PARENT_PID: String(process.pid),
   };
   // Celery refuses to run as root with pickle accepted (the result-unstorable fault sends its link as

@@ -1,0 +1,121 @@
+/**
+ * The rows of "Does Celery really do that?" added after the first ones, each on
+ * real `celery worker` processes and a private redis-server, callbacks counted
+ * from Redis (the hash each callback increments, by the eval's task id):
+ *  - a 2 MB result on a result backend whose Redis runs with proto-max-bulk-len 1mb
+ *    (a redis-server of the runtime's own; the pools' Redis keeps its limits);
+ *  - bug #6737's shape (protocol 1, a chain with .on_error(), frozen before sending)
+ *    beside the two shapes that differ from it in one respect;
+ *  - the client waiting on the result with .get() (the backend's pubsub) on the
+ *    healthy and the failing path: the same callbacks as without it.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { createCapturingLogger } from '../../server/log.ts';
+import { ExecutorPools } from '../../server/pool/executorPool.ts';
+import type { CeleryFaultName, TimelineEvent, TimelineEventOf, TimelineKind } from '../../server/protocol.ts';
+import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
+import { loadScripts } from '../../server/redis/scripts.ts';
+import { celeryBrokerUrl } from '../../server/tasks/celery/python.ts';
+import { createCeleryRuntime, type CeleryRuntime } from '../../server/tasks/celery/celeryRuntime.ts';
+
+const TEST_TIMEOUT = 60_000;
+
+let redisServer: PrivateRedis;
+let redis: Redis;
+let celeryDb: Redis;
+let pools: ExecutorPools;
+let celery: CeleryRuntime;
+const { logger } = createCapturingLogger('warn');
+
+before(async () => {
+  redisServer = await startPrivateRedis();
+  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 2 });
+  celeryDb = new Redis(celeryBrokerUrl(redisServer.url), { maxRetriesPerRequest: 2 });
+  pools = new ExecutorPools(redis, loadScripts(redis), { busyTtlSeconds: 600, doubleReleaseWindowMs: 1000, defaultSize: 3 }, logger);
+  celery = createCeleryRuntime({ redisUrl: redisServer.url, log: logger, runTimeoutMs: 30_000 });
+});
+
+after(async () => {
+  await celery?.close();
+  await redis?.quit().catch(() => redis.disconnect());
+  await celeryDb?.quit().catch(() => celeryDb.disconnect());
+  await redisServer?.stop();
+});
+
+let runs = 0;
+
+async function runFault(fault: CeleryFaultName) {
+  const pool = `rows-${++runs}`;
+  await pools.reset(pool, 2);
+  const evalId = `eval-${runs}`;
+  const allocation = await pools.allocate(pool, evalId);
+  assert.ok(allocation);
+  const result = await celery.run({ runId: `run-${runs}`, evalId, pool, executor: allocation.executor, release: 'lua', callbacks: { link: true, linkError: true }, fault });
+  assert.notEqual(result.outcome, 'timed-out', result.mechanism);
+  const taskId = only(result.events, 'enqueued').data.jobId;
+  const counted = await celeryDb.hgetall(`idem-celery:calls:${taskId}`);
+  const calls = { link: Number(counted.link ?? 0), linkError: Number(counted.link_error ?? 0) };
+  const snapshot = await pools.snapshot(pool);
+  assert.equal(snapshot.available.filter((url) => url === allocation.executor).length, 1, 'the Lua release put the executor back once');
+  return { result, calls, taskId };
+}
+
+function all<K extends TimelineKind>(events: TimelineEvent[], kind: K): TimelineEventOf<K>[] {
+  return events.filter((e): e is TimelineEventOf<K> => e.kind === kind);
+}
+
+function only<K extends TimelineKind>(events: TimelineEvent[], kind: K): TimelineEventOf<K> {
+  const found = all(events, kind);
+  assert.equal(found.length, 1, `one ${kind} event`);
+  return found[0]!;
+}
+
+test('result-too-large: a 2 MB result the backend refuses (proto-max-bulk-len 1mb) → link and link_error; the pools’ Redis keeps its limit', { timeout: TEST_TIMEOUT }, async () => {
+  const { result, calls, taskId } = await runFault('result-too-large');
+  assert.deepEqual(calls, { link: 1, linkError: 1 }, result.mechanism);
+  assert.equal(result.outcome, 'failed', 'the failure was stored, on the limited backend');
+  // Redis refused the value: the errback got the connection error Celery's retries gave up on.
+  assert.match(only(result.events, 'errback-called').data.exception, /ConnectionError|invalid bulk length/);
+  assert.equal(await celeryDb.exists(`celery-task-meta-${taskId}`), 0, 'no result in the shared backend');
+  const [, limit] = (await redis.config('GET', 'proto-max-bulk-len')) as [string, string];
+  assert.equal(limit, String(512 * 1024 * 1024), 'the pools’ Redis keeps its default');
+});
+
+test('bug #6737: a frozen chain with on_error on task protocol 1 runs its link step twice; protocol 2, or plain link on protocol 1, once', { timeout: 3 * TEST_TIMEOUT }, async () => {
+  const bug = await runFault('chain-frozen-v1');
+  assert.deepEqual(bug.calls, { link: 2, linkError: 0 }, bug.result.mechanism);
+  assert.deepEqual(pick(only(bug.result.events, 'eval-message').data), { protocol: 1, links: 2, errbacks: 1, chained: 0 }, 'the message carried the step twice');
+  assert.deepEqual(bug.result.callbacks.map((c) => c.reply.status).sort(), ['already_in_pool', 'released']);
+
+  const protocol2 = await runFault('chain-frozen-v2');
+  assert.deepEqual(protocol2.calls, { link: 1, linkError: 0 }, protocol2.result.mechanism);
+  assert.deepEqual(pick(only(protocol2.result.events, 'eval-message').data), { protocol: 2, links: 0, errbacks: 1, chained: 1 });
+
+  const plain = await runFault('link-v1');
+  assert.deepEqual(plain.calls, { link: 1, linkError: 0 }, plain.result.mechanism);
+  assert.deepEqual(pick(only(plain.result.events, 'eval-message').data), { protocol: 1, links: 1, errbacks: 1, chained: 0 });
+});
+
+function pick({ protocol, links, errbacks, chained }: TimelineEventOf<'eval-message'>['data']) {
+  return { protocol, links, errbacks, chained };
+}
+
+test('.get() on the result (the backend’s pubsub) changes no callback: the healthy and the failing paths run as without it', { timeout: 4 * TEST_TIMEOUT }, async () => {
+  for (const [waited, plain, state] of [
+    ['result-get', 'none', 'SUCCESS'],
+    ['result-get-fails', 'task-fails', 'FAILURE'],
+  ] as const) {
+    const without = await runFault(plain);
+    const withGet = await runFault(waited);
+    assert.deepEqual(withGet.calls, without.calls, `${waited}: ${withGet.result.mechanism}`);
+    assert.deepEqual(without.calls, plain === 'none' ? { link: 1, linkError: 0 } : { link: 0, linkError: 1 });
+    assert.equal(all(without.result.events, 'result-awaited').length, 0, 'no .get() without the fault');
+    const awaited = only(withGet.result.events, 'result-awaited');
+    assert.ok(awaited.data.subscribers >= 1, 'the client is subscribed to the result’s channel');
+    const received = only(withGet.result.events, 'result-received');
+    assert.equal(received.data.state, state, '.get() returned the final state');
+    assert.ok(received.data.seen.includes(state), received.text);
+  }
+});
