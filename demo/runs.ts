@@ -92,6 +92,10 @@ export class RunFeed {
         }
       }),
       connection.onConnect(() => void this.watch()),
+      // Runs are read from the server's Redis: a watch refused while it was away is asked again once it is back.
+      connection.onRedis((up) => {
+        if (up && this.watchError) void this.watch();
+      }),
     );
   }
 

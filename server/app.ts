@@ -34,6 +34,7 @@ import { Sessions } from './session/sessions.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
+import { RunStore } from './scenarios/runStore.ts';
 import { startRestartableRuntime } from './tasks/restartableRuntime.ts';
 import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
@@ -146,7 +147,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),
       log,
     };
-    const runs = new RunService(scenarioContext, { maxQueued: 5, keepRuns: 200 });
+    const runStore = new RunStore(redis, { keepRuns: 200 }, log);
+    cleanups.push(() => runStore.destroy());
+    const runs = new RunService(scenarioContext, runStore, { maxQueued: 5 });
     // Queued runs are cancelled, the one playing is cut short (its workers stopped), before Redis goes away.
     cleanups.push(() => runs.shutdown('the server is shutting down', stopRuntime, 1500));
 

@@ -6,7 +6,7 @@
 import { ChaosTapRequest, EmptyRequest } from '../protocol.ts';
 import type { Gate } from '../hall/gate.ts';
 import type { Logger } from '../log.ts';
-import type { IoServer } from '../sockets/poolChannel.ts';
+import type { IoServer, IoSocket } from '../sockets/poolChannel.ts';
 import { onRequest } from '../sockets/requests.ts';
 import type { ChaosRounds } from './chaosRounds.ts';
 
@@ -14,7 +14,7 @@ export const CHAOS_ROOM = 'chaos';
 
 export function createChaosChannel(io: IoServer, rounds: ChaosRounds, gate: Gate, log: Logger): { destroy(): void } {
   const deps = { gate, log };
-  const onConnection = (socket: Parameters<Parameters<IoServer['on']>[1]>[0]) => {
+  const onConnection = (socket: IoSocket) => {
     onRequest(socket, deps, 'chaos:watch', EmptyRequest, { access: 'anyone' }, async (_request, viewer) => {
       await socket.join(CHAOS_ROOM);
       return { role: gate.isPresenter(viewer) ? 'presenter' as const : 'viewer' as const, round: rounds.latest() };

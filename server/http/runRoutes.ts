@@ -24,7 +24,7 @@ export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; 
       const scenario = parseOrThrow(ScenarioName, req.params.name);
       const request = parseOrThrow(StartRunRequest, bodyOf(req));
       await admitAudience(gate, req, panelOfScenario(scenario));
-      const run = runs.start(scenario, gate.isPresenter(gate.viewerOf(req)) ? request : audienceRunRequest(deck, scenario, request));
+      const run = await runs.start(scenario, gate.isPresenter(gate.viewerOf(req)) ? request : audienceRunRequest(deck, scenario, request));
       res.location(`/api/runs/${run.id}`);
       return run;
     }),
@@ -32,9 +32,9 @@ export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; 
 
   router.get(
     '/api/runs/:id',
-    json(log, 200, (req) => {
-      const run = runs.get(parseOrThrow(RunId, req.params.id));
-      if (!run) throw new ClientError('not_found', `no run ${req.params.id} (runs are kept in memory, the latest few hundred)`);
+    json(log, 200, async (req) => {
+      const run = await runs.get(parseOrThrow(RunId, req.params.id));
+      if (!run) throw new ClientError('not_found', `no run ${req.params.id} (the latest few hundred runs are kept)`);
       return run;
     }),
   );

@@ -127,7 +127,7 @@ async function recordRun(app: App, scenario: ScenarioName, fault: AnyFaultName |
     };
     app.runs.on('finished', onFinished);
   });
-  id = app.runs.start(scenario, { ...(fault ? { fault } : {}), ...(runtime === 'celery' ? { runtime } : {}) }).id;
+  id = (await app.runs.start(scenario, { ...(fault ? { fault } : {}), ...(runtime === 'celery' ? { runtime } : {}) })).id;
   const record = await withDeadline(finished, RUN_DEADLINE_MS, `run of ${scenario}`);
   if (record.status !== 'finished') throw new Error(`run of ${scenario} failed: ${record.error ?? 'no reason'}`);
   // The last change of the pool reaches the room a tick after the run ends.

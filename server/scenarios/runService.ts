@@ -1,14 +1,16 @@
 /**
- * Starts scenario runs, one at a time, and keeps their records. One at a time
- * because faults kill real worker processes: two runs at once would see each
- * other's crashes. A short queue absorbs a hall full of clicks; past it, a viewer
- * is told the stage is busy.
+ * Starts scenario runs, one at a time, and keeps their records in Redis (runStore.ts),
+ * so every instance reads them. One at a time because faults kill real worker
+ * processes: two runs at once would see each other's crashes; the stage is per
+ * instance. A short queue absorbs a hall full of clicks; past it, a viewer is told
+ * the stage is busy. Every change is announced once the store has it.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { CeleryFaultName, FaultName, type RunRecord, type RunSummary, type ScenarioName, type StartRunRequest, type TimelineEvent } from '../protocol.ts';
 import { ClientError } from '../errors.ts';
 import { RunRecorder } from './runRecorder.ts';
+import type { RunStore } from './runStore.ts';
 import { SCENARIOS, type ScenarioContext } from './scenarios.ts';
 
 export interface RunServiceEvents {
@@ -18,8 +20,6 @@ export interface RunServiceEvents {
 }
 
 export class RunService extends EventEmitter<RunServiceEvents> {
-  private readonly runs = new Map<string, RunRecord>();
-  private readonly latest = new Map<ScenarioName, string>();
   private tail: Promise<unknown> = Promise.resolve();
   private waiting = 0;
   /** Runs queued behind the one playing, in order. */
@@ -30,7 +30,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
 
   constructor(
     private readonly ctx: ScenarioContext,
-    private readonly options: { maxQueued: number; keepRuns: number },
+    private readonly store: RunStore,
+    private readonly options: { maxQueued: number },
   ) {
     super();
   }
@@ -40,8 +41,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     return Object.values(SCENARIOS).map((s) => s.pool);
   }
 
-  /** Queues a run and returns its summary at once; the run itself plays in the background. */
-  start(scenario: ScenarioName, request: StartRunRequest): RunSummary {
+  /** Queues a run and returns its summary once its record is stored; the run itself plays in the background. */
+  async start(scenario: ScenarioName, request: StartRunRequest): Promise<RunSummary> {
     if (this.closedBecause) throw new ClientError('redis_unavailable', `no new runs: ${this.closedBecause}`);
     if (this.waiting >= this.options.maxQueued) {
       throw new ClientError('stage_busy', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
@@ -59,8 +60,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     }
     const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool, runtime);
-    recorder.on('event', (event) => this.emit('event', { runId: id, scenario, event }));
-    this.store(recorder.record);
+    recorder.on('event', (event) => this.announce(recorder.record, () => this.emit('event', { runId: id, scenario, event })));
     this.waiting++;
     this.queued.set(id, recorder);
     recorder.add({
@@ -75,7 +75,8 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       if (!this.queued.delete(id)) return;
       this.waiting--;
       this.playing = recorder;
-      this.emit('started', recorder.summary());
+      const summary = recorder.summary();
+      this.announce(recorder.record, () => this.emit('started', summary));
       try {
         const mechanism = await definition.play(this.ctx, recorder, options);
         if (this.closedBecause) throw new Error(`cut short: ${this.closedBecause}`);
@@ -93,18 +94,22 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       } finally {
         this.playing = null;
       }
+      await this.store.save(recorder.record);
       this.emit('finished', recorder.record);
     });
-    return recorder.summary();
+    const summary = recorder.summary();
+    await this.store.save(recorder.record);
+    return summary;
   }
 
-  get(id: string): RunRecord | undefined {
-    return this.runs.get(id);
+  /** A run's record as Redis holds it, from whichever instance played it. */
+  get(id: string): Promise<RunRecord | undefined> {
+    return this.store.get(id);
   }
 
   /** The latest run of each scenario: what a viewer who joins late should see. */
-  latestRuns(): RunRecord[] {
-    return [...this.latest.values()].map((id) => this.runs.get(id)).filter((r): r is RunRecord => r !== undefined);
+  latestRuns(): Promise<RunRecord[]> {
+    return this.store.latest();
   }
 
   /** Resolves when every queued run has finished. */
@@ -118,7 +123,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     if (!playing || playing.record.status !== 'running') return;
     playing.fail(new Error(reason));
     this.ctx.log.warn('run in flight failed', { runId: playing.record.id, reason });
-    this.emit('finished', playing.record);
+    this.announce(playing.record, () => this.emit('finished', playing.record));
   }
 
   /**
@@ -133,7 +138,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
       this.waiting--;
       recorder.fail(new Error(`cancelled before it started: ${reason}`));
       this.ctx.log.info('queued run cancelled', { runId: id, scenario: recorder.record.scenario, reason });
-      this.emit('finished', recorder.record);
+      this.announce(recorder.record, () => this.emit('finished', recorder.record));
     }
     await stopInFlight();
     let timer: NodeJS.Timeout | undefined;
@@ -143,16 +148,11 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     ]);
     clearTimeout(timer);
     if (!ended) this.failRunInFlight(`cut short: ${reason}`);
+    await this.store.settled();
   }
 
-  private store(record: RunRecord): void {
-    this.runs.set(record.id, record);
-    this.latest.set(record.scenario, record.id);
-    // Oldest first (insertion order): forget runs beyond the limit, except a scenario's latest.
-    const keepers = new Set(this.latest.values());
-    for (const id of this.runs.keys()) {
-      if (this.runs.size <= this.options.keepRuns) break;
-      if (!keepers.has(id)) this.runs.delete(id);
-    }
+  /** Tells viewers of a change once the record holding it is stored: what a viewer saw, any instance can read. */
+  private announce(record: RunRecord, emit: () => void): void {
+    void this.store.save(record).then(emit);
   }
 }

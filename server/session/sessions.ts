@@ -5,9 +5,12 @@
  * which is what rate limits count against: a hall shares one NAT address, so a
  * viewer is a session, never an IP or a socket.
  *
- * The presenter is a session the server marked after it proved the secret (the
- * presenter link, or `Authorization: Bearer`); the mark lives here, on the
- * server, and is read again on every presenter action. Nothing a client says
+ * The presenter is a session whose cookie the server signed as a presenter's,
+ * after the browser proved the secret (the presenter link), or a request with
+ * `Authorization: Bearer`. The role is in what the server signs, with a key of its
+ * own, so every instance given the same secret recognises it, a restart keeps it,
+ * and checking it costs one HMAC, no lookup. A viewer's cookie is signed with
+ * another key, so it can never pass for a presenter's. Nothing a client says
  * about its role counts.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -17,6 +20,8 @@ import { RateLimiter } from '../rateLimit.ts';
 export const SESSION_COOKIE = 'idem_session';
 /** A viewer's cookie outlives a talk, not a week. */
 const MAX_AGE_SECONDS = 12 * 60 * 60;
+/** A presenter cookie's value: `p.<random>.<expiry, seconds in base 36>.<signature>`. */
+const PRESENTER_MARK = 'p';
 
 export interface Viewer {
   /** The session id: stable across this browser's pages, reloads and sockets. */
@@ -31,22 +36,25 @@ export interface Viewer {
   readonly setCookie: string | null;
   /** The request carried `Authorization: Bearer <presenter secret>` (scripts, tests). */
   readonly bearer: boolean;
+  /** The session's cookie is a presenter cookie the server signed, not yet expired. */
+  readonly presenter: boolean;
 }
 
 export class Sessions {
   /**
-   * Signs ids. Derived from the presenter secret, so every instance behind a load
-   * balancer (all given the same secret) accepts the others' cookies; a secret
-   * generated at start makes old cookies new sessions after a restart.
+   * Sign ids, one key per role. Derived from the presenter secret, so every instance
+   * behind a load balancer (all given the same secret) accepts the others' cookies;
+   * a secret generated at start makes old cookies new sessions after a restart.
    */
-  private readonly key: Buffer;
-  private readonly presenters = new Set<string>();
+  private readonly viewerKey: Buffer;
+  private readonly presenterKey: Buffer;
   private readonly known = new WeakMap<IncomingMessage, Viewer>();
   /** New sessions per address: a hall joining at once fits, a script minting sessions does not. */
   private readonly issuing = new RateLimiter(20, 2000);
 
   constructor(private readonly presenterSecret: string) {
-    this.key = createHmac('sha256', presenterSecret).update('idem viewer session cookies').digest();
+    this.viewerKey = deriveKey(presenterSecret, 'viewer');
+    this.presenterKey = deriveKey(presenterSecret, 'presenter');
   }
 
   /** The viewer a request (page, API call or socket handshake) belongs to; remembered per request. */
@@ -55,22 +63,24 @@ export class Sessions {
     if (cached) return cached;
     // A script may prove the presenter on each request instead of holding a cookie.
     const bearer = this.bearerMatches(req.headers.authorization);
-    const presented = this.verify(readCookie(req.headers.cookie, SESSION_COOKIE));
+    const cookie = readCookie(req.headers.cookie, SESSION_COOKIE);
+    const presenter = this.verifyPresenter(cookie);
+    const presented = presenter ?? this.verify(cookie);
     let viewer: Viewer;
     if (presented) {
-      viewer = { id: presented, limitKey: `session:${presented}`, setCookie: null, bearer };
+      viewer = { id: presented, limitKey: `session:${presented}`, setCookie: null, bearer, presenter: presenter !== null };
     } else {
       const address = req.socket.remoteAddress ?? 'unknown';
       const id = this.issue();
       const setCookie = this.issuing.take(address) ? sessionCookie(id, { secure: isSecure(req), strict: false }) : null;
-      viewer = { id, limitKey: `anon:${address}`, setCookie, bearer };
+      viewer = { id, limitKey: `anon:${address}`, setCookie, bearer, presenter: false };
     }
     this.known.set(req, viewer);
     return viewer;
   }
 
   isPresenter(viewer: Viewer): boolean {
-    return viewer.bearer || this.presenters.has(viewer.id);
+    return viewer.bearer || viewer.presenter;
   }
 
   /** Whether `token` is the presenter secret (constant time). */
@@ -87,11 +97,13 @@ export class Sessions {
 
   /**
    * A new presenter session for a browser that proved the secret: a fresh id (never
-   * one the browser held before), marked presenter, in a SameSite=Strict cookie.
+   * one the browser held before), signed as a presenter's until it expires (with the
+   * cookie: a copied value stops counting then too), in a SameSite=Strict cookie.
    */
   startPresenter(req: IncomingMessage): { id: string; setCookie: string } {
-    const id = this.issue();
-    this.presenters.add(id);
+    const random = randomBytes(18).toString('base64url');
+    const expires = (Math.floor(Date.now() / 1000) + MAX_AGE_SECONDS).toString(36);
+    const id = `${PRESENTER_MARK}.${random}.${expires}.${sign(this.presenterKey, `${random}.${expires}`)}`;
     return { id, setCookie: sessionCookie(id, { secure: isSecure(req), strict: true }) };
   }
 
@@ -111,21 +123,40 @@ export class Sessions {
 
   private issue(): string {
     const random = randomBytes(18).toString('base64url');
-    return `${random}.${this.sign(random)}`;
+    return `${random}.${sign(this.viewerKey, random)}`;
   }
 
+  /** A viewer cookie's value when the server signed it, else null. */
   private verify(value: string | undefined): string | null {
     if (!value || value.length > 100) return null;
     const [random, signature, extra] = value.split('.');
     if (!random || !signature || extra !== undefined) return null;
-    const expected = Buffer.from(this.sign(random));
-    const given = Buffer.from(signature);
-    return expected.length === given.length && timingSafeEqual(expected, given) ? value : null;
+    return signatureMatches(sign(this.viewerKey, random), signature) ? value : null;
   }
 
-  private sign(random: string): string {
-    return createHmac('sha256', this.key).update(random).digest('base64url').slice(0, 22);
+  /** A presenter cookie's value when the server signed it and it has not expired, else null. */
+  private verifyPresenter(value: string | undefined): string | null {
+    if (!value || value.length > 100) return null;
+    const [mark, random, expires, signature, extra] = value.split('.');
+    if (mark !== PRESENTER_MARK || !random || !expires || !signature || extra !== undefined) return null;
+    if (!/^[0-9a-z]{1,10}$/.test(expires) || parseInt(expires, 36) * 1000 <= Date.now()) return null;
+    return signatureMatches(sign(this.presenterKey, `${random}.${expires}`), signature) ? value : null;
   }
+}
+
+/** The key that signs one role's cookies: a viewer's key never makes a presenter's signature. */
+function deriveKey(presenterSecret: string, role: 'viewer' | 'presenter'): Buffer {
+  return createHmac('sha256', presenterSecret).update(`idem ${role} session cookies`).digest();
+}
+
+function sign(key: Buffer, payload: string): string {
+  return createHmac('sha256', key).update(payload).digest('base64url').slice(0, 22);
+}
+
+function signatureMatches(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function sessionCookie(id: string, options: { secure: boolean; strict: boolean }): string {

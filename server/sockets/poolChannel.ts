@@ -8,6 +8,15 @@
  * or per kind of news. A big hall is written to shard by shard (shardedRoom.ts),
  * and what happens meanwhile goes into the next message. The acting viewer
  * is answered first; the hall hears of it on the next tick.
+ *
+ * A change goes to this instance's viewers directly, not through the cluster
+ * adapter: the adapter would append each message to the shared stream and wait
+ * for Redis to answer before writing a single socket (so that a reconnecting phone
+ * could be replayed what it missed), once per shard. A pool:changed carries the
+ * whole pool, so a phone that missed one needs only the next, or the snapshot
+ * its panel reads again whenever it reconnects. The other instances get one relay
+ * per change (serverSideEmit), sent without waiting, and write it to their own
+ * viewers the same way.
  */
 import type { Server, Socket } from 'socket.io';
 import type { z } from 'zod';
@@ -18,6 +27,7 @@ import {
   WatchRequest,
   type ClientToServerEvents,
   type DoubleReleaseWarning,
+  type InterServerEvents,
   type PoolAction,
   type PoolChange,
   type ServerToClientEvents,
@@ -29,8 +39,8 @@ import type { PoolActions } from '../pool/poolActions.ts';
 import type { Gate } from '../hall/gate.ts';
 import { LUA_PANEL } from '../hall/audiencePanels.ts';
 
-export type IoServer = Server<ClientToServerEvents, ServerToClientEvents>;
-type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
+export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
 
 export const poolRoom = (pool: string) => `pool:${pool}`;
 
@@ -53,10 +63,17 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate
     if (!burst) return;
     due.delete(pool);
     actions.pools.snapshot(pool).then(
-      (snapshot) => rooms.emit(poolRoom(pool), 'pool:changed', { ...snapshot, ...burst } satisfies PoolChange),
+      (snapshot) => {
+        const change: PoolChange = { ...snapshot, ...burst };
+        rooms.emit(poolRoom(pool), 'pool:changed', change);
+        io.serverSideEmit('pool:changed', change);
+      },
       (error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }),
     );
   };
+  // Another instance's change, for the viewers here.
+  const onRelayed = (change: PoolChange) => rooms.emit(poolRoom(change.pool), 'pool:changed', change);
+  io.on('pool:changed', onRelayed);
   const publish = (pool: string, news: { action?: PoolAction; warning?: DoubleReleaseWarning } = {}) => {
     let pending = due.get(pool);
     if (!pending) {
@@ -102,6 +119,7 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate
       actions.pools.off('changed', onChanged);
       actions.pools.off('double-release', onDoubleRelease);
       actions.off('acted', onActed);
+      io.off('pool:changed', onRelayed);
     },
   };
 }

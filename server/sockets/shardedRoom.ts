@@ -7,11 +7,17 @@
  * I/O served between them. Every member is in exactly one shard, so each gets
  * every message; a caller that waits for one message's last shard before sending
  * the next keeps them in order. Nothing here is per member at send time.
+ *
+ * It writes to this instance's sockets only (`io.local`): a caller that wants
+ * other instances to hear of it relays the message once, not once per shard.
  */
 import type { Server, Socket } from 'socket.io';
 
-/** Enough to keep each slice short for a few thousand members. */
-export const SHARDS = 8;
+/**
+ * Enough to keep each slice short for a few thousand members (about 250 at 4,000):
+ * a request that arrives mid-message waits for at most one slice per Redis round trip.
+ */
+export const SHARDS = 16;
 /** Below this many members here, one slice is short anyway: the whole room at once. */
 export const SHARD_ABOVE = 250;
 
@@ -45,7 +51,7 @@ export class ShardedRooms {
   emit(room: string, event: string, ...args: unknown[]): void {
     const before = this.sending.get(room);
     if (!before && (this.io.of('/').adapter.rooms.get(room)?.size ?? 0) <= this.shardAbove) {
-      this.io.to(room).emit(event, ...args);
+      this.io.local.to(room).emit(event, ...args);
       return;
     }
     const sent = (before ?? Promise.resolve()).then(() => this.slices(room, event, args));
@@ -58,7 +64,7 @@ export class ShardedRooms {
   private slices(room: string, event: string, args: unknown[]): Promise<void> {
     return new Promise((resolve) => {
       const send = (shard: number) => {
-        this.io.to(shardRoom(room, shard)).emit(event, ...args);
+        this.io.local.to(shardRoom(room, shard)).emit(event, ...args);
         if (shard + 1 < SHARDS) setImmediate(() => send(shard + 1));
         else resolve();
       };

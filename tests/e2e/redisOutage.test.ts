@@ -1,7 +1,8 @@
 /**
  * Redis dies under a viewer's open deck: the panel says "Redis unavailable", and
  * once the server has its Redis back it recovers on its own (no reload), showing
- * the rebuilt pool as Redis holds it.
+ * the rebuilt pool as Redis holds it. A page opened while Redis is away cannot
+ * follow the runs (they are read from Redis), and can once it is back.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,8 @@ import type { Browser } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
 import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
+import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
+import { withDeadline } from '../support/deadline.ts';
 import { api, openAllPanels, type Site } from '../support/site.ts';
 
 const PANEL = '[data-panel="lua-release"]';
@@ -55,4 +58,34 @@ test('the panel says Redis is unavailable, then recovers on its own with the reb
   );
   assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1, 'no reload');
   assert.deepEqual(errors, []);
+});
+
+test('a run panel opened while Redis is away says it cannot follow the runs, and follows them once Redis is back (no reload)', async () => {
+  const PANEL_ACT1 = '[data-panel="innocent-pattern"]';
+  const own = await startPrivateRedis();
+  let restarted: PrivateRedis | null = null;
+  const away = await startDeckSite({ REDIS_URL: own.url });
+  try {
+    openAllPanels(away.site);
+    const gone = new Promise((resolve) => away.site.redis.once('close', resolve));
+    await own.stop();
+    await withDeadline(gone, 10_000, 'the site to see its Redis gone');
+
+    const errors: Error[] = [];
+    const page = await newDeckPage(await away.newContext(), errors);
+    await loadDeck(page, `${away.site.url}/`);
+    await showSlide(page, 'Act 1: The Innocent Pattern');
+    const error = page.locator(`${PANEL_ACT1} [data-role="error"]`);
+    await page.waitForFunction((panel) => /Cannot follow the runs/.test(document.querySelector(`${panel} [data-role="error"]`)?.textContent ?? ''), PANEL_ACT1, { timeout: 15_000 });
+    assert.equal(await page.locator(`${PANEL_ACT1} button[data-role="run"]`).isDisabled(), true);
+
+    restarted = await startPrivateRedis({ port: own.port, password: own.password });
+    await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, PANEL_ACT1, { timeout: 30_000 });
+    assert.equal(await error.isVisible(), false);
+    assert.equal(await page.evaluate(() => performance.getEntriesByType('navigation').length), 1, 'no reload');
+    assert.deepEqual(errors, []);
+  } finally {
+    await away.close();
+    await (restarted ?? own).stop();
+  }
 });

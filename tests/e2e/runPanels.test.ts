@@ -197,7 +197,7 @@ test('the Journey: attempt 1 leaks, attempt 2 duplicates and conflicts, attempt 
   assert.equal(await page.locator(`${three} [data-role="callbacks"] [data-kind="conflict"]`).count(), 0);
 
   // The latest runs the server holds are the ones shown.
-  const latest = new Map(site!.runs.latestRuns().map((run) => [run.scenario, run.id]));
+  const latest = new Map((await site!.runs.latestRuns()).map((run) => [run.scenario, run.id]));
   for (const scenario of ['attempt-1', 'attempt-2', 'attempt-3'] as const) assert.equal(ids[scenario], latest.get(scenario));
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run-all"]`)?.disabled === false, JOURNEY);
   await screenshot('journey');
@@ -228,7 +228,7 @@ test('Defense in depth: the TTL brings a lost executor back, warnings are logged
   await page.locator(`${DEFENSE} .lp-ttl-chip[data-state="reclaimed"][data-executor="${executor}"]`).waitFor({ timeout: RUN_TIMEOUT });
   await page.locator(`${DEFENSE} [data-role="ttl-steps"] [data-kind="reclaimed"]`).waitFor({ timeout: RUN_TIMEOUT });
   await page.locator(`${DEFENSE} [data-role="ttl-outcome"]`, { hasText: 'back in the pool without any callback' }).waitFor({ timeout: RUN_TIMEOUT });
-  const ttlRun = site.runs.latestRuns().find((run) => run.scenario === 'ttl-safety-net');
+  const ttlRun = (await site.runs.latestRuns()).find((run) => run.scenario === 'ttl-safety-net');
   assert.ok(ttlRun?.events.some((event) => event.kind === 'reclaimed'));
   assert.ok(!ttlRun?.events.some((event) => event.kind === 'release-reply'), 'no callback released it');
 
@@ -248,7 +248,7 @@ test('Defense in depth: the TTL brings a lost executor back, warnings are logged
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run-burst"]`)?.disabled === false, DEFENSE);
   await page.locator(`${DEFENSE} button[data-role="run-burst"]`).click();
   await page.locator(`${DEFENSE} [data-role="burst"] [data-role="verdict"]`).waitFor({ timeout: RUN_TIMEOUT });
-  const burst = site.runs.latestRuns().find((run) => run.scenario === 'atomic-allocation');
+  const burst = (await site.runs.latestRuns()).find((run) => run.scenario === 'atomic-allocation');
   assert.ok(burst);
   const granted = burst.events.filter((e) => e.kind === 'allocate' && (e.data as { executor: string | null }).executor);
   assert.equal(
@@ -268,7 +268,7 @@ test("the talk's test runs live: output as it comes, passed, and the captured wa
   assert.match((await page.locator(`${EDGE} [data-role="test-result"]`).textContent()) ?? '', /PASSED.*test_double_callback_resilience passed/s);
   await page.locator(`${EDGE} [data-role="test-output"] li`, { hasText: /^ok 1 - test_double_callback_resilience$/ }).waitFor();
   await page.locator(`${EDGE} [data-role="captured-log"] mark`, { hasText: 'Double release detected' }).waitFor();
-  const record = site!.runs.latestRuns().find((run) => run.scenario === 'edge-case-test');
+  const record = (await site!.runs.latestRuns()).find((run) => run.scenario === 'edge-case-test');
   assert.ok(record);
   assert.equal(await page.locator(`${EDGE} [data-role="test-output"] li:not(.lp-term-note)`).count(), record.events.filter((e) => e.kind === 'test-output').length);
   assert.deepEqual(
@@ -282,7 +282,7 @@ test('a late joiner sees the latest run of each panel at once', async () => {
   assert.ok(site);
   await page.reload();
   await page.waitForFunction(() => window.Reveal?.isReady() === true);
-  const latest = new Map(site.runs.latestRuns().map((run) => [run.scenario, run]));
+  const latest = new Map((await site.runs.latestRuns()).map((run) => [run.scenario, run]));
   // A panel's code loads when its slide comes near: pass by each panel's slide on the way.
   await visitPanelSlides();
   // The slides are not on screen: wait for the panels' content, not for it to be visible.

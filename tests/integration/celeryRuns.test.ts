@@ -58,7 +58,7 @@ test('Act 1 on Celery: link and link_error both run when on_success raises', { t
 });
 
 test('a run names a runtime and a fault of that runtime, or nothing starts', async () => {
-  const before = site.runs.latestRuns().length;
+  const before = (await site.runs.latestRuns()).length;
   for (const [path, body] of [
     ['/api/scenarios/attempt-2/runs', { runtime: 'rabbitmq' }],
     ['/api/scenarios/attempt-2/runs', { runtime: 'celery', fault: 'lock-lost' }],
@@ -70,5 +70,5 @@ test('a run names a runtime and a fault of that runtime, or nothing starts', asy
     assert.equal(response.status, 400, `${path} ${JSON.stringify(body)}`);
     assert.equal(response.body.error, 'bad_request');
   }
-  assert.equal(site.runs.latestRuns().length, before);
+  assert.equal((await site.runs.latestRuns()).length, before);
 });

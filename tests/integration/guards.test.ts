@@ -175,12 +175,12 @@ describe('the rate limit on starting runs', () => {
     for (let i = 0; i < 2; i++) {
       assert.equal((await api(limited, 'POST', '/api/scenarios/atomic-allocation/runs', {})).status, 202);
     }
-    const latest = limited.runs.latestRuns().map((run) => run.id);
+    const latest = (await limited.runs.latestRuns()).map((run) => run.id);
     const refused = await api<{ error: string; message: string }>(limited, 'POST', '/api/scenarios/atomic-allocation/runs', {});
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error, 'rate_limited');
     assert.match(refused.body.message, /slow down: wait a second/, 'the viewer limit, not a full stage');
-    assert.deepEqual(limited.runs.latestRuns().map((run) => run.id), latest, 'no run was queued');
+    assert.deepEqual((await limited.runs.latestRuns()).map((run) => run.id), latest, 'no run was queued');
   });
 
   test('over socket.io: the burst is started, the next run:start is rate_limited, watching still answers', async () => {

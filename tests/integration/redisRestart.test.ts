@@ -64,7 +64,7 @@ test('SIGKILL to the private Redis: restarted (same port, new password), pools s
   const finished = new Promise<RunRecord>((resolve) => site.runs.on('finished', (run) => run.scenario === 'attempt-3' && resolve(run)));
   const started = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'lock-lost' }, PRESENTER);
   assert.equal(started.status, 202);
-  await pollUntil(async () => site.runs.get(started.body.id)!.events.some((e) => e.kind === 'picked-up'), 30_000, 'the run to be picked up');
+  await pollUntil(async () => (await site.runs.get(started.body.id))!.events.some((e) => e.kind === 'picked-up'), 30_000, 'the run to be picked up');
 
   process.kill(pid, 'SIGKILL');
   await withDeadline(
@@ -130,5 +130,5 @@ test('SIGKILL to the private Redis: restarted (same port, new password), pools s
     'a run after the outage',
   );
   assert.equal(nextRun.status, 'finished', nextRun.error ?? '');
-  assert.equal(site.runs.get(run.id)?.status, 'failed', 'the run caught in the outage stays failed');
+  assert.equal((await site.runs.get(run.id))?.status, 'failed', 'the run caught in the outage stays failed');
 });

@@ -130,7 +130,7 @@ test("the talk's own test runs from the test suite against the live Redis and pa
 });
 
 test('bad run requests are refused and start nothing', async () => {
-  const before = site.runs.latestRuns().length;
+  const before = (await site.runs.latestRuns()).length;
   for (const [path, body] of [
     ['/api/scenarios/no-such-scenario/runs', {}],
     ['/api/scenarios/attempt-2/runs', { release: 'sloppy' }],
@@ -153,7 +153,7 @@ test('bad run requests are refused and start nothing', async () => {
     assert.equal(((await response.json()) as { error: string }).error, 'bad_request');
   }
   assert.equal((await api(site, 'GET', '/api/runs/..%2Fetc')).status, 400);
-  assert.equal(site.runs.latestRuns().length, before);
+  assert.equal((await site.runs.latestRuns()).length, before);
 });
 
 test('over socket.io: runs:watch with no payload is answered, a run streams its events, garbage is refused', async () => {

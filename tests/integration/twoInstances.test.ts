@@ -3,14 +3,16 @@
  * balancer: the presenter's window talks to one, the followers' phones to the
  * other. Followers follow the deck, see every pool change whoever caused it and
  * on whichever instance, may act on a panel the presenter opened on the other
- * instance; a late joiner lands where the presenter is.
+ * instance; a late joiner lands where the presenter is. A run played on one is
+ * read on the other; a presenter signed in on one is the presenter on all.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import type { Ack, AllocateReply, DeckState, HallWelcome, PoolChange, ReleaseReply } from '../../server/protocol.ts';
+import type { Ack, AllocateReply, DeckState, HallWelcome, PoolChange, ReleaseReply, RunRecord, RunSummary, TimelineEvent } from '../../server/protocol.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
-import { PRESENTER_SECRET, newViewerSession, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, newViewerSession, startSite, type Site } from '../support/site.ts';
+import { withDeadline } from '../support/deadline.ts';
 
 const DEADLINE_MS = 10_000;
 
@@ -172,5 +174,88 @@ test('a viewer session has one budget across instances: its burst spent on one, 
     await one.close();
     await two.close();
     await limited.stop();
+  }
+});
+
+test('a run played on one instance is read on the other: by id as it plays (each event it streamed already there), at its end, and by a late joiner there', async () => {
+  const watcher = await connect(second, { cookie: await newViewerSession(second) });
+  await send<RunRecord[]>(watcher, 'runs:watch', {});
+  let id = '';
+  // For every event the second instance streams: what a GET there returns at that moment.
+  const readsAsStreamed: Promise<{ seq: number; stored: number[] }>[] = [];
+  watcher.on('run:event', ({ runId, event }: { runId: string; event: TimelineEvent }) => {
+    if (runId !== id) return;
+    readsAsStreamed.push(api<RunRecord>(second, 'GET', `/api/runs/${runId}`).then(({ body }) => ({ seq: event.seq, stored: (body.events ?? []).map((e) => e.seq) })));
+  });
+  const finished = new Promise<RunRecord>((resolve) => watcher.on('run:finished', (run: RunRecord) => run.id === id && resolve(run)));
+
+  const started = await api<RunSummary>(first, 'POST', '/api/scenarios/late-duplicate/runs', { release: 'fenced' }, { authorization: `Bearer ${PRESENTER_SECRET}` });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  id = started.body.id;
+  // Readable on the other instance as soon as the start is answered.
+  const early = await api<RunRecord>(second, 'GET', `/api/runs/${id}`);
+  assert.equal(early.status, 200, JSON.stringify(early.body));
+  assert.equal(early.body.scenario, 'late-duplicate');
+
+  const streamed = await withDeadline(finished, 30_000, 'the run to finish, streamed to the other instance');
+  assert.equal(streamed.status, 'finished', streamed.error ?? '');
+  const reads = await withDeadline(Promise.all(readsAsStreamed), DEADLINE_MS, 'the reads made as events streamed');
+  assert.ok(reads.length > 5, `events streamed to the second instance: ${reads.length}`);
+  for (const { seq, stored } of reads) assert.ok(stored.includes(seq), `event ${seq} was readable on the other instance when it arrived there (stored: ${stored.join(',')})`);
+
+  const fetched = await api<RunRecord>(second, 'GET', `/api/runs/${id}`);
+  assert.equal(fetched.status, 200);
+  assert.deepEqual(fetched.body, streamed, 'the other instance serves the whole record, as streamed at the end');
+
+  const late = await connect(second, { cookie: await newViewerSession(second) });
+  const latest = await send<RunRecord[]>(late, 'runs:watch', {});
+  assert.deepEqual(latest.find((run) => run.scenario === 'late-duplicate'), streamed, "the late joiner on the other instance gets the run as its scenario's latest");
+});
+
+/** The presenter's cookie, as a browser gets it: by opening the presenter link on `site`. */
+async function presenterCookie(site: Site): Promise<string> {
+  const response = await fetch(`${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`, { redirect: 'manual' });
+  await response.arrayBuffer();
+  assert.equal(response.status, 303);
+  const setCookie = response.headers.get('set-cookie') ?? '';
+  assert.match(setCookie, /SameSite=Strict/);
+  return setCookie.split(';')[0] ?? '';
+}
+
+/** What a cookie is on `site`: the hall console over HTTP (200 or 403) and the role a socket is welcomed with. */
+async function roleOn(site: Site, cookie: string): Promise<{ http: number; socket: string }> {
+  const { status } = await api(site, 'GET', '/api/hall', undefined, { cookie });
+  const socket = await connect(site, { cookie });
+  const welcome = await send<HallWelcome>(socket, 'hall:join', {});
+  socket.disconnect();
+  return { http: status, socket: welcome.role };
+}
+
+test('a presenter signed in on one instance is the presenter on the other, and after the first restarts; a viewer or forged cookie is refused on both', async () => {
+  let one = await startSite({ REDIS_URL: redis.url, REAPER_SWEEP_MS: '3600000' });
+  const two = await startSite({ REDIS_URL: redis.url, REAPER_SWEEP_MS: '3600000' });
+  try {
+    const presenter = await presenterCookie(one);
+    const asPresenter = { http: 200, socket: 'presenter' };
+    assert.deepEqual(await roleOn(one, presenter), asPresenter, 'on the instance that signed it in');
+    assert.deepEqual(await roleOn(two, presenter), asPresenter, 'on the other instance');
+
+    const viewer = await newViewerSession(one);
+    const [name, value] = [viewer.slice(0, viewer.indexOf('=')), viewer.slice(viewer.indexOf('=') + 1)];
+    const [random, signature] = value.split('.');
+    const expires = presenter.split('.')[2]!;
+    const refused = { http: 403, socket: 'viewer' };
+    for (const cookie of [viewer, `${name}=p.${random}.${expires}.${signature}`, `${presenter.slice(0, -4)}AAAA`]) {
+      assert.deepEqual(await roleOn(one, cookie), refused, `${cookie} on the first instance`);
+      assert.deepEqual(await roleOn(two, cookie), refused, `${cookie} on the second instance`);
+    }
+
+    // The first instance restarts (same secret, nothing kept in its memory): the browser is still the presenter there.
+    await one.close();
+    one = await startSite({ REDIS_URL: redis.url, REAPER_SWEEP_MS: '3600000' });
+    assert.deepEqual(await roleOn(one, presenter), asPresenter, 'on the restarted instance');
+  } finally {
+    await one.close();
+    await two.close();
   }
 });

@@ -34,7 +34,7 @@ test('a session id is the server\'s: issued signed, kept when shown back, a forg
   assert.notEqual(new Sessions('another-secret').identify(request({ cookie: `${SESSION_COOKIE}=${first.id}` })).id, first.id, 'a server with another secret');
 });
 
-test('the presenter is a session the server marked, or a request with the bearer secret; nothing else', () => {
+test('the presenter is a session the server signed as one, or a request with the bearer secret; nothing else', () => {
   const sessions = new Sessions('a-presenter-secret');
   const viewer = sessions.identify(request());
   assert.equal(sessions.isPresenter(viewer), false);
@@ -47,6 +47,35 @@ test('the presenter is a session the server marked, or a request with the bearer
   for (const authorization of ['Bearer a-presenter-secreT', 'a-presenter-secret', 'Basic a-presenter-secret', 'Bearer ']) {
     assert.equal(sessions.isPresenter(sessions.identify(request({ authorization }))), false, authorization);
   }
+});
+
+test('the presenter role is in what the server signs: another instance with the secret knows it, a viewer cookie never becomes one', (t) => {
+  const sessions = new Sessions('a-presenter-secret');
+  const { id } = sessions.startPresenter(request());
+  const presenterOn = (s: Sessions, value: string) => s.isPresenter(s.identify(request({ cookie: `${SESSION_COOKIE}=${value}` })));
+  // Another instance, or this one restarted: same secret, no shared memory.
+  assert.equal(presenterOn(new Sessions('a-presenter-secret'), id), true, 'another instance with the same secret');
+  assert.equal(presenterOn(new Sessions('another-secret'), id), false, 'a server with another secret');
+
+  const [mark, random, expires, signature] = id.split('.');
+  const viewer = sessions.identify(request()).id;
+  const [viewerRandom, viewerSignature] = viewer.split('.');
+  const later = (parseInt(expires!, 36) + 3600).toString(36);
+  for (const forged of [
+    viewer,
+    `${mark}.${viewerRandom}.${expires}.${viewerSignature}`, // a viewer's signature in a presenter's shape
+    `${mark}.${random}.${later}.${signature}`, // a later expiry under the old signature
+    `${mark}.x${random}.${expires}.${signature}`,
+    `${mark}.${random}.${expires}.AAAA${signature!.slice(4)}`,
+    `${id}.extra`,
+    `${random}.${signature}`,
+  ]) {
+    assert.equal(presenterOn(sessions, forged), false, forged);
+  }
+
+  // The role ends with the cookie's lifetime, even for a client that keeps the value longer.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 12 * 60 * 60 * 1000 + 1000 });
+  assert.equal(presenterOn(sessions, id), false, 'expired');
 });
 
 test('the deck state: one version per change, none for a change that changes nothing', () => {
