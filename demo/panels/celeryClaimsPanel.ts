@@ -111,7 +111,11 @@ export class CeleryClaimsPanel extends RunPanel {
         { className: 'lp-claim', attrs: { 'data-fault': fault } },
         index === 0 ? said : null,
         h('td', {}, h('strong', { text: `${info.label}: ` }), info.mechanism),
-        h('td', { className: 'lp-claim-n', text: tally ? `${tally.reproduced}/${tally.runs}${info.counts ? ` ${info.counts}` : ''}` : 'not measured', attrs: { 'data-role': 'reproduced' } }),
+        h(
+          'td',
+          { className: 'lp-claim-n', text: tally ? `${tally.reproduced}/${tally.runs}` : 'not measured', attrs: { 'data-role': 'reproduced' } },
+          tally && info.counts ? h('span', { className: 'lp-claim-counts', text: info.counts }) : null,
+        ),
         h('td', { className: 'lp-claim-source', text: info.source }),
         h('td', { className: 'lp-claim-run' }, button, live),
       );

@@ -236,9 +236,13 @@ class Runtime implements CeleryRuntime {
   private start(): Promise<void> {
     this.started ??= (async () => {
       // The result-too-large fault's result backend: a redis-server of its own, so no shared Redis changes its limits.
-      this.limitedBackend = await startPrivateRedis({ extraArgs: ['--proto-max-bulk-len', '1mb'] });
-      this.workersOf.configure({ limitedBackendUrl: this.limitedBackend.url });
-      this.driver.configure({ limitedBackendUrl: this.limitedBackend.url });
+      // Without one (no redis-server here, REDIS_URL set) every other fault runs, and that one is refused.
+      this.limitedBackend = await startPrivateRedis({ extraArgs: ['--proto-max-bulk-len', '1mb'] }).catch((error: unknown) => {
+        this.log.warn('no limited result backend: the result-too-large fault is off', { error: String(error) });
+        return null;
+      });
+      this.workersOf.configure({ limitedBackendUrl: this.limitedBackend?.url ?? null });
+      this.driver.configure({ limitedBackendUrl: this.limitedBackend?.url ?? null });
       await Promise.all([this.workersOf.start(this.settings.startTimeoutMs), this.driver.start(this.settings.startTimeoutMs)]);
     })();
     return this.started;
@@ -248,6 +252,7 @@ class Runtime implements CeleryRuntime {
     if (this.closed) throw new Error('the Celery runtime is closed');
     await this.start();
     const fault = CELERY_FAULTS[request.fault];
+    if (fault.limitedBackend && !this.limitedBackend) throw new Error(`${request.fault} needs a redis-server to start as its result backend, and none could be started`);
     const run = new CeleryRun(request, `celery-${this.instance}-${++this.counter}`, this.log);
     this.current = run;
     const timer = setTimeout(() => run.finish('timed-out'), this.settings.runTimeoutMs);

@@ -25,6 +25,8 @@ export interface CeleryFault {
   source: string;
   /** Sent as a chain (eval, release) with .on_error(), frozen first, as bug #6737 reports; else with apply_async(link=, link_error=). */
   frozenChain?: boolean;
+  /** The eval's result goes to a backend on a redis-server with `--proto-max-bulk-len 1mb` (the runtime starts it). */
+  limitedBackend?: boolean;
   /** What the reproduced count counts, when it is a control and not the claim's mechanism ("once", "no extra callback"). */
   counts?: string;
 }
@@ -65,11 +67,12 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
   },
   'result-too-large': {
     label: 'a 2 MB result, backend with proto-max-bulk-len 1mb',
+    limitedBackend: true,
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 1, linkError: 1 },
     mechanism:
-      'link is queued with the 2 MB result (the broker takes it); then mark_as_done sends it to a result backend whose Redis runs with proto-max-bulk-len 1mb: Redis drops the connection, Celery retries and gives up (ConnectionError, not EncodeError), the tracer\'s outer handler takes the failure path: the (small) failure is stored, link_error runs',
+      'link is queued with the 2 MB result; mark_as_done sends it to a backend whose Redis takes at most 1 MB: Redis drops the connection, Celery retries, gives up (ConnectionError), stores the failure and calls link_error',
     source: 'celery/app/trace.py:504 (link) → :518 mark_as_done → backends/redis.py:392 (ensure, retried) → trace.py:572 on_error → backends/base.py:220',
   },
   'child-killed': {
@@ -152,7 +155,7 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
     timeLimitSeconds: null,
     expected: { link: 2, linkError: 0 },
     mechanism:
-      'the bug as reported: on protocol 1 a chain links its steps with link. freeze() links eval → release; apply_async prepares the steps again and first adds the on_error errback to the release step, so append_to_list_option no longer finds it among the eval\'s links and appends it a second time: the eval\'s message carries the release step twice, and it runs twice',
+      'on protocol 1 a chain links its steps with link. freeze() links eval → release; apply_async links them again after adding the on_error errback to the release step, so append_to_list_option finds no equal link and appends it: the eval\'s message carries the release step twice, and it runs twice',
     source: 'celery/canvas.py:702 (protocol 1: use_link), :794 then :787 task.link → :344 append_to_list_option; github.com/celery/celery/issues/6737',
   },
   'chain-frozen-v2': {
