@@ -16,6 +16,7 @@ import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../s
 const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 import { withDeadline } from '../support/deadline.ts';
 import { pollUntil } from '../support/redis.ts';
+import { isAlive } from '../support/processes.ts';
 
 const RECOVERY_DEADLINE_MS = 45_000;
 
@@ -44,19 +45,11 @@ async function redisPid(): Promise<number> {
   return Number(/process_id:(\d+)/.exec(await site.redis.info('server'))?.[1]);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('SIGKILL to the private Redis: restarted (same port, new password), pools sound, notifications on, the run in the outage failed, viewers told', { timeout: 120_000 }, async () => {
   const urlBefore = new URL(site.redisUrl);
   const pid = await redisPid();
-  assert.ok(pid > 0 && alive(pid));
+  assert.ok(pid > 0 && isAlive(pid));
   // Some state to lose: an executor busy in main.
   assert.equal((await api(site, 'POST', '/api/allocate', { evalId: 'eval-before-outage' })).status, 200);
 
@@ -96,7 +89,7 @@ test('SIGKILL to the private Redis: restarted (same port, new password), pools s
     'viewers to be told Redis is back',
   );
   assert.deepEqual(states.map((s) => s.redis), ['unavailable', 'ok']);
-  assert.ok(!alive(pid), 'the killed redis-server is gone');
+  assert.ok(!isAlive(pid), 'the killed redis-server is gone');
 
   const urlAfter = new URL(site.redisUrl);
   assert.equal(urlAfter.port, urlBefore.port, 'same port');

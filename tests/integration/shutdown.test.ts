@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isPortOpen, pollUntil } from '../support/redis.ts';
 import { withDeadline } from '../support/deadline.ts';
+import { isAlive } from '../support/processes.ts';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,14 +27,6 @@ interface Started {
   exited: Promise<void>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function npmStart(): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', TASK_WORKERS: '2', PRESENTER_SECRET: 'shutdown-test-secret', LOG_LEVEL: 'info' };
@@ -80,8 +73,8 @@ async function npmStart(): Promise<Started> {
 async function allGone(started: Started): Promise<number> {
   const t0 = Date.now();
   await withDeadline(started.exited, STOP_WITHIN_MS, 'npm to exit');
-  await pollUntil(async () => !alive(started.serverPid), STOP_WITHIN_MS, `server pid ${started.serverPid} to exit`);
-  for (const pid of started.workerPids) await pollUntil(async () => !alive(pid), STOP_WITHIN_MS, `worker pid ${pid} to exit`);
+  await pollUntil(async () => !isAlive(started.serverPid), STOP_WITHIN_MS, `server pid ${started.serverPid} to exit`);
+  for (const pid of started.workerPids) await pollUntil(async () => !isAlive(pid), STOP_WITHIN_MS, `worker pid ${pid} to exit`);
   await pollUntil(async () => !(await isPortOpen(started.redisPort)), STOP_WITHIN_MS, `redis on ${started.redisPort} to stop`);
   return Date.now() - t0;
 }
@@ -89,7 +82,7 @@ async function allGone(started: Started): Promise<number> {
 function cleanUp(started: Started | undefined): void {
   if (!started) return;
   for (const pid of [started.npm.pid, started.serverPid, ...started.workerPids]) {
-    if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
   }
 }
 
@@ -109,7 +102,7 @@ test('SIGTERM to npm start, 1 run in flight and 5 queued: everything stops withi
   try {
     started = await npmStart();
     assert.equal(started.workerPids.length, 2);
-    assert.ok(alive(started.serverPid) && (await isPortOpen(started.redisPort)));
+    assert.ok(isAlive(started.serverPid) && (await isPortOpen(started.redisPort)));
     const first = await startRun(started.url);
     // In flight: its eval job is on a worker.
     await pollUntil(
