@@ -2,9 +2,9 @@
  * What a release costs Redis, and how many per second it takes: the talk's
  * list-scanning script, the fenced O(1) script, and a floor script (DEL + LPUSH
  * + RPOP in one EVALSHA), at pool sizes 10, 1,000 and 10,000, each one call per
- * round trip and pipelined. All on a private redis-server, in one run, rounds
- * interleaved so the three scripts meet the same machine noise; figures are
- * medians over the rounds, ratios are taken within a round and then the median.
+ * round trip and pipelined. All on a private redis-server, in one run, the three
+ * scripts taking turns batch by batch so they meet the same machine noise; figures
+ * are medians over the rounds, ratios are taken within a round and then the median.
  *
  *   npm run bench                      # 5 rounds, writes docs/BENCHMARKS.md "Release cost" + docs/release-cost.svg
  *   BENCH_ROUNDS=3 BENCH_WRITE=0 npm run bench   # fewer rounds, print only
@@ -66,54 +66,73 @@ type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 /** One script call's keys and arguments, built before the clock starts. */
 type Call = (string | number)[];
 
-async function measure(redis: Redis, variant: Variant, mode: Mode, size: number): Promise<Measurement> {
-  const keys = poolKeys(POOL);
-  const commands = redis as unknown as Record<string, ScriptCall>;
-  await commands.reset_pool!(keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, ...executorUrls(size));
-  const command = { talk: 'release_executor', fenced: 'release_executor_fenced', floor: 'floor_release' }[variant];
-  const batch = Math.min(size, BATCH);
-  let calls = 0;
-  let usec = 0;
-  let wallNs = 0n;
+const COMMANDS: Record<Variant, string> = { talk: 'release_executor', fenced: 'release_executor_fenced', floor: 'floor_release' };
 
-  while (wallNs < BigInt(PHASE_TARGET_MS) * 1_000_000n || calls < 2 * batch) {
-    // Not measured: make `batch` executors busy (the floor needs none), and build every call.
-    let releases: Call[];
-    if (variant === 'floor') {
-      // Its DEL deletes a real busy marker, as a release does (a DEL of a missing key costs less than any release can).
-      const marking = redis.pipeline();
-      for (let i = 0; i < batch; i++) marking.set(keys.busyPrefix + `executor-${i + 1}`, `bench-${i}@0`, 'PX', 600_000);
-      await marking.exec();
-      releases = Array.from({ length: batch }, (_, i) => [keys.busyPrefix + `executor-${i + 1}`, keys.available, poolEntry(`executor-${i + 1}`)]);
-    } else {
-      const allocating = redis.pipeline() as unknown as Record<string, ScriptCall> & { exec(): Promise<[Error | null, unknown][]> };
-      for (let i = 0; i < batch; i++) allocating.allocate_executor_fenced!(...allocationKeys(POOL), `bench-${i}`, 600_000);
-      releases = (await allocating.exec()).map(([error, reply], i) => {
-        if (error) throw error;
-        const [entry, , token] = reply as [string, string, number];
-        const executor = (JSON.parse(entry) as { url: string }).url;
-        return variant === 'talk'
-          ? [...talkReleaseKeys(POOL, executor), executor, poolEntry(executor)]
-          : [...fencedReleaseKeys(POOL, executor), ...fencedReleaseArgs(executor, { evalId: `bench-${i}`, token })];
-      });
-    }
+/** Each variant plays on a pool of its own, so none finds another's executors busy. */
+const poolOf = (variant: Variant) => `${POOL}-${variant}`;
 
-    const before = await evalStats(redis);
-    const started = process.hrtime.bigint();
-    if (mode === 'unpipelined') {
-      for (const call of releases) await commands[command]!(...call);
-    } else {
-      const pipeline = redis.pipeline() as unknown as Record<string, ScriptCall> & { exec(): Promise<unknown> };
-      for (const call of releases) pipeline[command]!(...call);
-      await pipeline.exec();
-    }
-    wallNs += process.hrtime.bigint() - started;
-    const after = await evalStats(redis);
-    calls += after.calls - before.calls;
-    usec += after.usec - before.usec;
+/** Not measured: makes `batch` executors of the variant's pool busy (the floor needs none) and builds every call. */
+async function prepareBatch(redis: Redis, variant: Variant, batch: number): Promise<Call[]> {
+  const pool = poolOf(variant);
+  const keys = poolKeys(pool);
+  if (variant === 'floor') {
+    // Its DEL deletes a real busy marker, as a release does (a DEL of a missing key costs less than any release can).
+    const marking = redis.pipeline();
+    for (let i = 0; i < batch; i++) marking.set(keys.busyPrefix + `executor-${i + 1}`, `bench-${i}@0`, 'PX', 600_000);
+    await marking.exec();
+    return Array.from({ length: batch }, (_, i) => [keys.busyPrefix + `executor-${i + 1}`, keys.available, poolEntry(`executor-${i + 1}`)]);
   }
-  const seconds = Number(wallNs) / 1e9;
-  return { variant, mode, size, calls, serverUsPerCall: usec / calls, callsPerSecond: calls / seconds };
+  const allocating = redis.pipeline() as unknown as Record<string, ScriptCall> & { exec(): Promise<[Error | null, unknown][]> };
+  for (let i = 0; i < batch; i++) allocating.allocate_executor_fenced!(...allocationKeys(pool), `bench-${i}`, 600_000);
+  return (await allocating.exec()).map(([error, reply], i) => {
+    if (error) throw error;
+    const [entry, , token] = reply as [string, string, number];
+    const executor = (JSON.parse(entry) as { url: string }).url;
+    return variant === 'talk'
+      ? [...talkReleaseKeys(pool, executor), executor, poolEntry(executor)]
+      : [...fencedReleaseKeys(pool, executor), ...fencedReleaseArgs(executor, { evalId: `bench-${i}`, token })];
+  });
+}
+
+/**
+ * The three scripts at one pool size and mode, batch by batch in turn (talk,
+ * fenced, floor, talk, …), so that whatever else the machine does in a moment
+ * falls on all three alike; each batch's server time is read from Redis around it.
+ */
+async function measure(redis: Redis, mode: Mode, size: number, order: readonly Variant[]): Promise<Measurement[]> {
+  const commands = redis as unknown as Record<string, ScriptCall>;
+  for (const variant of order) {
+    const keys = poolKeys(poolOf(variant));
+    await commands.reset_pool!(keys.available, keys.members, keys.busyPrefix, keys.releaseTimesPrefix, ...executorUrls(size));
+  }
+  const batch = Math.min(size, BATCH);
+  const totals = new Map(order.map((variant) => [variant, { calls: 0, usec: 0, wallNs: 0n }]));
+  const enough = (t: { calls: number; wallNs: bigint }) => t.wallNs >= BigInt(PHASE_TARGET_MS) * 1_000_000n && t.calls >= 2 * batch;
+  while (![...totals.values()].every(enough)) {
+    for (const variant of order) {
+      const total = totals.get(variant)!;
+      // A script that has had its time sits out (the talk's at 10,000 takes seconds per batch).
+      if (enough(total)) continue;
+      const releases = await prepareBatch(redis, variant, batch);
+      const before = await evalStats(redis);
+      const started = process.hrtime.bigint();
+      if (mode === 'unpipelined') {
+        for (const call of releases) await commands[COMMANDS[variant]]!(...call);
+      } else {
+        const pipeline = redis.pipeline() as unknown as Record<string, ScriptCall> & { exec(): Promise<unknown> };
+        for (const call of releases) pipeline[COMMANDS[variant]]!(...call);
+        await pipeline.exec();
+      }
+      total.wallNs += process.hrtime.bigint() - started;
+      const after = await evalStats(redis);
+      total.calls += after.calls - before.calls;
+      total.usec += after.usec - before.usec;
+    }
+  }
+  return order.map((variant) => {
+    const { calls, usec, wallNs } = totals.get(variant)!;
+    return { variant, mode, size, calls, serverUsPerCall: usec / calls, callsPerSecond: calls / (Number(wallNs) / 1e9) };
+  });
 }
 
 export function median(values: number[]): number {
@@ -220,18 +239,17 @@ async function main(): Promise<void> {
   const rounds: Measurement[][] = [];
   try {
     // Warm-up: every script loaded (EVALSHA hits), the allocator's pages touched.
-    for (const variant of VARIANTS) await measure(redis, variant, 'pipelined', 10);
+    await measure(redis, 'pipelined', 10, VARIANTS);
     for (let r = 0; r < ROUNDS; r++) {
       const round: Measurement[] = [];
       for (const size of SIZES) {
         for (const mode of MODES) {
-          // Rotate the order each round so no script always runs first.
+          // Rotate the order each round so no script always goes first.
           const order = VARIANTS.map((_, i) => VARIANTS[(i + r) % VARIANTS.length]!);
-          for (const variant of order) {
-            const m = await measure(redis, variant, mode, size);
+          for (const m of await measure(redis, mode, size, order)) {
             round.push(m);
             console.log(
-              `round ${r + 1}/${ROUNDS} size ${String(size).padStart(6)} ${mode.padEnd(11)} ${variant.padEnd(6)} ` +
+              `round ${r + 1}/${ROUNDS} size ${String(size).padStart(6)} ${mode.padEnd(11)} ${m.variant.padEnd(6)} ` +
                 `${m.serverUsPerCall.toFixed(1).padStart(8)} µs/call ${Math.round(m.callsPerSecond).toString().padStart(7)} calls/s (${m.calls} calls)`,
             );
           }
