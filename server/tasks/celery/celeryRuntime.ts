@@ -58,6 +58,13 @@ export interface CeleryRuntimeOptions {
 }
 
 const SERVER_LANE = 'server';
+/** The restartIdleWorker faults restart the idle workers this long after the visibility timeout passed. */
+const RESTART_MARGIN_MS = 250;
+/**
+ * How long, beyond the visibility timeout, the restartIdleWorker faults' eval runs: time for an idle
+ * worker's warm shutdown and a new `celery worker` to start (a few seconds on two busy cores).
+ */
+const IDLE_RESTART_SECONDS = 8;
 const FINAL_STATES = new Set(['SUCCESS', 'FAILURE']);
 
 /** What a Python step carries for a release: the raw reply, which the server reads into a ReleaseReply. */
@@ -106,6 +113,10 @@ class CeleryRun extends RunTimeline<CeleryRunRequest> {
   readonly running = new Map<number, string>();
   /** The client waits on the eval's result with .get() (the result-get faults): the run is not over before it returns. */
   awaiting = false;
+  /** Lanes the server restarts on purpose during this run (restartIdleWorker): their exit is no death. */
+  readonly restartingLanes = new Set<string>();
+  /** The pending restart of the idle workers (restartIdleWorker), cleared when the run ends. */
+  restartTimer: NodeJS.Timeout | null = null;
 }
 
 class Runtime implements CeleryRuntime {
@@ -149,7 +160,7 @@ class Runtime implements CeleryRuntime {
     });
     this.workersOf.on('exit', (lane, pid, code, signal) => {
       const run = this.current;
-      if (!run || run.outcome) return;
+      if (!run || run.outcome || run.restartingLanes.has(lane)) return;
       let hadWork = false;
       for (const [running, runningLane] of run.running) {
         if (runningLane !== lane) continue;
@@ -167,7 +178,10 @@ class Runtime implements CeleryRuntime {
     this.workersOf.on('restarted', (lane, pid, previousPid) => {
       const run = this.current;
       if (!run || run.outcome) return;
-      run.record({ at: Date.now(), lane, pid }, { kind: 'worker-restarted', text: `supervisor restarted ${lane}: pid ${previousPid} → ${pid}`, data: { pid, previousPid } });
+      const text = run.restartingLanes.delete(lane)
+        ? `${lane} is up again: pid ${previousPid} → ${pid} (starting, a worker restores the messages unacknowledged for longer than the visibility timeout)`
+        : `supervisor restarted ${lane}: pid ${previousPid} → ${pid}`;
+      run.record({ at: Date.now(), lane, pid }, { kind: 'worker-restarted', text, data: { pid, previousPid } });
       this.settle(run);
     });
     this.workersOf.on('line', (lane, pid, line) => {
@@ -302,7 +316,7 @@ class Runtime implements CeleryRuntime {
               available: keys.available,
               releaseTimes: keys.releaseTimesPrefix + request.executor,
             },
-            slowSeconds: Math.max(2, visibility * 4),
+            slowSeconds: fault.restartIdleWorker ? visibility + IDLE_RESTART_SECONDS : Math.max(2, visibility * 4),
           },
         });
       }
@@ -320,6 +334,7 @@ class Runtime implements CeleryRuntime {
       return { runId: request.runId, outcome, mechanism, callbacks, events: run.events, startedAt: run.startedAt, finishedAt: Date.now() };
     } finally {
       clearTimeout(timer);
+      if (run.restartTimer) clearTimeout(run.restartTimer);
       if (this.settleTimer) clearInterval(this.settleTimer);
       this.settleTimer = null;
       if (this.driver.alive) this.driver.send({ type: 'forget', run: run.key });
@@ -389,6 +404,9 @@ class Runtime implements CeleryRuntime {
       case 'task-finished':
         if (event.pid !== null) run.running.delete(event.pid);
         break;
+      case 'hook-fault':
+        if (event.data.effect === 'slow' && CELERY_FAULTS[run.request.fault].restartIdleWorker) this.restartIdleWorkers(run, event.lane, event.at);
+        break;
       case 'kill-requested':
         if (event.pid !== null) run.running.delete(event.pid);
         run.killPhases.set(event.lane, event.data.phase);
@@ -404,6 +422,35 @@ class Runtime implements CeleryRuntime {
     }
     const { seq: _seq, at, lane, pid, ...entry } = event;
     run.record({ at, lane, pid }, entry as TimelineEntry);
+  }
+
+  /**
+   * The restartIdleWorker faults: once the slow eval's message has been unacknowledged for longer than the
+   * visibility timeout (it was delivered before the eval reported it is slow, at `slowAt`), every other worker
+   * is restarted, as a deploy or a scale-up would. kombu restores such messages when a worker starts
+   * (transport/redis.py:536 on_poll_init → :396 restore_visible), so the new worker takes the eval again
+   * while the first still runs it. Nothing is sent to the eval; the first worker is left alone.
+   */
+  private restartIdleWorkers(run: CeleryRun, busyLane: string, slowAt: number): void {
+    const visibilityMs = this.settings.visibilityTimeoutSeconds * 1000;
+    const idle = this.workersOf.workers().filter((worker) => worker.lane !== busyLane);
+    run.restartTimer = setTimeout(() => {
+      run.restartTimer = null;
+      if (run.outcome) return;
+      for (const worker of idle) {
+        run.restartingLanes.add(worker.lane);
+        run.record({ at: Date.now(), lane: worker.lane, pid: worker.pid }, {
+          kind: 'worker-restarting',
+          text:
+            `server restarts idle ${worker.lane} (warm shutdown, then a new celery worker), as a deploy would: ` +
+            `the eval, still running on ${busyLane}, has been unacknowledged for more than the visibility timeout (${this.settings.visibilityTimeoutSeconds} s)`,
+          data: { queue: CELERY_EVAL_QUEUE, jobId: run.taskId, visibilityTimeoutSeconds: this.settings.visibilityTimeoutSeconds, unackedMs: Date.now() - slowAt },
+        });
+        this.workersOf.restartLane(worker.lane, this.settings.startTimeoutMs).catch((error: unknown) => {
+          this.log.warn('restarting an idle celery worker failed', { lane: worker.lane, error: String(error) });
+        });
+      }
+    }, Math.max(0, slowAt + visibilityMs + RESTART_MARGIN_MS - Date.now()));
   }
 
   /** What the driver, Celery's client here, saw of the eval: its message as published, and a .get() on its result. */
@@ -469,7 +516,7 @@ export function describeCeleryMechanism(run: CeleryRun, callbacks: CallbackRun[]
   const ran = run.events.filter((e) => e.kind === 'task-ran' || e.kind === 'task-raised');
   if (ran.length > 1) steps.push(`the eval ran ${ran.length} times (Celery delivered it again)`);
   for (const event of run.events) {
-    if (event.kind === 'kill-requested' || event.kind === 'worker-killed') steps.push(event.text);
+    if (event.kind === 'kill-requested' || event.kind === 'worker-killed' || event.kind === 'worker-restarting') steps.push(event.text);
     if (event.kind === 'job-failed') steps.push(event.text);
     if (event.kind === 'deduplicated' || event.kind === 'errback-called') steps.push(event.text);
   }

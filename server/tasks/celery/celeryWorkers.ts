@@ -54,6 +54,19 @@ export class CeleryWorkers extends LaneSupervisor<CeleryWorkersEvents> {
     await this.readyWithin(timeoutMs);
   }
 
+  /**
+   * Restarts one lane on purpose, as a deploy or a scale-up does to a worker: warm shutdown,
+   * then a new `celery worker` under the same lane (its `restarted` event fires once it is ready).
+   * Resolves once it is ready, or rejects after `timeoutMs`.
+   */
+  async restartLane(lane: string, timeoutMs: number): Promise<void> {
+    const slot = this.slots.find((candidate) => candidate.lane === lane);
+    if (!slot) throw new Error(`no celery worker lane ${lane}`);
+    await this.stopSlot(slot, 3000);
+    this.spawn(slot);
+    await this.readyWithin(timeoutMs);
+  }
+
   /** Settings for the workers started from now on (a restarted private Redis has a new url). */
   configure(settings: Partial<CeleryWorkerSettings>): void {
     this.settings = { ...this.settings, ...settings };

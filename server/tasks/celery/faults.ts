@@ -27,6 +27,12 @@ export interface CeleryFault {
   frozenChain?: boolean;
   /** The eval's result goes to a backend on a redis-server with `--proto-max-bulk-len 1mb` (the runtime starts it). */
   limitedBackend?: boolean;
+  /**
+   * Once the eval (slow, acks_late) has been unacknowledged for longer than the visibility timeout, the
+   * runtime restarts every other worker (warm shutdown, then a new `celery worker`), as a deploy or a
+   * scale-up would; the eval is left alone (celeryRuntime.ts restartIdleWorkers).
+   */
+  restartIdleWorker?: boolean;
   /** What the reproduced count counts, when it is a control and not the claim's mechanism ("once", "no extra callback"). */
   counts?: string;
 }
@@ -140,13 +146,14 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
     source: 'billiard/pool.py:685 and celery/worker/request.py:492',
   },
   'visibility-timeout': {
-    label: 'the eval outlives the visibility timeout (no crash)',
+    label: 'the eval outlives the visibility timeout, another worker starts (no crash)',
+    restartIdleWorker: true,
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 2, linkError: 0 },
     mechanism:
-      'the claim: another worker restores the slow, unacknowledged message and runs it again. kombu 5.2.4 restores only when a worker starts and on every 10th 10-second tick, so here the eval ran once: link once',
-    source: 'kombu/transport/redis.py:396 restore_visible',
+      'the eval (acks_late) runs longer than the visibility timeout; meanwhile the idle worker is restarted, as a deploy would. Starting, it restores every message unacknowledged for longer than the timeout, takes the eval and runs it again while the first worker still runs it: link twice, nothing crashed. Only a starting worker restores at once: one already up restores on every 10th 10-second tick (about 100 s)',
+    source: 'kombu/transport/redis.py:536 on_poll_init (a worker starting) → :396 restore_visible; periodic: :1314 call_repeatedly(10), :398 every 10th',
   },
   'chain-frozen-v1': {
     label: 'bug #6737: chain(eval, release).on_error(…), frozen, task protocol 1',
