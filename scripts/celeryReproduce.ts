@@ -57,7 +57,7 @@ try {
       if (link === expected.link && linkError === expected.linkError && result.outcome !== 'timed-out') reproduced++;
       seen.push(`${result.outcome}: link×${link} link_error×${linkError}`);
       const ok = link === expected.link && linkError === expected.linkError && result.outcome !== 'timed-out';
-      if (process.env.V || (!ok && process.env.MISSES)) for (const e of result.events) console.log(`  ${e.seq} ${e.lane} ${e.pid ?? ''} ${e.kind}: ${e.text}`);
+      if (process.env.V || (!ok && process.env.MISSES)) for (const e of result.events) console.log(`  +${e.at - result.startedAt}ms ${e.seq} ${e.lane} ${e.pid ?? ''} ${e.kind}: ${e.text}`);
     }
     tally[fault] = { reproduced, runs, seen, measuredAt: new Date().toISOString() };
     console.log(`${fault}: ${reproduced}/${runs} (expected link×${expected.link} link_error×${expected.linkError}) — ${seen.join('; ')}`);
