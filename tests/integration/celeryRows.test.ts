@@ -7,7 +7,9 @@
  *  - bug #6737's shape (protocol 1, a chain with .on_error(), frozen before sending)
  *    beside the two shapes that differ from it in one respect;
  *  - the client waiting on the result with .get() (the backend's pubsub) on the
- *    healthy and the failing path: the same callbacks as without it.
+ *    healthy and the failing path: the same callbacks as without it;
+ *  - an eval that outlives the visibility timeout while the idle worker restarts:
+ *    the new worker restores the unacknowledged message as it starts, and link runs twice.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,4 +120,30 @@ test('.get() on the result (the backend’s pubsub) changes no callback: the hea
     assert.equal(received.data.state, state, '.get() returned the final state');
     assert.ok(received.data.seen.includes(state), received.text);
   }
+});
+
+test('visibility-timeout: the eval outlives the visibility timeout, the idle worker restarts and runs it again → link twice, nothing crashed', { timeout: TEST_TIMEOUT }, async () => {
+  const { result, calls } = await runFault('visibility-timeout');
+  // Counted in Redis by the callbacks themselves: the only count this test trusts.
+  assert.deepEqual(calls, { link: 2, linkError: 0 }, result.mechanism);
+  assert.equal(result.outcome, 'completed', result.mechanism);
+  assert.deepEqual(result.callbacks.map((c) => c.reply.status).sort(), ['already_in_pool', 'released']);
+  assert.equal(all(result.events, 'worker-killed').length, 0, 'no process died');
+  assert.equal(all(result.events, 'kill-requested').length, 0, 'nothing was killed');
+  // The server restarted the idle worker once the eval had been unacknowledged for longer than the visibility timeout.
+  const slow = only(result.events, 'hook-fault');
+  const restarting = only(result.events, 'worker-restarting');
+  assert.notEqual(restarting.lane, slow.lane, 'the worker running the eval is left alone');
+  assert.ok(restarting.data.unackedMs > restarting.data.visibilityTimeoutSeconds * 1000, `unacknowledged for ${restarting.data.unackedMs} ms`);
+  const restarted = only(result.events, 'worker-restarted');
+  assert.equal(restarted.lane, restarting.lane);
+  // The eval ran twice: on the first worker, and on the restarted one, which restored it as it started.
+  const ran = all(result.events, 'task-ran');
+  assert.deepEqual(ran.map((e) => e.lane).sort(), [slow.lane, restarting.lane].sort());
+  const again = ran.find((e) => e.lane === restarting.lane)!;
+  assert.notEqual(again.pid, restarting.pid, 'run by the new worker, not the one stopped');
+  assert.ok(again.at >= restarting.at, 'after the restart began');
+  // … while the first worker still ran it: its postrun comes after the second run began.
+  const firstDone = all(result.events, 'task-finished').find((e) => e.lane === slow.lane)!;
+  assert.ok(firstDone.at > again.at, 'the first worker was still running the eval');
 });
