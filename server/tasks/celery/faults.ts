@@ -146,14 +146,14 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
     source: 'billiard/pool.py:685 and celery/worker/request.py:492',
   },
   'visibility-timeout': {
-    label: 'the eval outlives the visibility timeout, another worker starts (no crash)',
+    label: 'the eval outlives the visibility timeout while another worker starts (no crash)',
     restartIdleWorker: true,
     deduplicate: false,
     timeLimitSeconds: null,
     expected: { link: 2, linkError: 0 },
     mechanism:
-      'the eval (acks_late) runs longer than the visibility timeout; meanwhile the idle worker is restarted, as a deploy would. Starting, it restores every message unacknowledged for longer than the timeout, takes the eval and runs it again while the first worker still runs it: link twice, nothing crashed. Only a starting worker restores at once: one already up restores on every 10th 10-second tick (about 100 s)',
-    source: 'kombu/transport/redis.py:536 on_poll_init (a worker starting) → :396 restore_visible; periodic: :1314 call_repeatedly(10), :398 every 10th',
+      'the eval (acks_late) runs past the visibility timeout; meanwhile the idle worker restarts, as in a deploy. Starting, it restores the unacknowledged message and runs the eval again while the first worker still runs it: link twice. A worker already up restores only every ~100 s: with no start, link once',
+    source: 'kombu/transport/redis.py:536 on_poll_init (a worker starting) → :396 restore_visible; :1314 + :398 (every 10th 10-s tick)',
   },
   'chain-frozen-v1': {
     label: 'bug #6737: chain(eval, release).on_error(…), frozen, task protocol 1',
