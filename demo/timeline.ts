@@ -132,6 +132,8 @@ export function markLook(event: TimelineEvent): MarkLook {
       return { glyph: '❝', tone: 'warn', strong: true };
     case 'error':
       return { glyph: '✗', tone: 'bad', strong: true };
+    case 'worker-restarting':
+      return { glyph: '↓', tone: 'muted', strong: false };
     case 'worker-restarted':
       return { glyph: '↑', tone: 'muted', strong: false };
     case 'picked-up':
