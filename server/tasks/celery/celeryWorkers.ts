@@ -63,7 +63,8 @@ export class CeleryWorkers extends LaneSupervisor<CeleryWorkersEvents> {
     const slot = this.slots.find((candidate) => candidate.lane === lane);
     if (!slot) throw new Error(`no celery worker lane ${lane}`);
     await this.stopSlot(slot, 3000);
-    this.spawn(slot);
+    // restartWith() (a restarted Redis) may have started the lane meanwhile: one process per lane.
+    if (!slot.child) this.spawn(slot);
     await this.readyWithin(timeoutMs);
   }
 
