@@ -421,8 +421,9 @@ export const TimelineEventSchema = z.discriminatedUnion('kind', [
   eventOf('workers-restarting', z.strictObject({ deduplicate: z.boolean() })),
   /**
    * The server restarts one idle worker on purpose while the eval runs (warm shutdown, then a new `celery worker`),
-   * as a deploy or a scale-up would: the eval's message has been unacknowledged for `unackedMs`, longer than the
-   * visibility timeout. The event's lane and pid are the worker's before the restart.
+   * as a deploy or a scale-up would: the eval's message has been unacknowledged for longer than the visibility
+   * timeout (`unackedMs` since the eval said it is slow, a lower bound). The event's lane and pid are the worker's
+   * before the restart.
    */
   eventOf('worker-restarting', z.strictObject({ ...jobOf, visibilityTimeoutSeconds: z.number(), unackedMs: z.number() })),
   /** The eval's message as it was published: its task protocol, how many link and link_error signatures and chain steps it carried. */
