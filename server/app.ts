@@ -28,6 +28,7 @@ import { createHallChannel } from './sockets/hallChannel.ts';
 import { Hall } from './hall/hall.ts';
 import { DeckStore } from './hall/deckStore.ts';
 import { clusterSockets } from './sockets/cluster.ts';
+import { createPoolRelay } from './sockets/poolRelay.ts';
 import { Bans, admitHandshake, limitSocketEvents } from './sockets/admission.ts';
 import { jsonOnly, securityHeaders } from './http/hardening.ts';
 import { Sessions } from './session/sessions.ts';
@@ -190,6 +191,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const httpServer = createHttpServer(app);
     const cluster = await clusterSockets(redis, log);
     cleanups.push(() => cluster.close());
+    const poolRelay = await createPoolRelay(redis, log);
+    cleanups.push(() => poolRelay.close());
     const admission = {
       allowedOrigins: config.allowedOrigins,
       handshakesPerSecond: config.handshakesPerSecond,
@@ -211,7 +214,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     io.engine.on('initial_headers', (headers: Record<string, string>, req: import('node:http').IncomingMessage) =>
       Sessions.applyCookie(gate.viewerOf(req), headers),
     );
-    const poolChannel = createPoolChannel(io, actions, gate, log);
+    const poolChannel = createPoolChannel(io, actions, gate, poolRelay, log);
     const runChannel = createRunChannel(io, runs, gate, hall.deck, log);
     const hallChannel = createHallChannel(io, { hall, actions, poolNames, log });
     const chaosChannel = createChaosChannel(io, chaos, gate, log);

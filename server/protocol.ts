@@ -496,15 +496,6 @@ export interface ServerToClientEvents extends HallServerEvents {
   'redis:state': (state: RedisState) => void;
 }
 
-/**
- * Between server instances (socket.io's serverSideEmit over the shared Redis): a
- * pool's change, which each instance then writes to its own viewers. One relay per
- * change, however many viewers and shards: see server/sockets/poolChannel.ts.
- */
-export interface InterServerEvents {
-  'pool:changed': (change: PoolChange) => void;
-}
-
 export interface RedisState {
   redis: 'ok' | 'unavailable';
   at: number;

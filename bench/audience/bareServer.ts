@@ -13,7 +13,7 @@ import { deckFiles, servePoolInMemory } from './memoryPool.ts';
 
 const httpServer = createServer(process.env.BENCH_DECK === '1' ? deckFiles() : undefined);
 const io = new Server(httpServer, { maxHttpBufferSize: 16 * 1024, serveClient: false });
-const probe = probeServer(io, 'pool:main');
+const probe = probeServer(io, 'pool:main', 'bare');
 servePoolInMemory(io);
 
 await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));

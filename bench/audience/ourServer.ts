@@ -31,7 +31,7 @@ const config = loadConfig(
   [],
 );
 const app = await createApp(config, { log: createLogger({ level: 'error' }), ...(process.env.BENCH_DECK === '1' ? {} : { distDir: null }) });
-const probe = probeServer(app.io, 'pool:main');
+const probe = probeServer(app.io, 'pool:main', 'ours');
 // The click-to-panel benchmark clicks as a viewer would, once the presenter opened the Lua panel.
 if (process.env.BENCH_DECK === '1') app.hall.deck.setOpen('lua-release', true);
 

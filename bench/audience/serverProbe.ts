@@ -2,7 +2,11 @@
  * What a server under test reports about itself: how many broadcasts it sent to
  * the watched room (counted where socket.io hands a packet to its adapter, once
  * per broadcast whatever the number of viewers), and its CPU and memory.
+ * With BENCH_CPU_PROF=<dir>, it also writes a V8 CPU profile of the measured
+ * window there (<server>-<pid>.cpuprofile; open it in Chrome's DevTools).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Server } from 'socket.io';
 import type { ServerUsage } from './ipc.ts';
@@ -12,7 +16,24 @@ export interface ServerProbe {
   stop(redisCpuMs?: number | null): ServerUsage;
 }
 
-export function probeServer(io: Server, room: string): ServerProbe {
+/** Profiles the measured window only, not the thousands of connections before it. */
+function windowProfiler(name: string): { start(): void; stop(): void } {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return { start() {}, stop() {} };
+  const session = new Session();
+  session.connect();
+  return {
+    start() {
+      void session.post('Profiler.enable').then(() => session.post('Profiler.start'));
+    },
+    stop() {
+      void session.post('Profiler.stop').then(({ profile }) => writeFileSync(`${dir}/${name}-${process.pid}.cpuprofile`, JSON.stringify(profile)));
+    },
+  };
+}
+
+export function probeServer(io: Server, room: string, name: string): ServerProbe {
+  const profiler = windowProfiler(name);
   const adapter = io.of('/').adapter as unknown as { broadcast(packet: { data: unknown[] }, opts: { rooms: Set<string> }): void };
   const broadcast = adapter.broadcast.bind(adapter);
   let counting = false;
@@ -40,10 +61,12 @@ export function probeServer(io: Server, room: string): ServerProbe {
       rssMax = process.memoryUsage.rss();
       lag.reset();
       lag.enable();
+      profiler.start();
     },
     stop(redisCpuMs = null) {
       counting = false;
       lag.disable();
+      profiler.stop();
       const cpu = process.cpuUsage(cpuAt);
       return {
         broadcasts,

@@ -15,7 +15,7 @@
  * could be replayed what it missed), once per shard. A pool:changed carries the
  * whole pool, so a phone that missed one needs only the next, or the snapshot
  * its panel reads again whenever it reconnects. The other instances get one relay
- * per change (serverSideEmit), sent without waiting, and write it to their own
+ * per change (poolRelay.ts), sent without waiting, and write it to their own
  * viewers the same way.
  */
 import type { Server, Socket } from 'socket.io';
@@ -27,20 +27,20 @@ import {
   WatchRequest,
   type ClientToServerEvents,
   type DoubleReleaseWarning,
-  type InterServerEvents,
   type PoolAction,
   type PoolChange,
   type ServerToClientEvents,
 } from '../protocol.ts';
 import { onRequest, type Access } from './requests.ts';
 import { ShardedRooms } from './shardedRoom.ts';
+import type { PoolRelay } from './poolRelay.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
 import type { Gate } from '../hall/gate.ts';
 import { LUA_PANEL } from '../hall/audiencePanels.ts';
 
-export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
-export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents>;
+export type IoServer = Server<ClientToServerEvents, ServerToClientEvents>;
+export type IoSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
 
 export const poolRoom = (pool: string) => `pool:${pool}`;
 
@@ -48,7 +48,7 @@ export interface PoolChannel {
   destroy(): void;
 }
 
-export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate, log: Logger): PoolChannel {
+export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate, relay: PoolRelay, log: Logger): PoolChannel {
   const rooms = new ShardedRooms(io);
   // Per pool, what happened since the last message; a pool is in the map while a message is due.
   const due = new Map<string, Pick<PoolChange, 'actions' | 'doubleReleases'>>();
@@ -66,14 +66,13 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate
       (snapshot) => {
         const change: PoolChange = { ...snapshot, ...burst };
         rooms.emit(poolRoom(pool), 'pool:changed', change);
-        io.serverSideEmit('pool:changed', change);
+        relay.send(change);
       },
       (error: unknown) => log.warn('could not read pool for viewers', { pool, error: String(error) }),
     );
   };
   // Another instance's change, for the viewers here.
-  const onRelayed = (change: PoolChange) => rooms.emit(poolRoom(change.pool), 'pool:changed', change);
-  io.on('pool:changed', onRelayed);
+  const stopRelayed = relay.onChange((change) => rooms.emit(poolRoom(change.pool), 'pool:changed', change));
   const publish = (pool: string, news: { action?: PoolAction; warning?: DoubleReleaseWarning } = {}) => {
     let pending = due.get(pool);
     if (!pending) {
@@ -119,7 +118,7 @@ export function createPoolChannel(io: IoServer, actions: PoolActions, gate: Gate
       actions.pools.off('changed', onChanged);
       actions.pools.off('double-release', onDoubleRelease);
       actions.off('acted', onActed);
-      io.off('pool:changed', onRelayed);
+      stopRelayed();
     },
   };
 }

@@ -50,8 +50,14 @@ async function call<T = unknown>(
 }
 
 /** Everything Redis holds for the site: the pool as read, and every key (a bad request must not add one), less the rate limiter's (they expire on their own). */
+/**
+ * The pool and every key a request could have written. Left out: the rate limits'
+ * counters (a refused request still spends its budget) and socket.io's own stream,
+ * which the hall's messages create whenever the first of them goes out.
+ */
 async function redisState(site: Site) {
-  return { pool: poolState(await site.actions.pools.snapshot('main')), keys: (await site.redis.keys('*')).filter((key) => !key.startsWith('idem:{limits}:')).sort() };
+  const background = (key: string) => key.startsWith('idem:{limits}:') || key.startsWith('idem:socket.io');
+  return { pool: poolState(await site.actions.pools.snapshot('main')), keys: (await site.redis.keys('*')).filter((key) => !background(key)).sort() };
 }
 
 function assertApiError(reply: Reply<unknown>, status: number, error: ApiError['error']): void {

@@ -10,6 +10,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { Ack, ClientToServerEvents, DoubleReleaseWarning, PoolChange, ReleaseReply, ServerToClientEvents } from '../../server/protocol.ts';
 import { GENEROUS_LIMITS, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { occurrences, poolState } from '../support/redis.ts';
+import { POOL_RELAY_CHANNEL } from '../../server/sockets/poolRelay.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 /** A socket that may send anything, as a hostile or broken client would. */
@@ -311,4 +312,16 @@ test('a viewer over its rate limit gets rate_limited; other viewers and watching
     other.disconnect();
     await limitedSite.close();
   }
+});
+
+test('garbage on the channel that relays pool changes between instances is logged and ignored; viewers still get every change', async () => {
+  const before = site.logLines.length;
+  const seen = [a, b].map((viewer) => next(viewer, 'pool:changed', (change) => change.actions.some((action) => action.kind === 'allocated')));
+  for (const garbage of ['not json', '{"from":"another-instance"}', '{"from":"another-instance","change":{"pool":7}}', '[]']) {
+    await site.redis.publish(POOL_RELAY_CHANNEL, garbage);
+  }
+  ok(await send(a, 'pool:allocate', { evalId: 'eval-after-garbage' }));
+  await Promise.all(seen);
+  const warnings = site.logLines.slice(before).map((line) => JSON.parse(line) as { msg: string }).filter((entry) => entry.msg.startsWith('pool relay:'));
+  assert.equal(warnings.length, 4, JSON.stringify(warnings));
 });
