@@ -3,9 +3,8 @@
  * one long synchronous loop, and while it runs the server reads nothing: not the
  * presenter's next click, not Redis' replies to the click before. So a room's
  * members are dealt into a few shards as they join, and, once the room is big, a
- * message goes out shard by shard, a few milliseconds' worth per turn of the event
- * loop: the same writes, with the server's I/O served between them. A budget of time,
- * not a count of shards, so a fast machine or a middling hall needs fewer turns. Every member is in exactly one shard, so each gets
+ * message goes out shard by shard, one per turn of the event loop: the same writes, with the server's
+ * I/O served between them. Every member is in exactly one shard, so each gets
  * every message; a caller that waits for one message's last shard before sending
  * the next keeps them in order. Nothing here is per member at send time.
  *
@@ -14,13 +13,11 @@
  */
 import type { Server, Socket } from 'socket.io';
 
-/** Enough to keep each shard short for a few thousand members (about 250 at 4,000). */
-export const SHARDS = 16;
 /**
- * How long one turn may write before the event loop gets its turn back: a request
- * that arrives mid-message waits about this long per Redis round trip.
+ * Enough to keep each slice short for a few thousand members (about 250 at 4,000):
+ * a request that arrives mid-message waits for at most one slice per Redis round trip.
  */
-export const SLICE_BUDGET_MS = 8;
+export const SHARDS = 16;
 /** Below this many members here, one slice is short anyway: the whole room at once. */
 export const SHARD_ABOVE = 250;
 
@@ -34,7 +31,6 @@ export class ShardedRooms {
   constructor(
     private readonly io: Server,
     private readonly shardAbove = SHARD_ABOVE,
-    private readonly sliceBudgetMs = SLICE_BUDGET_MS,
   ) {}
 
   /** Joins `room` (for membership) and one shard of it; a second join of the same room changes nothing. */
@@ -67,14 +63,9 @@ export class ShardedRooms {
 
   private slices(room: string, event: string, args: unknown[]): Promise<void> {
     return new Promise((resolve) => {
-      const send = (first: number) => {
-        const started = performance.now();
-        let shard = first;
-        do {
-          this.io.local.to(shardRoom(room, shard)).emit(event, ...args);
-          shard++;
-        } while (shard < SHARDS && performance.now() - started < this.sliceBudgetMs);
-        if (shard < SHARDS) setImmediate(() => send(shard));
+      const send = (shard: number) => {
+        this.io.local.to(shardRoom(room, shard)).emit(event, ...args);
+        if (shard + 1 < SHARDS) setImmediate(() => send(shard + 1));
         else resolve();
       };
       send(0);
