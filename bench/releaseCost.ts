@@ -186,7 +186,7 @@ function fmt(n: number, digits = 1): string {
 
 export function markdownSection(summary: Summary[], machine: string, command: string, rounds: number): string {
   const lines: string[] = [];
-  lines.push(`Command: \`${command}\` (on a private \`redis-server\`, one client; ${rounds} rounds, the three scripts interleaved in each).`);
+  lines.push(`Command: \`${command}\` (on a private \`redis-server\`, one client; ${rounds} rounds, in each the three scripts take turns batch by batch).`);
   lines.push('');
   lines.push(`Machine: ${machine}`);
   lines.push('');
@@ -214,7 +214,7 @@ export function markdownSection(summary: Summary[], machine: string, command: st
   lines.push(
     `At 10,000 executors the fenced release runs at ${oneByOne.toFixed(2)}x the floor's calls/s one call per round trip (${goal(oneByOne)}) and ` +
       `${f10k.throughputVsFloor.toFixed(2)}x pipelined (${goal(f10k.throughputVsFloor)}; the goal is >= 0.8x). Its server time is ${fmt(f10.serverUsPerCall)} µs at 10 and ` +
-      `${fmt(f10k.serverUsPerCall)} µs at 10,000 executors (${(f10k.serverUsPerCall / f10.serverUsPerCall).toFixed(2)}x: flat), ${f10k.costVsFloor.toFixed(1)}x the floor's; ` +
+      `${fmt(f10k.serverUsPerCall)} µs at 10,000 executors (${(f10k.serverUsPerCall / f10.serverUsPerCall).toFixed(2)}x, as the floor's own ${fmt(at('floor', 10, 'pipelined').serverUsPerCall)} → ${fmt(at('floor', 10_000, 'pipelined').serverUsPerCall)} µs: flat), ${f10k.costVsFloor.toFixed(1)}x the floor's; ` +
       `the talk's release takes ${fmt(t10k.serverUsPerCall)} µs at 10,000 (${(t10k.serverUsPerCall / f10k.serverUsPerCall).toFixed(0)}x the fenced one). ` +
       'The floor deletes a real busy marker, as every release does; the fenced release is as many commands (GET of the marker, DEL, LPUSH against the floor\'s DEL, LPUSH, RPOP) plus the compare of the marker with the caller.',
   );
