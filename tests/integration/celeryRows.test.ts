@@ -13,37 +13,27 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
-import { createCapturingLogger } from '../../server/log.ts';
-import { ExecutorPools } from '../../server/pool/executorPool.ts';
+import type { Redis } from 'ioredis';
+import type { ExecutorPools } from '../../server/pool/executorPool.ts';
+import type { CeleryRuntime } from '../../server/tasks/celery/celeryRuntime.ts';
+import { startCeleryRig, type CeleryRig } from '../support/celeryRig.ts';
 import type { CeleryFaultName, TimelineEvent, TimelineEventOf, TimelineKind } from '../../server/protocol.ts';
-import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
-import { loadScripts } from '../../server/redis/scripts.ts';
-import { celeryBrokerUrl } from '../../server/tasks/celery/python.ts';
-import { createCeleryRuntime, type CeleryRuntime } from '../../server/tasks/celery/celeryRuntime.ts';
 
 const TEST_TIMEOUT = 60_000;
 
-let redisServer: PrivateRedis;
+let rig: CeleryRig | undefined;
 let redis: Redis;
 let celeryDb: Redis;
 let pools: ExecutorPools;
 let celery: CeleryRuntime;
-const { logger } = createCapturingLogger('warn');
 
 before(async () => {
-  redisServer = await startPrivateRedis();
-  redis = new Redis(redisServer.url, { maxRetriesPerRequest: 2 });
-  celeryDb = new Redis(celeryBrokerUrl(redisServer.url), { maxRetriesPerRequest: 2 });
-  pools = new ExecutorPools(redis, loadScripts(redis), { busyTtlSeconds: 600, doubleReleaseWindowMs: 1000, defaultSize: 3 }, logger);
-  celery = createCeleryRuntime({ redisUrl: redisServer.url, log: logger, runTimeoutMs: 30_000 });
+  rig = await startCeleryRig();
+  ({ redis, celeryDb, pools, celery } = rig);
 });
 
 after(async () => {
-  await celery?.close();
-  await redis?.quit().catch(() => redis.disconnect());
-  await celeryDb?.quit().catch(() => celeryDb.disconnect());
-  await redisServer?.stop();
+  await rig?.close();
 });
 
 let runs = 0;
