@@ -15,7 +15,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { createApp, type App } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import type { AnyFaultName, CeleryFaultName, ClientToServerEvents, FaultName, RunRecord, RuntimeName, ScenarioName, ServerToClientEvents } from '../protocol.ts';
+import { CeleryFaultName, type AnyFaultName, type ClientToServerEvents, type FaultName, type RunRecord, type RuntimeName, type ScenarioName, type ServerToClientEvents } from '../protocol.ts';
 import { DEFAULT_POOL } from '../pool/poolActions.ts';
 import { RunService } from '../scenarios/runService.ts';
 import { recheckRun } from '../scenarios/runVerdict.ts';
@@ -51,25 +51,7 @@ export const PLAN: readonly { scenario: ScenarioName; fault?: FaultName }[] = [
  * BullMQ recordings stay as they are. `npm run record -- --celery link-v1 result-get`
  * records those rows alone.
  */
-export const CELERY_PLAN: readonly CeleryFaultName[] = [
-  'on-success-raises',
-  'result-unstorable',
-  'result-too-large',
-  'child-killed',
-  'worker-killed',
-  'child-killed-reject',
-  'worker-killed-stored',
-  'worker-killed-stored-dedup',
-  'worker-killed-dedup',
-  'time-limit',
-  'time-limit-on-success',
-  'visibility-timeout',
-  'chain-frozen-v1',
-  'chain-frozen-v2',
-  'link-v1',
-  'result-get',
-  'result-get-fails',
-];
+export const CELERY_PLAN: readonly CeleryFaultName[] = CeleryFaultName.options.filter((fault) => fault !== 'none' && fault !== 'task-fails');
 
 /** How long one run may take before the recording gives up (the TTL run waits for an expiry). */
 const RUN_DEADLINE_MS = 120_000;
