@@ -67,11 +67,14 @@ export class CeleryDriver extends EventEmitter<{ message: [DriverMessage]; exit:
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
+    // What Python said last, for the error a driver that dies at start is reported with.
+    const lastWords: string[] = [];
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`celery driver not ready after ${timeoutMs} ms`)), timeoutMs);
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`celery driver exited (code ${code}) before it was ready`));
+        // stderr may still hold its last lines when the process is gone: read them first.
+        setImmediate(() => reject(new Error(`celery driver exited (code ${code}) before it was ready${lastWords.length ? `: ${lastWords.join(' | ')}` : ''}`)));
       });
       this.once('message', () => {
         clearTimeout(timer);
@@ -88,7 +91,12 @@ export class CeleryDriver extends EventEmitter<{ message: [DriverMessage]; exit:
       }
       this.emit('message', message);
     });
-    createInterface({ input: child.stderr! }).on('line', (line) => line.trim() && this.log.warn('celery driver stderr', { line }));
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      if (!line.trim()) return;
+      this.log.warn('celery driver stderr', { line });
+      lastWords.push(line.trim().slice(0, 300));
+      if (lastWords.length > 3) lastWords.shift();
+    });
     child.on('error', (error) => this.log.warn('celery driver process error', { error: error.message }));
     child.once('exit', (code) => {
       this.child = null;
