@@ -228,10 +228,7 @@ class Runtime implements CeleryRuntime {
     try {
       await this.started.catch(() => {});
       await this.driver.close();
-      this.started = Promise.all([
-        this.workersOf.restartWith({}, this.settings.startTimeoutMs),
-        this.driver.start(this.settings.startTimeoutMs),
-      ]).then(() => {});
+      this.started = Promise.all([this.workersOf.restartWith({}, this.settings.startTimeoutMs), this.startDriver()]).then(() => {});
       await this.started;
     } finally {
       this.restarting = false;
@@ -257,9 +254,24 @@ class Runtime implements CeleryRuntime {
       });
       this.workersOf.configure({ limitedBackendUrl: this.limitedBackend?.url ?? null });
       this.driver.configure({ limitedBackendUrl: this.limitedBackend?.url ?? null });
-      await Promise.all([this.workersOf.start(this.settings.startTimeoutMs), this.driver.start(this.settings.startTimeoutMs)]);
+      await Promise.all([this.workersOf.start(this.settings.startTimeoutMs), this.startDriver()]);
     })();
     return this.started;
+  }
+
+  /**
+   * The driver is one Python process; one that dies while it starts (an import or a
+   * first connection failing on a loaded machine) gets one more try before the run
+   * that needed it fails.
+   */
+  private async startDriver(): Promise<void> {
+    try {
+      await this.driver.start(this.settings.startTimeoutMs);
+    } catch (error) {
+      if (this.closed) throw error;
+      this.log.warn('celery driver did not start; trying once more', { error: String(error) });
+      await this.driver.start(this.settings.startTimeoutMs);
+    }
   }
 
   private async execute(request: CeleryRunRequest): Promise<EvalRunResult> {
