@@ -91,23 +91,6 @@ async function closeQueue(queue: Queue): Promise<void> {
   await queue.disconnect().catch(() => {});
 }
 
-/**
- * The order in which Redis executed two releases of one executor. The Lua reply
- * carries Redis' clock and the previous release's time (the later of two releases
- * in one millisecond names the earlier one's); the naive one the list length LPUSH
- * returned (the later push sees a longer list). Else: when each reply came back.
- */
-export function redisOrder(a: CallbackRun, b: CallbackRun): number {
-  const [, , , aNow, aPrevious] = a.reply.reply;
-  const [, , , bNow, bPrevious] = b.reply.reply;
-  if (typeof aNow === 'number' && typeof bNow === 'number' && typeof aPrevious === 'number' && typeof bPrevious === 'number') {
-    return aNow - bNow || aPrevious - bPrevious || a.at - b.at;
-  }
-  const aLength = a.reply.reply.length === 2 ? a.reply.reply[1] : undefined;
-  const bLength = b.reply.reply.length === 2 ? b.reply.reply[1] : undefined;
-  if (typeof aLength === 'number' && typeof bLength === 'number' && aLength !== bLength) return aLength - bLength;
-  return a.at - b.at;
-}
 
 class Run extends RunTimeline<EvalRunRequest> {
   /** `queue|jobId` of every job of this run (the eval job, its cleanup jobs). */
@@ -222,15 +205,7 @@ class Runtime implements EvalRuntime {
         ? describeMechanism(run.events, outcome, queue, this.settings.runTimeoutMs)
         : `the worker processes were not all up within ${this.settings.runTimeoutMs} ms: the eval was never queued`;
       run.record(this.here(), { kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
-      const callbacks = [...run.callbacks].sort(redisOrder);
-      this.log.info('eval run finished', {
-        runId: request.runId,
-        fault: request.fault,
-        outcome,
-        callbacks: callbacks.map((c) => `${c.callback}:${c.reply.status}`),
-        ms: Date.now() - run.startedAt,
-      });
-      return { runId: request.runId, outcome, mechanism, callbacks, events: run.events, startedAt: run.startedAt, finishedAt: Date.now() };
+      return run.result(outcome, mechanism, { runtime: 'eval', fault: request.fault });
     } finally {
       clearTimeout(timer);
       if (this.current === run) this.current = null;

@@ -19,7 +19,6 @@ import { TimelineEventSchema, type CeleryFaultName, type KillPhase, type Release
 import type { Logger } from '../../log.ts';
 import { poolKeys } from '../../pool/keys.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../redis/privateRedis.ts';
-import { redisOrder } from '../evalRuntime.ts';
 import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, WorkerInfo } from '../types.ts';
 import { RunTimeline } from '../runTimeline.ts';
 import { CeleryDriver, type DriverMessage, type ReportedStep } from './celeryDriver.ts';
@@ -333,17 +332,9 @@ class Runtime implements CeleryRuntime {
         });
       }
       const outcome = await run.done;
-      const callbacks = [...run.callbacks].sort(redisOrder);
-      const mechanism = describeCeleryMechanism(run, callbacks, outcome);
+      const mechanism = describeCeleryMechanism(run, run.sortedCallbacks(), outcome);
       run.record({ at: Date.now(), lane: SERVER_LANE, pid: process.pid }, { kind: 'run-finished', text: `run over: ${outcome}`, data: { outcome } });
-      this.log.info('celery run finished', {
-        runId: request.runId,
-        fault: request.fault,
-        outcome,
-        callbacks: callbacks.map((c) => `${c.callback}:${c.reply.status}`),
-        ms: Date.now() - run.startedAt,
-      });
-      return { runId: request.runId, outcome, mechanism, callbacks, events: run.events, startedAt: run.startedAt, finishedAt: Date.now() };
+      return run.result(outcome, mechanism, { runtime: 'celery', fault: request.fault });
     } finally {
       clearTimeout(timer);
       if (run.restartTimer) clearTimeout(run.restartTimer);
