@@ -22,6 +22,18 @@ export async function clusterSockets(redis: Redis, log: Logger): Promise<Cluster
   // Its own connection: the adapter's writes (one XADD per broadcast) never queue behind pool scripts.
   const client = redis.duplicate();
   client.on('error', (error) => log.warn('socket.io adapter redis error', { error: error.message }));
+  // The adapter duplicates this connection for its stream reader and its subscriber, and
+  // stops the reader only once its blocking read returns: with Redis gone at that moment,
+  // the read never returns and the reader reconnects for ever, keeping the process up.
+  // So its duplicates are made from the app's connection (they follow a restarted
+  // private Redis' password, as every duplicate of it does) and cut at close.
+  const made: Redis[] = [];
+  client.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = redis.duplicate(...args);
+    copy.on('error', (error) => log.warn('socket.io adapter redis error', { error: error.message }));
+    made.push(copy);
+    return copy;
+  };
   await client.connect().catch(() => {});
   return {
     options: {
@@ -36,6 +48,7 @@ export async function clusterSockets(redis: Redis, log: Logger): Promise<Cluster
       connectionStateRecovery: { maxDisconnectionDuration: RECOVERY_WINDOW_MS, skipMiddlewares: true },
     },
     async close() {
+      for (const copy of made) copy.disconnect();
       await client.quit().catch(() => client.disconnect());
     },
   };

@@ -60,7 +60,8 @@ export async function createPoolRelay(redis: Redis, log: Logger): Promise<PoolRe
     },
     async close() {
       handlers.clear();
-      await subscriber.quit().catch(() => subscriber.disconnect());
+      // Nothing to flush on a subscriber; a QUIT would wait for a Redis that may be gone.
+      subscriber.disconnect();
     },
   };
 }
