@@ -23,6 +23,7 @@
  * is wrong, and a verdict of "sound" would mean nothing.
  */
 import type { HistoryOperation, OperationOf, PoolHistory } from './history.ts';
+import { parseBusyMarker } from '../pool/executorPool.ts';
 
 export type Rule =
   /** An executor handed to an eval while another eval still runs on it. */
@@ -81,11 +82,6 @@ function entryUrl(entry: string): string | null {
   } catch {
     return null;
   }
-}
-
-function markerOwner(marker: string): { owner: string; token: number | null } {
-  const match = /^(.*)@(\d+)$/.exec(marker);
-  return match ? { owner: match[1]!, token: Number(match[2]) } : { owner: marker, token: null };
 }
 
 /**
@@ -192,7 +188,7 @@ export function checkHistory(history: PoolHistory): CheckResult {
         if (runners.length > 0) {
           violate(op, 'two-owners', url, `${url} handed to ${op.evalId} while ${runners.join(' and ')} still runs on it: two evals on one executor`);
         }
-        m.marker = { ...markerOwner(`${op.evalId}@${token}`), allocatedAt: op.at, ttlMs: op.ttlMs };
+        m.marker = { ...parseBusyMarker(`${op.evalId}@${token}`), allocatedAt: op.at, ttlMs: op.ttlMs };
         m.running.add(op.evalId);
         evals.set(op.evalId, { executor: url, over: false });
         break;
