@@ -6,7 +6,7 @@
  * connection sent them. Uses the very scripts and keys the server uses.
  */
 import type { Redis } from 'ioredis';
-import { allocationKeys, executorUrls, fencedReleaseArgs, fencedReleaseKeys, fencedReply, poolEntry, talkReleaseKeys, type ReleaseVariant } from '../pool/executorPool.ts';
+import { allocationKeys, executorUrls, fencedReleaseArgs, fencedReleaseKeys, fencedReleaseReply, poolEntry, talkReleaseKeys, type ReleaseVariant } from '../pool/executorPool.ts';
 import { poolKeyPrefix, poolKeys } from '../pool/keys.ts';
 import { loadScripts } from '../redis/scripts.ts';
 import { HISTORY_FORMAT, HISTORY_FORMAT_VERSION, type HistoryOperation, type OperationOf, type PoolHistory } from './history.ts';
@@ -84,7 +84,7 @@ export class PoolHistoryRecorder {
       variant === 'naive'
         ? [reply.values[0] as number, reply.values[1] as number]
         : variant === 'fenced'
-          ? fencedReply(reply.value).reply
+          ? fencedReleaseReply(executor, reply.value).reply
           : (reply.value as (number | string)[]);
     return this.add({ op: 'release', evalId, callback, executor, variant, token, reply: raw }, reply);
   }

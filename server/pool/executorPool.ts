@@ -89,14 +89,18 @@ export function busyMarker(owner: FencedOwner): string {
 
 /**
  * The fenced release's reply as Redis sent it ("released", or ["stale_release",
- * held_token]) in the array form every release reply takes here. Anything else
- * is a script this server does not know: an error, not a guess.
+ * held_token]), or as a history stored it (["released"]), as the ReleaseReply every
+ * release answers with; its `reply` is always the array form. Anything else is a
+ * script this server does not know: an error, not a guess.
  */
-export function fencedReply(raw: unknown): { status: 'released' | 'stale_release'; reply: (string | number)[] } {
-  // As Redis sent it (a bare string), or as a history stored it (in an array).
-  if (raw === 'released' || (Array.isArray(raw) && raw.length === 1 && raw[0] === 'released')) return { status: 'released', reply: ['released'] };
-  if (Array.isArray(raw) && raw[0] === 'stale_release' && typeof raw[1] === 'number') return { status: 'stale_release', reply: ['stale_release', raw[1]] };
-  throw new Error(`unexpected reply from release_executor_fenced: ${JSON.stringify(raw)}`);
+export function fencedReleaseReply(executor: string, raw: unknown): ReleaseReply {
+  let status: 'released' | 'stale_release';
+  let reply: (string | number)[];
+  if (raw === 'released' || (Array.isArray(raw) && raw.length === 1 && raw[0] === 'released')) [status, reply] = ['released', ['released']];
+  else if (Array.isArray(raw) && raw[0] === 'stale_release' && typeof raw[1] === 'number') [status, reply] = ['stale_release', ['stale_release', raw[1]]];
+  else throw new Error(`unexpected reply from release_executor_fenced: ${JSON.stringify(raw)}`);
+  const released = status === 'released' ? 1 : 0;
+  return { executor, wasBusy: released, added: released, status, reply, doubleRelease: false, sinceLastReleaseMs: null };
 }
 
 /** The keys of lua/release_executor.lua (the talk's) for one executor of `pool`. */
@@ -196,9 +200,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
    * matches, so it needs no membership check first.
    */
   async releaseFenced(pool: string, executor: string, owner: FencedOwner): Promise<ReleaseReply> {
-    const { status, reply: raw } = fencedReply(await this.runScript('release_executor_fenced', fencedReleaseKeys(pool, executor), fencedReleaseArgs(executor, owner)));
-    const released = status === 'released' ? 1 : 0;
-    const reply: ReleaseReply = { executor, wasBusy: released, added: released, status, reply: raw, doubleRelease: false, sinceLastReleaseMs: null };
+    const reply = fencedReleaseReply(executor, await this.runScript('release_executor_fenced', fencedReleaseKeys(pool, executor), fencedReleaseArgs(executor, owner)));
     this.observeRelease(pool, reply, 'fenced');
     return reply;
   }

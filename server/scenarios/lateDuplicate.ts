@@ -18,7 +18,7 @@ import type { CallbackName, ReleaseKind, ReleaseReply } from '../protocol.ts';
 import { checkHistory } from '../checker/checker.ts';
 import type { OperationOf } from '../checker/history.ts';
 import { PoolHistoryRecorder } from '../checker/recorder.ts';
-import { fencedReply, parseBusyMarker } from '../pool/executorPool.ts';
+import { fencedReleaseReply, parseBusyMarker } from '../pool/executorPool.ts';
 import type { RunRecorder } from './runRecorder.ts';
 import type { RunOptions, ScenarioContext } from './scenarios.ts';
 
@@ -29,11 +29,7 @@ const entryUrl = (entry: string) => (JSON.parse(entry) as { url: string }).url;
 
 /** The reply of a recorded release, in the shape every release reply has (ReleaseReply). */
 function releaseReply(op: OperationOf<'release'>): ReleaseReply {
-  if (op.variant === 'fenced') {
-    const { status, reply } = fencedReply(op.reply);
-    const released = status === 'released' ? 1 : 0;
-    return { executor: op.executor, wasBusy: released, added: released, status, reply, doubleRelease: false, sinceLastReleaseMs: null };
-  }
+  if (op.variant === 'fenced') return fencedReleaseReply(op.executor, op.reply);
   const [a, b, status] = op.reply;
   const naive = op.variant === 'naive';
   return {
