@@ -218,18 +218,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const runChannel = createRunChannel(io, runs, gate, hall.deck, log);
     const hallChannel = createHallChannel(io, { hall, actions, poolNames, log });
     const chaosChannel = createChaosChannel(io, chaos, gate, log);
+    // The moment a restarted private Redis is up, Celery takes its new url: a run that starts the workers
+    // before the pools are rebuilt must not start them on the old password. Not awaited: Python takes
+    // seconds, and Celery runs wait for it anyway.
+    privateRedis?.onRestarted((next) =>
+      void restartCelery(next.url).catch((error: unknown) => log.error('could not restart the celery runtime', { error: String(error) })),
+    );
     const outages = watchRedisOutages({
       redis, pools, poolNames: () => knownPools, io, log,
       failRunInFlight: (reason) => runs.failRunInFlight(reason),
       reconnect: async () => {
         await reaper.stop();
         reaper = await newReaper();
-        // A restarted private Redis has a new password: BullMQ's connections must be made again, and Celery's
-        // workers and driver started again (not awaited: Python takes seconds, and Celery runs wait for it anyway).
-        if (privateRedis) {
-          await restartRuntime(currentRedisUrl());
-          void restartCelery(currentRedisUrl()).catch((error: unknown) => log.error('could not restart the celery runtime', { error: String(error) }));
-        }
+        // A restarted private Redis has a new password: BullMQ's connections must be made again (Celery's
+        // workers and driver were told as soon as the new Redis was up, below).
+        if (privateRedis) await restartRuntime(currentRedisUrl());
       },
     });
     cleanups.push(() => {
