@@ -34,13 +34,17 @@ export const TALK_EMOJI: ReadonlyMap<string, string> = new Map([
 /** One of the emoji, with the variation selector that may follow it. */
 const EMOJI_PATTERN = new RegExp(`(?:${[...TALK_EMOJI.keys()].join('|')})\\uFE0F?`, 'gu');
 
-/** Wraps every emoji of the talk under `root` in a span that draws it. */
+/**
+ * Wraps every emoji of the talk under `root` in a span that draws it; `root` may be in
+ * another window's document (the speaker view's), which then needs emoji.css too.
+ */
 export function renderEmoji(root: Element): void {
+  const document = root.ownerDocument;
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const textNodes: Text[] = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node as Text;
-    // Not in the speaker notes' source: the speaker view copies its HTML into a page without this CSS.
+    // Not in the speaker notes' source: the speaker view renders its own copy (demo/hall/speakerView.ts).
     if (text.parentElement?.closest('.emoji, aside.notes')) continue;
     EMOJI_PATTERN.lastIndex = 0;
     if (EMOJI_PATTERN.test(text.data)) textNodes.push(text);

@@ -28,6 +28,8 @@ import { createPanels } from '../demo/index.ts';
 import { createPhoneLayout, isSpecialView } from './phoneLayout.ts';
 import { createReaderNotes } from './readerNotes.ts';
 import { renderEmoji } from './emoji.ts';
+import { slideNumberOptions } from '../demo/slideNumber.ts';
+import { watchSpeakerViews } from './speakerView.ts';
 
 declare global {
   interface Window {
@@ -79,7 +81,6 @@ const config: RevealConfig & PacingConfig = {
   overview: true,
   controls: true,
   progress: true,
-  slideNumber: 'c/t',
   center: true,
   transition: 'slide',
   width: 960,
@@ -93,6 +94,7 @@ const config: RevealConfig & PacingConfig = {
   plugins: [Markdown, Highlight],
   ...(duration ? { totalTime: Math.round(duration * 60), minimumTimePerSlide: 5 } : {}),
   ...phoneLayout.revealOptions,
+  ...slideNumberOptions(isSpecialView()),
 };
 
 const deck = new Reveal(revealElement, config);
@@ -103,6 +105,7 @@ await deck.initialize();
 renderEmoji(slidesElement);
 const readerNotes = isSpecialView() ? undefined : createReaderNotes(deck, { isPhoneLayout: phoneLayout.isActive });
 phoneLayout.attach(deck);
+const speakerViews = watchSpeakerViews(deck);
 
 // The speaker view is for the presenter's laptop, never needed to show the first slide:
 // it loads after it (reveal initialises a plugin registered late at once, `S` included).
@@ -128,6 +131,7 @@ if (import.meta.hot) {
     panels.destroy();
     readerNotes?.destroy();
     phoneLayout.destroy();
+    speakerViews.destroy();
     relayout.disconnect();
     deck.destroy();
   });

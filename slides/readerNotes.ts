@@ -4,7 +4,8 @@
  * The notes stay where reveal's Markdown plugin put them (`aside.notes`, what the
  * speaker view shows); this adds a copy a reader can see, behind one toggle:
  * - in the phone layout, each slide's notes under that slide, with a button on each
- *   slide that shows or hides them all; on by default there;
+ *   slide that shows or hides them all; on by default there, unless a talk is live
+ *   (the hall marks <html> with `talk-live`): a phone in the hall gets the talk;
  * - in the deck, the current slide's notes in a strip under the stage (the stage
  *   shrinks to make room), with a small button in the corner; off by default, since the
  *   deck is also what the hall sees on the big screen.
@@ -23,6 +24,18 @@ export interface ReaderNotes {
   destroy(): void;
 }
 
+/** The class on <html> while this page is a viewer in a live talk (set by demo/hall/follow.ts). */
+export const TALK_LIVE_CLASS = 'talk-live';
+
+/**
+ * The notes' items that are the speaker's cues, by the bold label they start with (the
+ * talk's notes are written that way): the pacing line, what to do before starting,
+ * where to click, what to do without a panel. A reader gets the rest, and the words
+ * to "Say" as plain text.
+ */
+const SPEAKER_CUE = /^(⏱|Before you start|Click|No panel)/u;
+const SAY_LABEL = /^Say:?$/;
+
 /** The notes of a slide as a reader's copy, or null when it has none. */
 function readersCopy(slide: Element): HTMLElement | null {
   const notes = slide.querySelector(':scope > aside.notes');
@@ -30,6 +43,13 @@ function readersCopy(slide: Element): HTMLElement | null {
   const copy = document.createElement('div');
   copy.className = 'reader-notes-text';
   for (const child of notes.childNodes) copy.append(child.cloneNode(true));
+  for (const item of copy.querySelectorAll('p, li')) {
+    const lead = item.firstElementChild?.tagName === 'STRONG' && item.firstChild === item.firstElementChild ? item.firstElementChild.textContent?.trim() ?? '' : '';
+    if (SPEAKER_CUE.test(lead) || SPEAKER_CUE.test(item.textContent?.trim() ?? '')) item.remove();
+    else if (SAY_LABEL.test(lead)) item.firstElementChild?.remove();
+  }
+  for (const list of copy.querySelectorAll('ul, ol')) if (!list.children.length) list.remove();
+  if (copy.textContent?.trim() === '') return null;
   renderEmoji(copy);
   return copy;
 }
@@ -115,18 +135,21 @@ export function createReaderNotes(deck: RevealApi, options: { isPhoneLayout(): b
     if (shown && !options.isPhoneLayout()) fillStrip();
   }
 
-  /** The default for a layout: on for a phone, off for the deck; a reader's own choice wins. */
+  /** On for a phone read alone, off for the deck and for a phone in a live talk. */
+  const byDefault = () => options.isPhoneLayout() && !root.classList.contains(TALK_LIVE_CLASS);
+
+  /** The default for a layout; a reader's own choice wins. */
   function onLayoutChange(): void {
-    if (!chosen) shown = options.isPhoneLayout();
+    if (!chosen) shown = byDefault();
     render();
   }
 
-  // The phone layout comes and goes with the screen's orientation (a class on <html>).
-  let lastPhone = options.isPhoneLayout();
+  // The phone layout comes and goes with the screen's orientation, a talk with its presenter (classes on <html>).
+  let lastLayout = `${options.isPhoneLayout()} ${byDefault()}`;
   function onRootClass(): void {
-    const phone = options.isPhoneLayout();
-    if (phone === lastPhone) return;
-    lastPhone = phone;
+    const layout = `${options.isPhoneLayout()} ${byDefault()}`;
+    if (layout === lastLayout) return;
+    lastLayout = layout;
     onLayoutChange();
   }
   const rootClasses = new MutationObserver(onRootClass);
@@ -134,7 +157,7 @@ export function createReaderNotes(deck: RevealApi, options: { isPhoneLayout(): b
 
   document.addEventListener('click', onClick);
   deck.on('slidechanged', onSlideChanged);
-  shown = options.isPhoneLayout();
+  shown = byDefault();
   render();
 
   return {

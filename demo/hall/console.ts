@@ -1,12 +1,14 @@
 /**
- * The presenter's console, an overlay over the deck (loaded only in a presenter's
- * window): who is connected and following, where the others are, how often each
- * panel was fired in the last minute and by how many people now, each pool as
- * Redis holds it, the open/close toggles, and "reset everything" between
- * rehearsals. Every number comes from the server (`hall:console`), refreshed
- * while the console is open.
+ * The presenter's console (loaded only in a presenter's window): whether this window
+ * drives the hall, who is connected and following, where the others are, how often
+ * each panel was fired in the last minute and by how many people now, each pool as
+ * Redis holds it, the open/close toggles, and "reset everything" between rehearsals.
+ * Every number comes from the server (`hall:console`), refreshed while it is open.
+ * It lives in the speaker view (docked: always open there), or, when the presenter
+ * asks for it (`C`), over the slide.
  */
 import type { AudiencePanel, HallConsole as ConsoleNumbers } from '../../server/protocol.ts';
+import { slideName } from '../slideNumber.ts';
 import { h } from '../dom.ts';
 import type { HallLink } from './hallLink.ts';
 
@@ -25,19 +27,28 @@ export class HallConsole {
   readonly element: HTMLElement;
   private readonly body = h('div', { className: 'hall-console-body', attrs: { 'data-role': 'console-body' } });
   private readonly error = h('div', { className: 'hall-console-error', attrs: { role: 'alert' } });
+  private readonly driving = h('span', { className: 'hall-console-driving', attrs: { 'data-role': 'console-driving' } });
   private timer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly onKey = (event: KeyboardEvent) => {
     if (event.key === 'Escape') this.close();
   };
 
-  constructor(private readonly link: HallLink) {
+  /** `docked`: a part of the speaker view's page, open for as long as that page is. */
+  constructor(
+    private readonly link: HallLink,
+    private readonly docked = false,
+  ) {
     const closeButton = h('button', { className: 'hall-button', text: '✕', attrs: { type: 'button', 'aria-label': 'Close the console', 'data-role': 'close-console' } });
     closeButton.addEventListener('click', () => this.close());
+    closeButton.hidden = docked;
     this.element = h(
-      'aside',
-      { className: 'hall-console', attrs: { role: 'dialog', 'aria-label': 'Hall console', 'data-role': 'hall-console' } },
-      h('div', { className: 'hall-console-head' }, h('strong', { text: 'Hall console' }), closeButton),
+      docked ? 'section' : 'aside',
+      {
+        className: docked ? 'hall-console hall-console-docked' : 'hall-console',
+        attrs: { ...(docked ? {} : { role: 'dialog' }), 'aria-label': 'Hall console', 'data-role': docked ? 'docked-console' : 'hall-console' },
+      },
+      h('div', { className: 'hall-console-head' }, h('strong', { text: 'Hall console' }), this.driving, closeButton),
       this.error,
       this.body,
     );
@@ -48,16 +59,18 @@ export class HallConsole {
     return !this.element.hidden;
   }
 
-  render(): void {
-    document.body.append(this.element);
+  /** Into `parent` (the speaker view's controls), or over the slide. */
+  render(parent: HTMLElement = document.body): void {
+    parent.append(this.element);
     this.unsubscribe = this.link.subscribe((change) => {
       if (change !== 'firing' && this.isOpen) void this.refresh();
     });
+    if (this.docked) this.open();
   }
 
   open(): void {
     this.element.hidden = false;
-    document.addEventListener('keydown', this.onKey);
+    if (!this.docked) document.addEventListener('keydown', this.onKey);
     void this.refresh();
     this.timer ??= setInterval(() => void this.refresh(), REFRESH_MS);
   }
@@ -87,6 +100,8 @@ export class HallConsole {
       return;
     }
     this.error.textContent = '';
+    this.driving.textContent = this.link.superseded ? 'another presenter window drives the hall' : 'this deck drives the hall';
+    this.driving.dataset.driving = String(!this.link.superseded);
     this.renderNumbers(result.data);
   }
 
@@ -95,7 +110,8 @@ export class HallConsole {
     const rows = (Object.keys(PANEL_TITLES) as AudiencePanel[]).map((panel) => this.panelRow(panel, numbers));
     const reset = h('button', { className: 'hall-button hall-danger', text: 'Reset everything', attrs: { type: 'button', 'data-role': 'reset-everything' } });
     reset.addEventListener('click', async () => {
-      if (!window.confirm('Reset every pool, close every panel and go back to the first slide?')) return;
+      // Asked in the window the console is in (the speaker view's, when docked).
+      if (!(this.element.ownerDocument.defaultView ?? window).confirm('Reset every pool, close every panel and go back to the first slide?')) return;
       reset.disabled = true;
       this.error.textContent = (await this.link.resetEverything()) ?? '';
       reset.disabled = false;
@@ -159,9 +175,4 @@ function talkLine(numbers: ConsoleNumbers): string {
   return numbers.state.live
     ? `Live: the hall fires only what you open (${idle} after the last presenter window closes, every demo opens to all)`
     : 'No talk is live: every demo is open to everyone, within the limits';
-}
-
-/** A slide as the console names it: its column, and its place below the column's first slide ("3.2"). */
-function slideName({ h, v }: { h: number; v: number }): string {
-  return `${h + 1}${v ? `.${v + 1}` : ''}`;
 }

@@ -13,7 +13,9 @@
  * later, so events just after applying are ours too.
  */
 import type { RevealApi } from 'reveal.js';
-import type { DeckMoveRequest, DeckState } from '../../server/protocol.ts';
+import type { DeckMoveRequest } from '../../server/protocol.ts';
+import { slideName } from '../slideNumber.ts';
+import { TALK_LIVE_CLASS } from '../../slides/readerNotes.ts';
 import type { HallChange, HallLink } from './hallLink.ts';
 import type { LiveBar } from './liveBar.ts';
 
@@ -61,6 +63,7 @@ export class DeckFollower {
   }
 
   destroy(): void {
+    document.documentElement.classList.remove(TALK_LIVE_CLASS);
     for (const event of DECK_EVENTS) this.deck.off(event, this.onDeckEvent);
     this.unsubscribe?.();
   }
@@ -130,11 +133,13 @@ export class DeckFollower {
 
   private renderBar(): void {
     const role = this.link.role;
+    // A viewer in a live talk gets the talk, not the speaker's notes (slides/readerNotes.ts).
+    document.documentElement.classList.toggle(TALK_LIVE_CLASS, role === 'viewer' && this.link.live);
     if (role === null) this.bar.show({ kind: 'hidden' });
     else if (role === 'presenter') this.bar.show({ kind: 'presenter', driving: !this.link.superseded });
     else if (!this.link.live) this.bar.show({ kind: 'solo' });
     else if (this.following) this.bar.show({ kind: 'following' });
-    else this.bar.show({ kind: 'away', liveSlide: liveSlideNumber(this.deck, this.link.state) });
+    else this.bar.show({ kind: 'away', liveSlide: this.link.state ? slideName(this.link.state) : '1' });
   }
 }
 
@@ -145,14 +150,6 @@ function positionOf(deck: RevealApi): DeckMoveRequest {
 
 function samePosition(a: DeckMoveRequest, b: DeckMoveRequest): boolean {
   return a.h === b.h && a.v === b.v && a.f === b.f;
-}
-
-/** The live slide as the slide number reads it (1-based, counting vertical slides). */
-function liveSlideNumber(deck: RevealApi, state: DeckState | null): number {
-  if (!state) return 1;
-  const slide = deck.getSlide(state.h, state.v);
-  const index = slide ? deck.getSlides().indexOf(slide) : -1;
-  return index >= 0 ? index + 1 : state.h + 1;
 }
 
 /**

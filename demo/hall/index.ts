@@ -1,16 +1,19 @@
 /**
  * The hall in the page: one link to the server's deck state, the follower (or,
  * in the presenter's window, the driver) of the deck, the corner bar, and the
- * gates on the panels the audience can fire. The presenter's console is loaded
- * only in a presenter's window, on first use.
+ * gates on the panels the audience can fire. In a presenter's window, which is
+ * what the room sees, the presenter's console is loaded on first use: docked in
+ * reveal's speaker view (`S`), or over the slide when asked for (`C`).
  */
 import type { RevealApi } from 'reveal.js';
 import type { Connection } from '../connection.ts';
+import { onSpeakerView } from '../../slides/speakerView.ts';
 import { DeckFollower } from './follow.ts';
 import { HallLink } from './hallLink.ts';
 import { LiveBar } from './liveBar.ts';
 import { PanelGates } from './panelGates.ts';
 import type { HallConsole } from './console.ts';
+import hallCss from './hall.css?inline';
 import './hall.css';
 
 export interface HallController {
@@ -19,25 +22,23 @@ export interface HallController {
   destroy(): void;
 }
 
-/** H opens the console in a presenter's window. */
-const CONSOLE_KEY = { keyCode: 72, key: 'H', description: 'Hall console (presenter)' };
+/** C opens the console over the slide, in a presenter's window (reveal's own keys leave C free). */
+const CONSOLE_KEY = { keyCode: 67, key: 'C', description: 'Hall console (presenter)' };
 
 export function createHall(deck: RevealApi, connection: Connection, placeholders: readonly HTMLElement[]): HallController {
   const link = new HallLink(connection);
-  let hallConsole: HallConsole | null = null;
-  let consoleLoading: Promise<HallConsole> | null = null;
-  const openConsole = async () => {
+  let overlay: Promise<HallConsole> | null = null;
+  const toggleConsole = async () => {
     if (!link.isPresenter) return;
-    consoleLoading ??= import('./console.ts').then(({ HallConsole: Console }) => {
+    overlay ??= import('./console.ts').then(({ HallConsole: Console }) => {
       const made = new Console(link);
       made.render();
       return made;
     });
-    hallConsole = await consoleLoading;
-    hallConsole.toggle();
+    (await overlay).toggle();
   };
 
-  const bar = new LiveBar({ backToLive: () => follower.backToLive(), openConsole: () => void openConsole() });
+  const bar = new LiveBar({ backToLive: () => follower.backToLive() });
   const follower = new DeckFollower(deck, link, bar);
   const gates = new PanelGates(link, placeholders);
 
@@ -45,19 +46,51 @@ export function createHall(deck: RevealApi, connection: Connection, placeholders
   follower.render();
   gates.render();
   link.start();
-  deck.addKeyBinding(CONSOLE_KEY, () => void openConsole());
+
+  // The key and the speaker view's console are the presenter's: bound once the server said so.
+  let presenterTools: (() => void) | null = null;
+  const stopWatchingRole = link.subscribe((change) => {
+    if (change !== 'welcome' || !link.isPresenter || presenterTools) return;
+    deck.addKeyBinding(CONSOLE_KEY, () => void toggleConsole());
+    const stopDocking = onSpeakerView((view) => dockConsole(view, link));
+    presenterTools = () => {
+      stopDocking();
+      deck.removeKeyBinding(CONSOLE_KEY.keyCode);
+    };
+  });
 
   return {
     update() {
       gates.update();
     },
     destroy() {
-      deck.removeKeyBinding(CONSOLE_KEY.keyCode);
-      hallConsole?.destroy();
+      stopWatchingRole();
+      presenterTools?.();
+      void overlay?.then((made) => made.destroy());
       gates.destroy();
       follower.destroy();
       bar.destroy();
       link.destroy();
     },
+  };
+}
+
+/** The console in a speaker view's page, above the notes, for as long as that page is open. */
+function dockConsole(view: Window, link: HallLink): () => void {
+  let docked: HallConsole | null = null;
+  let closed = false;
+  const style = view.document.createElement('style');
+  style.textContent = hallCss;
+  view.document.head.append(style);
+  void import('./console.ts').then(({ HallConsole: Console }) => {
+    const controls = view.document.querySelector<HTMLElement>('#speaker-controls');
+    if (closed || !controls) return;
+    docked = new Console(link, true);
+    docked.render(controls);
+    controls.querySelector('.speaker-controls-notes')?.before(docked.element);
+  });
+  return () => {
+    closed = true;
+    docked?.destroy();
   };
 }

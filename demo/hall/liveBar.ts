@@ -1,15 +1,16 @@
 /**
- * The hall's one line of chrome, in a corner of the screen: for a follower a
- * small "live" mark, or the "Back to live" button once they stepped away; for a
- * reader while no talk is live, that the demos are theirs; for the presenter
- * whether this window drives the hall, and the console button.
+ * The hall's one line of chrome, in a corner of the screen: for a follower a small
+ * sign that the page follows the presenter (on a phone too: it is all that says so),
+ * or the "Back to live" button once they stepped away; for a reader while no talk is
+ * live, that the demos are theirs. A presenter's window is what the room sees: it
+ * shows nothing, unless another presenter window took the hall from it.
  */
 import { h } from '../dom.ts';
 
 export type LiveBarView =
   | { kind: 'hidden' }
   | { kind: 'following' }
-  | { kind: 'away'; liveSlide: number }
+  | { kind: 'away'; liveSlide: string }
   | { kind: 'solo' }
   | { kind: 'presenter'; driving: boolean };
 
@@ -17,14 +18,11 @@ export class LiveBar {
   readonly element: HTMLElement;
   private readonly status = h('span', { className: 'hall-status', attrs: { 'data-role': 'hall-status' } });
   private readonly backButton: HTMLButtonElement;
-  private readonly consoleButton: HTMLButtonElement;
 
-  constructor(actions: { backToLive(): void; openConsole(): void }) {
+  constructor(actions: { backToLive(): void }) {
     this.backButton = h('button', { className: 'hall-button hall-back', text: 'Back to live ▸', attrs: { type: 'button', 'data-role': 'back-to-live' } });
     this.backButton.addEventListener('click', () => actions.backToLive());
-    this.consoleButton = h('button', { className: 'hall-button', text: 'Hall console', attrs: { type: 'button', 'data-role': 'open-console', title: 'Hall console (H)' } });
-    this.consoleButton.addEventListener('click', () => actions.openConsole());
-    this.element = h('div', { className: 'hall-bar', attrs: { 'data-role': 'hall-bar', 'aria-live': 'polite' } }, this.status, this.backButton, this.consoleButton);
+    this.element = h('div', { className: 'hall-bar', attrs: { 'data-role': 'hall-bar', 'aria-live': 'polite' } }, this.status, this.backButton);
     this.show({ kind: 'hidden' });
   }
 
@@ -34,9 +32,8 @@ export class LiveBar {
 
   show(view: LiveBarView): void {
     this.element.dataset.state = view.kind === 'presenter' ? (view.driving ? 'driving' : 'superseded') : view.kind;
-    this.element.hidden = view.kind === 'hidden';
+    this.element.hidden = view.kind === 'hidden' || (view.kind === 'presenter' && view.driving);
     this.backButton.hidden = view.kind !== 'away';
-    this.consoleButton.hidden = view.kind !== 'presenter';
     switch (view.kind) {
       case 'following':
         this.status.textContent = '● Live: following the presenter';
@@ -48,9 +45,7 @@ export class LiveBar {
         this.status.textContent = 'No talk is live: the demos are yours';
         break;
       case 'presenter':
-        this.status.textContent = view.driving
-          ? '● Presenter: this window drives the hall'
-          : 'Another presenter window drives the hall: move a slide here to take over';
+        this.status.textContent = view.driving ? '' : 'Another presenter window drives the hall: move a slide here to take over';
         break;
       default:
         this.status.textContent = '';

@@ -6,7 +6,9 @@
  * BullMQ/Celery switch always show the presenter's picks, which are the ones a
  * follower's run plays (the server says so too). While no talk is live (no
  * presenter lately), every panel is the reader's: open, with their own fault and
- * framework. Generic over panels: it finds a panel's frame in its placeholder, also
+ * framework; a tap on a closed one answers at once that the presenter opens it. The
+ * presenter's window is what the room sees: no strip there (the console has the
+ * toggles). Generic over panels: it finds a panel's frame in its placeholder, also
  * when the panel is rendered later (panels load when their slide is near).
  */
 import type { AnyFaultName, AudiencePanel, RuntimeName, RuntimePanel } from '../../server/protocol.ts';
@@ -37,9 +39,14 @@ function runtimePanel(panel: AudiencePanel): RuntimePanel | null {
   return (RUNTIME_PANELS as readonly string[]).includes(panel) ? (panel as RuntimePanel) : null;
 }
 
+/** How long the answer to a tap on a closed demo stays up. */
+const ANSWER_MS = 4000;
+
 interface Gate {
   panel: AudiencePanel;
   placeholder: HTMLElement;
+  /** The panel's frame, once rendered (it may move into an overlay when enlarged). */
+  frame: HTMLElement | null;
   strip: HTMLElement;
   status: HTMLElement;
   toggle: HTMLButtonElement;
@@ -48,6 +55,20 @@ interface Gate {
 
 export class PanelGates {
   private readonly gates: Gate[] = [];
+  private readonly answer = h('div', { className: 'hall-closed-answer', attrs: { role: 'status', 'data-role': 'closed-answer' } });
+  private answerTimer: ReturnType<typeof setTimeout> | null = null;
+  /** A tap on a closed demo (its body is inert: the tap lands on the frame around it). */
+  private readonly onClosedTap = (event: MouseEvent) => {
+    const gate = this.gates.find((candidate) => candidate.frame?.contains(event.target as Node));
+    const body = gate?.frame?.querySelector<HTMLElement>('.lp-body');
+    if (!gate || !body?.inert) return;
+    const box = body.getBoundingClientRect();
+    if (event.clientY < box.top || event.clientY > box.bottom || event.clientX < box.left || event.clientX > box.right) return;
+    this.answer.textContent = 'Closed for now: the presenter opens this demo to the hall when its slide comes.';
+    this.answer.hidden = false;
+    if (this.answerTimer) clearTimeout(this.answerTimer);
+    this.answerTimer = setTimeout(() => (this.answer.hidden = true), ANSWER_MS);
+  };
   private readonly observer = new MutationObserver(() => this.renderAll());
   private unsubscribe: (() => void) | null = null;
   private readonly onFaultPicked = (event: Event) => {
@@ -76,6 +97,9 @@ export class PanelGates {
   }
 
   render(): void {
+    this.answer.hidden = true;
+    document.body.append(this.answer);
+    document.addEventListener('click', this.onClosedTap);
     for (const gate of this.gates) {
       this.observer.observe(gate.placeholder, { childList: true });
       gate.placeholder.addEventListener('change', this.onFaultPicked);
@@ -91,12 +115,15 @@ export class PanelGates {
 
   destroy(): void {
     this.observer.disconnect();
+    document.removeEventListener('click', this.onClosedTap);
+    if (this.answerTimer) clearTimeout(this.answerTimer);
+    this.answer.remove();
     this.unsubscribe?.();
     for (const gate of this.gates) {
       gate.placeholder.removeEventListener('change', this.onFaultPicked);
       gate.placeholder.removeEventListener('click', this.onRuntimePicked);
       gate.strip.remove();
-      const body = gate.strip.parentElement?.querySelector<HTMLElement>('.lp-body');
+      const body = gate.frame?.querySelector<HTMLElement>('.lp-body');
       if (body) body.inert = false;
     }
   }
@@ -106,7 +133,7 @@ export class PanelGates {
     const toggle = h('button', { className: 'hall-button hall-gate-toggle', attrs: { type: 'button', 'data-role': 'gate-toggle' } });
     const error = h('span', { className: 'hall-gate-error', attrs: { role: 'alert' } });
     const strip = h('div', { className: 'hall-gate', attrs: { 'data-role': 'gate' } }, status, toggle, error);
-    const gate: Gate = { panel, placeholder, strip, status, toggle, error };
+    const gate: Gate = { panel, placeholder, frame: null, strip, status, toggle, error };
     toggle.addEventListener('click', async () => {
       toggle.disabled = true;
       error.textContent = (await this.link.setOpen(panel, !this.link.isOpen(panel))) ?? '';
@@ -122,18 +149,17 @@ export class PanelGates {
 
   private renderGate(gate: Gate): void {
     // The frame may sit in the placeholder or, enlarged, in an overlay: the strip lives in the frame.
-    const frame = gate.strip.isConnected ? gate.strip.parentElement : gate.placeholder.querySelector<HTMLElement>('.lp');
+    const frame = gate.frame?.isConnected ? gate.frame : gate.placeholder.querySelector<HTMLElement>('.lp');
     if (!frame) return;
+    gate.frame = frame;
     const role = this.link.role;
-    if (role === null) {
-      gate.strip.remove();
-      return;
-    }
-    if (!gate.strip.isConnected) frame.querySelector('.lp-header')?.after(gate.strip);
+    const presenter = role === 'presenter';
+    if (role === null || presenter) gate.strip.remove();
+    if (role === null) return;
+    if (!gate.strip.isConnected && !presenter) frame.querySelector('.lp-header')?.after(gate.strip);
 
     const opened = this.link.isOpen(gate.panel);
     const live = this.link.live;
-    const presenter = role === 'presenter';
     // With no talk live the server lets everyone fire every panel: the reader's own picks count.
     const open = opened || !live;
     const firing = this.link.firing[gate.panel] ?? 0;

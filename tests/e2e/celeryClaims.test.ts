@@ -15,6 +15,7 @@ import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
 import { withDeadline } from '../support/deadline.ts';
 import { api, type Site } from '../support/site.ts';
+import { setPanelOpen } from '../support/presenterConsole.ts';
 
 /** The first Celery run starts Python and two workers: allow for it on a loaded machine. */
 const RUN_TIMEOUT = 90_000;
@@ -133,7 +134,7 @@ test('the presenter picked Celery on Act 1: a follower\'s switch shows it and ca
     assert.equal(site.hall.deck.state.version, versionBefore);
 
     // Opened to the hall by the presenter, the follower runs it: on Celery, whatever the client says.
-    await page.locator(`${act1} [data-role="gate-toggle"]`).click();
+    await setPanelOpen(page, 'innocent-pattern', true);
     await follower.locator(`${act1} [data-role="gate"][data-open="true"]`).waitFor({ timeout: 15_000 });
     const otherFramework = (await socket.timeout(10_000).emitWithAck('run:start', { scenario: 'innocent-pattern', runtime: 'bullmq' })) as Ack<unknown>;
     assert.deepEqual([otherFramework.ok, otherFramework.ok ? null : otherFramework.error], [false, 'forbidden']);

@@ -41,7 +41,7 @@ const SLIDE_TITLES = [
   'Sources: BullMQ and Redis',
 ];
 
-/** reveal's horizontal indices (`/#/5` is the Lua slide); the Celery check is below "The Shocking Discovery", at 2/1. */
+/** reveal's horizontal indices, from 0 (the address counts from 1: `/#/6` is the Lua slide); the Celery check is below "The Shocking Discovery", at 2/1 (`/#/3/2`). */
 const ACT_1 = 1;
 const SHOCKING = 2;
 const LUA = 5;
@@ -163,7 +163,7 @@ test('the deck loads with the talk title, its 15 slides, the extras beyond the t
 });
 
 test('arrow keys and Space walk through every slide, the fragment and the Lua line steps', async () => {
-  const { page, errors } = await openDeck('./#/0');
+  const { page, errors } = await openDeck('./#/1');
   const warning = page.locator('.reveal .slides section.present .fragment .warning');
   const seen: string[] = [];
   const luaSteps: string[] = [];
@@ -304,22 +304,23 @@ test('every slide fits the 960x700 canvas, with and without a rendered panel', a
 });
 
 test('hash URLs open a slide directly and follow navigation', async () => {
-  const { page, errors } = await openDeck('./#/6');
+  // The address counts slides from 1, as reveal's counter does: `/#/7` is column 6.
+  const { page, errors } = await openDeck('./#/7');
   assert.equal(await page.evaluate(() => window.Reveal?.getIndices().h), DEFENSE);
   assert.equal(await currentTitle(page), 'Defense in Depth');
 
   await pressAndWait(page, 'ArrowRight');
-  await page.waitForFunction(() => location.hash === '#/7');
+  await page.waitForFunction(() => location.hash === '#/8');
   assert.equal(await currentTitle(page), 'Beyond the Talk: The Late Duplicate');
 
-  await page.goto(new URL('./#/5', baseUrl).href);
+  await page.goto(new URL('./#/6', baseUrl).href);
   await page.waitForFunction(() => window.Reveal?.getIndices().h === 5);
   assert.equal(await currentTitle(page), 'The Lua Script Solution');
   assert.deepEqual(errors, []);
 });
 
 test('"Does Celery really do that?" is below "The Shocking Discovery": the down arrow shows it, → skips it, ↓ and its link reach it', async () => {
-  const { page, errors } = await openDeck(`./#/${SHOCKING}`);
+  const { page, errors } = await openDeck(`./#/${SHOCKING + 1}`);
   assert.equal(await currentTitle(page), 'The Shocking Discovery');
   // The controls' down arrow is there and visible on the night theme: the reader's hint that a slide is below.
   const down = page.locator('.reveal .controls .navigate-down');
@@ -342,7 +343,7 @@ test('"Does Celery really do that?" is below "The Shocking Discovery": the down 
   assert.equal(await currentTitle(page), 'Does Celery really do that?');
   await page.waitForFunction(() => location.hash === '#/does-celery');
   assert.deepEqual(await page.evaluate(() => ({ h: window.Reveal?.getIndices().h, v: window.Reveal?.getIndices().v })), { h: SHOCKING, v: 1 });
-  assert.equal((await page.locator('.reveal .slide-number').innerText()).replace(/\s/g, ''), '4/20');
+  assert.equal((await page.locator('.reveal .slide-number').innerText()).replace(/\s/g, ''), '3/2', 'the counter names the slide as the address `/#/3/2` does');
   await pressAndWait(page, 'ArrowUp');
   await page.locator('.reveal section.present .beyond-link a').click();
   await page.waitForFunction(() => window.Reveal?.getIndices().v === 1);
@@ -351,7 +352,7 @@ test('"Does Celery really do that?" is below "The Shocking Discovery": the down 
 });
 
 test('O toggles the overview', async () => {
-  const { page, errors } = await openDeck('./#/3');
+  const { page, errors } = await openDeck('./#/4');
   await page.keyboard.press('o');
   await page.waitForFunction(() => window.Reveal?.isOverview() === true);
   await page.keyboard.press('o');

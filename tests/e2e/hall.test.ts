@@ -18,11 +18,13 @@ import { ensureDeckBuilt, loadDeck, newDeckPage } from '../support/deckPage.ts';
 import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 import { withDeadline } from '../support/deadline.ts';
 import { poolState } from '../support/redis.ts';
+import { closeConsole, openConsole, setPanelOpen } from '../support/presenterConsole.ts';
 
 /** How long a follower may take to follow the presenter. */
 const FOLLOW_MS = 1000;
 /** A safety net for waits that end on an event. */
 const WAIT = { timeout: 15_000 };
+/** The Lua slide's column: its address is `/#/6`, the number every screen shows. */
 const LUA = 5;
 const LUA_PANEL = '[data-panel="lua-release"]';
 
@@ -39,7 +41,7 @@ before(async () => {
   site = await startSite({ VIEWER_ACTIONS_PER_SECOND: '0.2', VIEWER_ACTION_BURST: '3', REAPER_SWEEP_MS: '3600000' }, { deck: true });
   browser = await launchBrowser();
   presenter = await openPage('laptop', `/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
-  await presenter.locator('[data-role="hall-bar"][data-state="driving"]').waitFor(WAIT);
+  await presenter.locator('[data-role="hall-bar"][data-state="driving"]').waitFor({ state: 'attached', ...WAIT });
   // The token leaves the address bar at once and is nowhere in the page.
   assert.equal(presenter.url(), `${site.url}/`);
   assert.ok(!(await presenter.content()).includes(PRESENTER_SECRET), 'the token is not in the page');
@@ -153,14 +155,14 @@ test('a follower who steps away stays there until "Back to live"; a deep link st
 
   await presenterMoves(() => presenter.evaluate(() => window.Reveal!.slide(3)), [phone]);
   assert.equal((await indices(laptop)).h, awayAt, 'the reader who stepped away is not moved');
-  // The number reveal shows on the slide (a slide below another counts): h 3 is the fifth slide.
-  await laptop.locator('[data-role="hall-bar"]', { hasText: 'Live is on slide 5' }).waitFor(WAIT);
+  // The number the address bar and reveal's counter show: column 3 is slide 4.
+  await laptop.locator('[data-role="hall-bar"]', { hasText: 'Live is on slide 4' }).waitFor(WAIT);
 
   await laptop.locator('[data-role="back-to-live"]').click();
   await laptop.waitForFunction(() => window.Reveal!.getIndices().h === 3, null, WAIT);
   await laptop.locator('[data-role="hall-bar"][data-state="following"]').waitFor(WAIT);
 
-  const reader = await openPage('laptop', '/#/7');
+  const reader = await openPage('laptop', '/#/8');
   await reader.locator('[data-role="hall-bar"][data-state="away"]').waitFor(WAIT);
   await presenterMoves(() => presenter.evaluate(() => window.Reveal!.slide(4)), [laptop]);
   assert.equal((await indices(reader)).h, 7, 'the deep link wins over the presenter');
@@ -171,10 +173,9 @@ test('a follower who steps away stays there until "Back to live"; a deep link st
 test('a follower cannot move others, open panels or reset: forbidden, and nothing changes', async () => {
   await presenterMoves(() => presenter.evaluate((h) => window.Reveal!.slide(h), LUA), [phone, laptop]);
   await phone.locator(`${LUA_PANEL} [data-role="gate"]`).waitFor(WAIT);
-  // No presenter controls on a follower's page, and H opens no console.
+  // No presenter controls on a follower's page, and C opens no console.
   assert.equal(await phone.locator(`${LUA_PANEL} [data-role="gate-toggle"]`).isVisible(), false);
-  assert.equal(await laptop.locator('[data-role="open-console"]').isVisible(), false);
-  await laptop.keyboard.press('h');
+  await laptop.keyboard.press('c');
   assert.equal(await laptop.locator('[data-role="hall-console"]').count(), 0);
 
   const before = { deck: site.hall.deck.state, pool: poolState(await poolInRedis()) };
@@ -223,7 +224,7 @@ test('a closed panel refuses audience taps; opened by the presenter, it accepts 
   assert.deepEqual(Object.keys((await poolInRedis()).busy), [], 'nothing allocated');
 
   const openedAt = Date.now();
-  await presenter.locator(`${LUA_PANEL} [data-role="gate-toggle"]`).click();
+  await setPanelOpen(presenter, 'lua-release', true);
   await phonePanel.locator('[data-role="gate"][data-open="true"]').waitFor(WAIT);
   assert.ok(Date.now() - openedAt < 5000);
   assert.equal(await phonePanel.locator('.lp-body').evaluate((body) => (body as HTMLElement).inert), false);
@@ -294,20 +295,20 @@ test('the join slide: the QR code decodes to the join URL shown under it', async
   assert.equal(await presenter.locator('[data-role="join-url"]').textContent(), site.url.replace(/^http:\/\//, ''));
   // Loopback: the slide says phones cannot reach it, the console warns.
   await presenter.locator('[data-role="join-note"]', { hasText: 'only reachable from this machine' }).waitFor(WAIT);
-  await presenter.locator('[data-role="open-console"]').click();
+  await openConsole(presenter);
   await presenter.locator('[data-role="console-warning"]', { hasText: 'loopback' }).waitFor(WAIT);
-  await presenter.locator('[data-role="close-console"]').click();
+  await closeConsole(presenter);
   assert.deepEqual(errors, []);
 });
 
 test('two presenter windows: the last to act drives, the other is told and follows', async () => {
   const second = await openPage('laptop', '/', presenter.context());
-  await second.locator('[data-role="hall-bar"][data-state="driving"]').waitFor(WAIT);
+  await second.locator('[data-role="hall-bar"][data-state="driving"]').waitFor({ state: 'attached', ...WAIT });
   await second.evaluate(() => window.Reveal!.slide(2));
   await presenter.locator('[data-role="hall-bar"][data-state="superseded"]').waitFor(WAIT);
   await presenter.waitForFunction(() => window.Reveal!.getIndices().h === 2, null, WAIT);
   await presenter.evaluate(() => window.Reveal!.slide(3));
-  await presenter.locator('[data-role="hall-bar"][data-state="driving"]').waitFor(WAIT);
+  await presenter.locator('[data-role="hall-bar"][data-state="driving"]').waitFor({ state: 'attached', ...WAIT });
   await second.locator('[data-role="hall-bar"][data-state="superseded"]').waitFor(WAIT);
   await second.close();
   assert.deepEqual(errors, []);

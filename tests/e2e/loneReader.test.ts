@@ -12,6 +12,7 @@ import type { Page } from 'playwright-core';
 import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
 import { PRESENTER_SECRET, api } from '../support/site.ts';
+import { closeConsole, openConsole, setPanelOpen } from '../support/presenterConsole.ts';
 import type { PoolSnapshot } from '../../server/protocol.ts';
 
 const WAIT = { timeout: 15_000 };
@@ -70,7 +71,7 @@ test('a lone reader fires a panel nobody opened; once a presenter takes control 
   // A presenter window takes control (and does not open the Lua panel).
   const presenter = await newDeckPage(await deck.newContext(), errors);
   await loadDeck(presenter, `${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`);
-  await presenter.locator('[data-role="hall-bar"][data-state="driving"]').waitFor(WAIT);
+  await presenter.locator('[data-role="hall-bar"][data-state="driving"]').waitFor({ state: 'attached', ...WAIT });
   await panel.locator('[data-role="gate"][data-open="false"][data-live="true"]').waitFor(WAIT);
   assert.equal(await panel.locator('.lp-body').evaluate((body) => (body as HTMLElement).inert), true, 'closed: not tappable');
   assert.equal(site.hall.deck.state.live, true);
@@ -82,14 +83,14 @@ test('a lone reader fires a panel nobody opened; once a presenter takes control 
   await reader.locator('[data-role="hall-bar"][data-state="away"]').waitFor(WAIT);
 
   // The presenter's console says a talk is live, and what happens without one.
-  await presenter.locator('[data-role="open-console"]').click();
+  await openConsole(presenter);
   await presenter.locator('[data-role="talk"][data-live="true"]', { hasText: 'Live' }).waitFor(WAIT);
   if (SHOTS) await presenter.screenshot({ path: `${SHOTS}/console-live-1280.png` });
-  await presenter.locator('[data-role="close-console"]').click();
+  await closeConsole(presenter);
 
   // Opened by the presenter, the reader fires it again.
   await showSlide(presenter, 'The Lua Script Solution');
-  await presenter.locator(`${LUA_PANEL} [data-role="gate-toggle"]`).click();
+  await setPanelOpen(presenter, 'lua-release', true);
   await panel.locator('[data-role="gate"][data-open="true"]').waitFor(WAIT);
   await allocate(reader, 2);
   assert.equal(await busyInRedis(), 2);

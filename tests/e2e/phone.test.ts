@@ -23,7 +23,7 @@ const WAIT = { timeout: 10_000 };
 const LUA = 'The Lua Script Solution';
 /**
  * The Lua slide's index, from the talk's Markdown (reveal splits it into slides on `---`
- * lines): 5 today, so its deep link is `/#/5`; counted, so that a slide added before it
+ * lines): 5 today, so its deep link is `/#/6` (the address counts from 1); counted, so that a slide added before it
  * moves the link instead of breaking this file.
  */
 const LUA_INDEX = readFileSync(fileURLToPath(new URL('../../slides/idempotency-challenge.md', import.meta.url)), 'utf8')
@@ -207,8 +207,8 @@ test('the phone layout on every slide at 390x844: text >= 16 px, code >= 13 px, 
   assert.deepEqual(errors, []);
 });
 
-test(`/#/${LUA_INDEX} on a phone shows the Lua slide, and its notes are readable text`, async () => {
-  const { page, errors } = await open(`/#/${LUA_INDEX}`);
+test(`/#/${LUA_INDEX + 1} on a phone shows the Lua slide, and its notes are readable text`, async () => {
+  const { page, errors } = await open(`/#/${LUA_INDEX + 1}`);
   await page.waitForFunction((lua) => window.Reveal!.getIndices().h === lua, LUA_INDEX, WAIT);
   // Let the panels near it render: the slide must stay where the link put it.
   await page.waitForFunction(() => document.querySelectorAll('.reveal .live-panel .lp').length >= 3, null, WAIT);
@@ -246,7 +246,7 @@ test(`/#/${LUA_INDEX} on a phone shows the Lua slide, and its notes are readable
 });
 
 test('scrolling makes the slide being read the current one, and moves the hash', async () => {
-  const { page, errors } = await open('/#/2');
+  const { page, errors } = await open('/#/3');
   await page.waitForFunction(() => window.Reveal!.getIndices().h === 2, null, WAIT);
   await page.mouse.move(200, 400);
   for (let i = 0; i < 40 && (await page.evaluate(() => window.Reveal!.getIndices().h)) < 4; i++) {
@@ -257,7 +257,7 @@ test('scrolling makes the slide being read the current one, and moves the hash',
   const state = await page.evaluate(() => {
     const h = window.Reveal!.getIndices().h;
     const box = (window.Reveal!.getCurrentSlide() as HTMLElement).getBoundingClientRect();
-    return { h, hash: `#/${h}${window.Reveal!.getIndices().v ? `/${window.Reveal!.getIndices().v}` : ''}`, top: box.top, bottom: box.bottom, line: window.innerHeight * 0.3 };
+    return { h, hash: `#/${h + 1}${window.Reveal!.getIndices().v ? `/${window.Reveal!.getIndices().v + 1}` : ''}`, top: box.top, bottom: box.bottom, line: window.innerHeight * 0.3 };
   });
   assert.ok(state.top <= state.line && state.bottom > state.line, 'the current slide is the one under the reading line');
   await page.waitForFunction((hash) => location.hash === hash, state.hash, WAIT);
@@ -266,7 +266,7 @@ test('scrolling makes the slide being read the current one, and moves the hash',
 
 test('tablets and phones held sideways keep the normal, scaled deck; turning the phone switches layouts', async () => {
   for (const viewport of [{ width: 768, height: 1024 }, { width: 844, height: 390 }, { width: 1280, height: 800 }]) {
-    const { page, errors } = await open(`/#/${LUA_INDEX}`, viewport, viewport.width < 1000);
+    const { page, errors } = await open(`/#/${LUA_INDEX + 1}`, viewport, viewport.width < 1000);
     const state = await page.evaluate(() => ({
       phone: document.documentElement.classList.contains('phone-layout'),
       transform: getComputedStyle(document.querySelector('.reveal .slides')!).transform,
@@ -280,7 +280,7 @@ test('tablets and phones held sideways keep the normal, scaled deck; turning the
     assert.deepEqual(errors, []);
   }
 
-  const { page, errors } = await open('/#/6');
+  const { page, errors } = await open('/#/7');
   await page.setViewportSize({ width: 844, height: 390 });
   await page.waitForFunction(() => !document.documentElement.classList.contains('phone-layout'), null, WAIT);
   await page.waitForFunction(() => getComputedStyle(document.querySelector('.reveal .slides')!).transform !== 'none', null, WAIT);
@@ -303,7 +303,7 @@ function colouredPixels(png: Buffer): number {
 }
 
 test('the talk\'s emoji are drawn on a machine with no emoji font', async () => {
-  const { page, errors } = await open('/#/3', { width: 1280, height: 800 }, false);
+  const { page, errors } = await open('/#/4', { width: 1280, height: 800 }, false);
   for (const emoji of ['😤', '🤝', '🧘', '✅', '❌', '⚠']) {
     const span = page.locator('.reveal .slides .emoji', { hasText: emoji }).first();
     const index = await span.evaluate((element) => window.Reveal!.getIndices(element.closest('section')!).h);
