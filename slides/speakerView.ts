@@ -62,20 +62,36 @@ function adopt(view: Window): void {
   });
 }
 
+/** The speaker view's "show the next slide" call to a preview (reveal's postMessage API). */
+function isNextCall(data: unknown): boolean {
+  if (typeof data !== 'string' || !data.startsWith('{')) return false;
+  try {
+    return (JSON.parse(data) as { method?: unknown }).method === 'next';
+  } catch {
+    return false;
+  }
+}
+
 export function watchSpeakerViews(deck: RevealApi): { destroy(): void } {
   const search = window.location.search;
-  if (/receiver/i.test(search) && !/postMessageEvents/i.test(search)) {
-    // The Upcoming preview (the Current one is the one that posts its events).
-    Object.assign(deck, { next: deck.right });
-  }
+  // The Upcoming preview (the Current one is the one that posts its events).
+  const upcoming = /receiver/i.test(search) && !/postMessageEvents/i.test(search);
   const onMessage = (event: MessageEvent) => {
+    if (upcoming) {
+      // Ahead of reveal's own handler (a capturing listener runs first on the window).
+      if (event.source === window.parent && isNextCall(event.data)) {
+        event.stopImmediatePropagation();
+        deck.right();
+      }
+      return;
+    }
     const view = speakerViewOf(event.source);
     if (view && !views.has(view)) adopt(view);
   };
-  window.addEventListener('message', onMessage);
+  window.addEventListener('message', onMessage, { capture: upcoming });
   return {
     destroy() {
-      window.removeEventListener('message', onMessage);
+      window.removeEventListener('message', onMessage, { capture: upcoming });
     },
   };
 }

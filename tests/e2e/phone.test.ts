@@ -235,6 +235,8 @@ test(`/#/${LUA_INDEX + 1} on a phone shows the Lua slide, and its notes are read
   assert.ok(seen.notesShown, 'the notes are shown under the slide');
   assert.ok(seen.notesFontSize >= 16, `notes at ${seen.notesFontSize}px`);
   for (const words of ['allocate', 'double release', '[0,0,"already_in_pool"]']) assert.ok(seen.notesText.includes(words), `the notes say ${words}`);
+  // Read alone (no talk live here): the notes, written for a reader, without the speaker's cues.
+  assert.doesNotMatch(seen.notesText, /Say:|Click|Before you start|⏱/);
   assert.equal(seen.toggle, 'true');
 
   // The toggle hides them, and shows them again.
