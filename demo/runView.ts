@@ -16,6 +16,15 @@ export const VERDICT_HEADS: Record<VerdictKind, string> = {
   broken: '✗ Broken',
 };
 
+/**
+ * The server's summary under its head: the pool's check starts its summary with its own
+ * word for the outcome ("Sound: all 4 executors…"), which the head beside it already says.
+ */
+function withoutHead(summary: string, head: string): string {
+  const word = head.replace(/^\S+\s+/, '');
+  return summary.startsWith(`${word}: `) ? summary.slice(word.length + 2) : summary;
+}
+
 /** How long a finished run played (ms), not counting its wait in the stage's queue; null while it plays. */
 export function playedMs(run: RunView): number | null {
   const finishedAt = run.summary?.finishedAt;
@@ -93,7 +102,7 @@ export function verdictBlock(run: RunView, options: { compact?: boolean; words?:
   block.dataset.sound = String(verdict.sound);
   const head = h('div', { className: 'lp-verdict-head', text: VERDICT_HEADS[kind] });
   const words = options.words?.[kind];
-  const summaryLine = h('div', { className: 'lp-verdict-summary', text: verdict.summary });
+  const summaryLine = h('div', { className: 'lp-verdict-summary', text: withoutHead(verdict.summary, VERDICT_HEADS[kind]) });
   if (options.compact) {
     block.append(head);
     if (words) block.append(h('div', { className: 'lp-verdict-words', text: words }));

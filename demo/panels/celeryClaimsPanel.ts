@@ -27,8 +27,8 @@ interface Claim {
   said: string;
   /** The faults that test it here, in the order shown. */
   faults: readonly CeleryFaultName[];
-  /** For a claim no run here tests: what Celery's source says, and where. */
-  reading?: { verdict: string; source: string };
+  /** For a claim no run here tests: what Celery's source says (in a word, then in full), and where. */
+  reading?: { word: string; verdict: string; source: string };
 }
 
 const CLAIMS: readonly Claim[] = [
@@ -41,6 +41,7 @@ const CLAIMS: readonly Claim[] = [
     said: 'link_error: called directly by worker',
     faults: [],
     reading: {
+      word: 'Half true',
       verdict: 'Half true: only an errback taking (request, exc, traceback) is called directly (in the pool child, or the main process after a crash); a one-argument errback is queued as a task. Ours is called directly: see the child-killed run.',
       source: 'celery/backends/base.py:243 (direct), :264 (queued)',
     },
@@ -58,6 +59,29 @@ interface Measured {
 
 const MEASURED = measured as Measured;
 
+/** A claim's verdict, from what was measured: in how many of its ways Celery ran a callback more than once. */
+interface Verdict {
+  kind: 'yes' | 'partly' | 'no' | 'reading' | 'unmeasured';
+  mark: string;
+  word: string;
+  detail: string;
+}
+
+function verdictOf(claim: Claim): Verdict {
+  if (claim.reading) return { kind: 'reading', mark: '◐', word: claim.reading.word, detail: 'read from the source' };
+  const tallies = claim.faults.map((fault) => MEASURED.faults[fault]);
+  if (tallies.some((tally) => !tally)) return { kind: 'unmeasured', mark: '?', word: 'Not measured yet', detail: '' };
+  const doubled = claim.faults.filter((fault) => {
+    const { link, linkError } = CELERY_FAULTS[fault].expected;
+    return link + linkError > 1 && (MEASURED.faults[fault]?.reproduced ?? 0) > 0;
+  }).length;
+  const ways = claim.faults.length;
+  const runs = Math.max(...tallies.map((tally) => tally?.runs ?? 0));
+  const detail = `a callback ran twice in ${doubled} of ${ways} ${ways === 1 ? 'way' : 'ways'} · ${runs} runs each`;
+  if (doubled === ways) return { kind: 'yes', mark: '✓', word: 'Yes', detail };
+  return doubled > 0 ? { kind: 'partly', mark: '◐', word: 'Partly', detail } : { kind: 'no', mark: '✗', word: 'Not here', detail };
+}
+
 interface Row {
   fault: CeleryFaultName;
   button: HTMLButtonElement;
@@ -65,33 +89,73 @@ interface Row {
   element: HTMLElement;
 }
 
+/**
+ * Sized for a projector: one large verdict per claim; a claim's ways, with their counts,
+ * mechanisms and source lines and a ▶ each, one press away (and back).
+ */
 export class CeleryClaimsPanel extends RunPanel {
   private run: RunView | null = null;
   private readonly rows: Row[] = [];
-  private readonly table: HTMLElement;
+  private readonly overview: HTMLElement;
+  private readonly detail: HTMLElement;
+  private readonly detailHead = h('div', { className: 'lp-claim-head' });
+  private readonly groups: HTMLElement[] = [];
   private readonly details = new RunDetails('Press ▶ on a row: one eval on real celery workers, link and link_error both attached, under that row’s fault.');
 
   constructor(context: PanelContext) {
     super(context, { title: 'Real Celery', subtitle: 'celery 5.2.6 · prefork · Redis', classes: ['lp-celery'] });
-    const head = h(
-      'tr',
-      {},
-      ...['The talk says', 'What Celery did here', 'reproduced', 'Source', 'live'].map((text) => h('th', { text, attrs: { scope: 'col' } })),
+    const head = h('tr', {}, ...['What Celery did here', 'reproduced', 'Source', 'live'].map((text) => h('th', { text, attrs: { scope: 'col' } })));
+    const table = h('table', { className: 'lp-claims', attrs: { 'data-role': 'claims' } }, h('thead', {}, head));
+    const verdicts = h('ol', { className: 'lp-verdicts', attrs: { 'data-role': 'verdicts' } });
+    CLAIMS.forEach((claim, index) => {
+      const group = h('tbody', { attrs: { 'data-claim': String(index) } }, ...this.claimRows(claim));
+      group.hidden = true;
+      this.groups.push(group);
+      table.append(group);
+      verdicts.append(h('li', {}, this.verdictButton(claim, index)));
+    });
+    const back = actionButton('◂ All claims', () => this.showClaim(null), 'lp-button lp-button-small lp-claim-back');
+    back.dataset.role = 'all-claims';
+    this.overview = h('div', { className: 'lp-claims-overview' }, verdicts);
+    this.detail = h('div', { className: 'lp-claim-detail', attrs: { 'data-role': 'claim-detail' } }, h('div', { className: 'lp-claim-bar' }, back, this.detailHead), table, this.details.element);
+    this.detail.hidden = true;
+  }
+
+  private verdictButton(claim: Claim, index: number): HTMLButtonElement {
+    const verdict = verdictOf(claim);
+    const button = actionButton('', () => this.showClaim(index), 'lp-verdict');
+    button.replaceChildren(
+      h('span', { className: 'lp-verdict-mark', text: `${verdict.mark} ${verdict.word}` }),
+      h('span', { className: 'lp-verdict-said', text: claim.said }),
+      h('span', { className: 'lp-verdict-more', text: 'details ▸' }),
     );
-    const body = h('tbody');
-    for (const claim of CLAIMS) body.append(...this.claimRows(claim));
-    this.table = h('table', { className: 'lp-claims', attrs: { 'data-role': 'claims' } }, h('thead', {}, head), body);
+    button.dataset.verdict = verdict.kind;
+    button.dataset.role = 'verdict';
+    button.title = verdict.detail;
+    return button;
+  }
+
+  /** One claim's ways (null: the verdicts of all). */
+  private showClaim(index: number | null): void {
+    this.overview.hidden = index !== null;
+    this.detail.hidden = index === null;
+    this.groups.forEach((group, at) => (group.hidden = at !== index));
+    const claim = index === null ? null : CLAIMS[index];
+    if (!claim) return;
+    const verdict = verdictOf(claim);
+    this.detailHead.replaceChildren(
+      h('span', { className: 'lp-verdict-mark', text: `${verdict.mark} ${verdict.word}`, attrs: { 'data-verdict': verdict.kind } }),
+      h('strong', { className: 'lp-claim-said', text: claim.said }),
+      h('span', { className: 'lp-muted', text: verdict.detail }),
+    );
   }
 
   private claimRows(claim: Claim): HTMLElement[] {
-    const span = Math.max(1, claim.faults.length);
-    const said = h('th', { className: 'lp-claim-said', text: claim.said, attrs: { scope: 'rowgroup', rowspan: String(span) } });
     if (claim.reading) {
       return [
         h(
           'tr',
           { className: 'lp-claim lp-claim-reading' },
-          said,
           h('td', { text: claim.reading.verdict }),
           h('td', { className: 'lp-claim-n', text: '—' }),
           h('td', { className: 'lp-claim-source', text: claim.reading.source }),
@@ -99,7 +163,7 @@ export class CeleryClaimsPanel extends RunPanel {
         ),
       ];
     }
-    return claim.faults.map((fault, index) => {
+    return claim.faults.map((fault) => {
       const info = CELERY_FAULTS[fault];
       const tally = MEASURED.faults[fault];
       const button = actionButton('▶', () => void this.startRuns(fault, [{ scenario: SCENARIO, fault, runtime: 'celery' }]), 'lp-button lp-button-small');
@@ -109,7 +173,6 @@ export class CeleryClaimsPanel extends RunPanel {
       const element = h(
         'tr',
         { className: 'lp-claim', attrs: { 'data-fault': fault } },
-        index === 0 ? said : null,
         h('td', {}, h('strong', { text: `${info.label}: ` }), info.mechanism),
         h(
           'td',
@@ -131,7 +194,8 @@ export class CeleryClaimsPanel extends RunPanel {
 
   protected content(): HTMLElement[] {
     const when = MEASURED.measuredAt ? `measured ${MEASURED.measuredAt.slice(0, 10)}, 5 runs each, callbacks counted from Redis` : 'not measured yet';
-    return [h('div', { className: 'lp-claims-box' }, this.table), h('p', { className: 'lp-muted lp-claims-when', text: when }), this.error.element, this.details.element];
+    this.overview.append(h('p', { className: 'lp-muted lp-claims-when', text: when }));
+    return [this.overview, this.error.element, this.detail];
   }
 
   override update(): void {
