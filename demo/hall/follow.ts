@@ -132,6 +132,13 @@ export class DeckFollower {
   }
 
   private renderBar(): void {
+    const wasAway = this.bar.element.dataset.state === 'away';
+    this.showBar();
+    // The stage's height changes with the away bar (hall.css): let reveal scale the slide again.
+    if (wasAway !== (this.bar.element.dataset.state === 'away')) this.deck.layout();
+  }
+
+  private showBar(): void {
     const role = this.link.role;
     // A viewer in a live talk gets the talk, not the speaker's notes (slides/readerNotes.ts).
     document.documentElement.classList.toggle(TALK_LIVE_CLASS, role === 'viewer' && this.link.live);

@@ -75,22 +75,27 @@ export function createHall(deck: RevealApi, connection: Connection, placeholders
   };
 }
 
-/** The console in a speaker view's page, above the notes, for as long as that page is open. */
+/**
+ * The console in a speaker view's page, for as long as that page is open: in its own box
+ * under the current slide (hall.css, `.hall-dock`), so that the notes keep their place.
+ */
 function dockConsole(view: Window, link: HallLink): () => void {
   let docked: HallConsole | null = null;
   let closed = false;
   const style = view.document.createElement('style');
   style.textContent = hallCss;
   view.document.head.append(style);
+  const dock = view.document.createElement('div');
+  dock.className = 'hall-dock';
+  view.document.body.append(dock);
   void import('./console.ts').then(({ HallConsole: Console }) => {
-    const controls = view.document.querySelector<HTMLElement>('#speaker-controls');
-    if (closed || !controls) return;
+    if (closed) return;
     docked = new Console(link, true);
-    docked.render(controls);
-    controls.querySelector('.speaker-controls-notes')?.before(docked.element);
+    docked.render(dock);
   });
   return () => {
     closed = true;
     docked?.destroy();
+    dock.remove();
   };
 }

@@ -7,6 +7,9 @@
  */
 import { h } from '../dom.ts';
 
+/** The class on <html> while the bar offers "Back to live". */
+const AWAY_CLASS = 'hall-away';
+
 export type LiveBarView =
   | { kind: 'hidden' }
   | { kind: 'following' }
@@ -34,6 +37,8 @@ export class LiveBar {
     this.element.dataset.state = view.kind === 'presenter' ? (view.driving ? 'driving' : 'superseded') : view.kind;
     this.element.hidden = view.kind === 'hidden' || (view.kind === 'presenter' && view.driving);
     this.backButton.hidden = view.kind !== 'away';
+    // Stepped away, the bar carries a button over the bottom of the stage: the stage makes room (hall.css).
+    document.documentElement.classList.toggle(AWAY_CLASS, view.kind === 'away');
     switch (view.kind) {
       case 'following':
         this.status.textContent = '● Live: following the presenter';
@@ -53,6 +58,7 @@ export class LiveBar {
   }
 
   destroy(): void {
+    document.documentElement.classList.remove(AWAY_CLASS);
     this.element.remove();
   }
 }

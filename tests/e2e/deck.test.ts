@@ -362,7 +362,7 @@ test('O toggles the overview', async () => {
 });
 
 test('S opens the speaker view with notes, pacing timer and the deck in receiver frames', async () => {
-  const { page, errors } = await openDeck(`./#/${LUA}`);
+  const { page, errors } = await openDeck(`./#/${LUA + 1}`);
   const speaker = await pressForPopup(page, 's');
 
   const notes = speaker.locator('.speaker-controls-notes:not(.hidden) .value');

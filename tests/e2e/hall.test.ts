@@ -243,8 +243,10 @@ test('a closed panel refuses audience taps; opened by the presenter, it accepts 
   await allocate.tap();
   await phonePanel.locator('[data-role="error"]', { hasText: /wait a second/i }).waitFor(WAIT);
   assert.equal(Object.keys((await poolInRedis()).busy).length, 3, 'the refused tap changed nothing');
-  // Everyone sees the taps, and the presenter's panel says how many are firing.
-  await presenter.locator(`${LUA_PANEL} [data-role="gate-status"]`, { hasText: '1 person firing' }).waitFor(WAIT);
+  // Everyone sees the taps, and the presenter's console says how many are firing.
+  await openConsole(presenter);
+  await presenter.locator('[data-role="hall-console"] [data-panel-row="lua-release"] td:nth-child(3)', { hasText: /^1$/ }).waitFor(WAIT);
+  await closeConsole(presenter);
   await laptop.waitForFunction((panel) => document.querySelector(`${panel} [data-role="available"]`)?.children.length === 1, LUA_PANEL, WAIT);
   assert.deepEqual(errors, []);
 });
@@ -254,7 +256,7 @@ test('many pages of one session share that session limit; another session is not
   site.hall.deck.setOpen('lua-release', true);
   const context = await newContext('laptop');
   const tabs: Page[] = [];
-  for (let i = 0; i < 3; i++) tabs.push(await openPage('laptop', `/#/${LUA}`, context));
+  for (let i = 0; i < 3; i++) tabs.push(await openPage('laptop', `/#/${LUA + 1}`, context));
   /** Taps Allocate in `tab` and resolves with whether the server took it. */
   const tap = async (tab: Page): Promise<'ok' | 'refused'> => {
     const panel = tab.locator(LUA_PANEL);
@@ -275,7 +277,7 @@ test('many pages of one session share that session limit; another session is not
   for (const tab of [...tabs, tabs[0]!]) results.push(await tap(tab));
   assert.deepEqual(results, ['ok', 'ok', 'ok', 'refused'], 'burst 3 for the session, whichever of its tabs taps');
   assert.equal(Object.keys((await poolInRedis()).busy).length, 3);
-  const other = await openPage('laptop', `/#/${LUA}`);
+  const other = await openPage('laptop', `/#/${LUA + 1}`);
   assert.equal(await tap(other), 'ok', 'another session has its own budget');
   await context.close();
   await other.context().close();

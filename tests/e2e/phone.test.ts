@@ -329,7 +329,7 @@ test('the talk\'s emoji are drawn on a machine with no emoji font', async () => 
 });
 
 test('in the deck, the notes toggle shows the current slide\'s notes under a smaller stage, off by default', async () => {
-  const { page, errors } = await open(`/#/${LUA_INDEX}`, { width: 1280, height: 800 }, false);
+  const { page, errors } = await open(`/#/${LUA_INDEX + 1}`, { width: 1280, height: 800 }, false);
   const strip = page.locator('.reader-notes-strip');
   const stageHeight = () => page.evaluate(() => document.querySelector<HTMLElement>('.reveal')!.getBoundingClientRect().height);
   assert.equal(await strip.isVisible(), false, 'off by default in the deck');
