@@ -51,3 +51,38 @@ export function actionButton(label: string, onClick: () => void, className = 'lp
   });
   return button;
 }
+
+/**
+ * A log, newest first, in a box of its own height: it shows as many whole lines as fit
+ * and none cut off at the box's edge (the older ones are hidden, not half shown).
+ * Re-fitted whenever its lines or its size change; returns the way to stop.
+ */
+export function showWholeLines(list: HTMLElement): () => void {
+  let queued = false;
+  const fit = () => {
+    queued = false;
+    const lines = [...list.children] as HTMLElement[];
+    for (const line of lines) line.hidden = false;
+    // A box that grows with its lines (an enlarged panel) shows them all.
+    if (list.scrollHeight <= list.clientHeight + 1) return;
+    const bottom = list.getBoundingClientRect().top + list.clientTop + list.clientHeight;
+    let full = false;
+    for (const line of lines) {
+      full ||= line.getBoundingClientRect().bottom > bottom + 0.5;
+      line.hidden = full;
+    }
+  };
+  const refit = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(fit);
+  };
+  const resizes = new ResizeObserver(refit);
+  const changes = new MutationObserver(refit);
+  resizes.observe(list);
+  changes.observe(list, { childList: true });
+  return () => {
+    resizes.disconnect();
+    changes.disconnect();
+  };
+}

@@ -14,7 +14,7 @@
  *    `allocate` events.
  */
 import type { DoubleReleaseWarning, PoolSnapshot, ScenarioName, TimelineEvent } from '../../server/protocol.ts';
-import { actionButton, formatClock, formatTtl, h } from '../dom.ts';
+import { actionButton, formatClock, formatTtl, h, showWholeLines } from '../dom.ts';
 import type { PanelContext, PanelOptions } from '../panel.ts';
 import { RunPanel, underWay, type ReplayPlan } from '../runPanel.ts';
 import { PHASE_LABELS, describeFailure, parseDoubleReleases, type RunView } from '../runs.ts';
@@ -101,6 +101,7 @@ export class DefensePanel extends RunPanel {
         for (const warning of change.doubleReleases) this.addWarning(warning);
       }),
     );
+    this.unsubscribers.push(showWholeLines(this.warningLog));
     this.renderPool();
     this.renderWarnings();
   }

@@ -18,7 +18,9 @@ export interface LegibilityReport {
   pastSlide: string[];
 }
 
-export function measureLegibility(page: Page, index: number, limits = { minSlideText: 18, minPanelText: 12 }): Promise<LegibilityReport> {
+export async function measureLegibility(page: Page, index: number, limits = { minSlideText: 18, minPanelText: 12 }): Promise<LegibilityReport> {
+  // The test runner compiles this file keeping function names (esbuild's __name helper): the page needs it too.
+  await page.evaluate('window.__name ??= (fn) => fn');
   return page.evaluate(
     ({ index, limits }) => {
       const slide = window.Reveal!.getSlides()[index] as HTMLElement;

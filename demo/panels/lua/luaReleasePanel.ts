@@ -13,7 +13,7 @@
  */
 import type { PoolAction, PoolChange, PoolSnapshot, ReleaseReply } from '../../../server/protocol.ts';
 import type { Connection } from '../../connection.ts';
-import { actionButton, h } from '../../dom.ts';
+import { actionButton, h, showWholeLines } from '../../dom.ts';
 import { PanelFrame } from '../../frame.ts';
 import type { PanelContext, PanelController, PanelOptions } from '../../panel.ts';
 import type { PanelSource } from '../../replay/backendGate.ts';
@@ -104,6 +104,7 @@ export class LuaReleasePanel implements PanelController {
       this.logList,
     );
     this.frame.render();
+    this.unsubscribers.push(showWholeLines(this.logList));
 
     this.unsubscribers.push(
       this.connection.onState(() => this.renderControls()),
