@@ -76,7 +76,7 @@ test("the speaker view has the presenter's console, Upcoming shows what → show
   await showSlide(presenter, 'The Shocking Discovery');
   const [speaker] = await Promise.all([presenterContext.waitForEvent('page', WAIT), presenter.keyboard.press('s')]);
   try {
-    const docked = speaker.locator('#speaker-controls [data-role="docked-console"]');
+    const docked = speaker.locator('.hall-dock [data-role="docked-console"]');
     await docked.waitFor(WAIT);
     await docked.locator('[data-role="following"]').waitFor(WAIT);
     await docked.locator('[data-panel-row="lua-release"] [data-role="console-toggle"]').waitFor(WAIT);

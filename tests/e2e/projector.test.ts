@@ -34,8 +34,9 @@ async function settled(page: Page, panel: Locator): Promise<void> {
 
 /** Puts each panel of the current slide into its tallest state: a real run, a full log. */
 async function drive(page: Page): Promise<void> {
-  const present = page.locator('.reveal .slides section.present');
-  const name = await present.locator('.live-panel[data-panel]').first().getAttribute('data-panel', WAIT).catch(() => null);
+  const present = page.locator('.reveal .slides section.present:not(.stack)');
+  if ((await present.locator('.live-panel[data-panel]').count()) === 0) return;
+  const name = await present.locator('.live-panel[data-panel]').first().getAttribute('data-panel', WAIT);
   if (!name) return;
   const panel = present.locator(`.live-panel[data-panel="${name}"]`);
   await panel.locator('[data-role="badge"][data-state="connected"]').waitFor(WAIT);
@@ -114,14 +115,14 @@ test('at 1280x800, every slide: text >= 18 px, panel text >= 12 px, nothing in a
     const report = await measureLegibility(page, index);
     problems.push(...failures(report).map((problem) => `slide ${index} (${report.title}): ${problem}`));
     if (SHOTS) await page.screenshot({ path: `${SHOTS}/projector-${String(index).padStart(2, '0')}.png` });
-    const claims = page.locator('.present [data-panel="celery-claims"] [data-role="verdict"]');
+    const claims = page.locator('section.present:not(.stack) [data-panel="celery-claims"] [data-role="verdict"]');
     if (await claims.count()) {
       await claims.first().click();
-      await page.locator('.present [data-role="claim-detail"]').waitFor(WAIT);
+      await page.locator('section.present:not(.stack) [data-role="claim-detail"]').waitFor(WAIT);
       const detail = await measureLegibility(page, index);
       problems.push(...failures(detail).map((problem) => `slide ${index} (${detail.title}), a claim's ways: ${problem}`));
       if (SHOTS) await page.screenshot({ path: `${SHOTS}/projector-${String(index).padStart(2, '0')}-claim.png` });
-      await page.locator('.present [data-role="all-claims"]').click();
+      await page.locator('section.present:not(.stack) [data-role="all-claims"]').click();
     }
   }
   assert.deepEqual(problems, []);
