@@ -6,9 +6,9 @@
  *
  * `npm test` builds both once, before any test file runs (tests/prepare.ts), and the test
  * files only read them. A file run on its own builds a variant that is missing or older than
- * the deck's, the panels' or the build's sources. Builds run in a child process (each variant
- * has its own environment) and one at a time per folder (a lock beside it), so files running
- * side by side never write a folder another is reading from.
+ * its sources (slides/, demo/, common/, build/, vite.config.ts). Builds run in a child process
+ * (each variant has its own environment) and one at a time per folder (a lock beside it), so
+ * files running side by side never write a folder another is reading from.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -47,7 +47,8 @@ function newest(dir: string): number {
 function isFresh(variant: DeckVariant): boolean {
   const index = join(deckDir(variant), 'index.html');
   if (!existsSync(index)) return false;
-  const sources = Math.max(newest(join(ROOT, 'slides')), newest(join(ROOT, 'demo')), newest(join(ROOT, 'build')), statSync(join(ROOT, 'vite.config.ts')).mtimeMs);
+  const folders = ['slides', 'demo', 'common', 'build'].map((folder) => join(ROOT, folder)).filter((folder) => existsSync(folder));
+  const sources = Math.max(...folders.map(newest), statSync(join(ROOT, 'vite.config.ts')).mtimeMs);
   return statSync(index).mtimeMs >= sources;
 }
 
