@@ -1,5 +1,5 @@
 /**
- * The built deck, shared by the tests, the benches and `npm run pdf`, in two variants:
+ * The built deck, shared by the tests and the benches, in two variants:
  *  - `site`: dist/, what the site serves (`npm run build`);
  *  - `static`: dist-static/, the build a plain static host serves (VITE_STATIC_DECK=1, as
  *    `npm run build:static`), told its public address (PUBLIC_URL) as such a deploy is.
