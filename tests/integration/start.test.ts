@@ -10,9 +10,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
 import { INPUTS_FILE, staleReason } from '../../build/deckInputs.ts';
 import { withDeadline } from '../support/deadline.ts';
+import { buildDeck } from '../../tools/builtDeck.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const START_DEADLINE_MS = 150_000;
@@ -83,7 +83,7 @@ function assertLinksFirst(started: Started): void {
 }
 
 test('on a built tree, npm start does not build, and prints the presenter link and the join URL first', { timeout: 240_000 }, async () => {
-  if (staleReason(ROOT)) await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
+  if (staleReason(ROOT)) await buildDeck('site');
   assert.equal(staleReason(ROOT), null);
   const recorded = statSync(join(ROOT, INPUTS_FILE)).mtimeMs;
   const index = statSync(join(ROOT, 'dist', 'index.html')).mtimeMs;
