@@ -308,11 +308,15 @@ test('every key a pool writes starts with idem:{<pool>}:, and all of them hash t
 test('each script declares in its header exactly the KEYS its code uses', () => {
   const expected: Record<string, number> = {
     allocate_executor_fenced: 3,
+    note_presenter_seen: 1,
+    raise_token_counter: 1,
     read_pool: 3,
     reclaim_executors: 3,
     release_executor: 3,
     release_executor_fenced: 2,
     reset_pool: 4,
+    restore_deck: 1,
+    save_deck: 1,
   };
   assert.deepEqual(listScripts(), Object.keys(expected).sort(), 'every script of lua/ has its expected key count here');
   for (const [name, count] of Object.entries(expected)) assert.equal(readScript(name).numberOfKeys, count, name);
