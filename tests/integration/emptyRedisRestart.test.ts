@@ -98,6 +98,7 @@ test('two instances on a Redis that restarts empty: the same deck on both, versi
 
   // A viewer on each instance hears when Redis is back and everything rebuilt.
   const viewers = await Promise.all([first, second].map(async (site) => connect(site, { cookie: await newViewerSession(site) })));
+  for (const viewer of viewers) await send(viewer, 'hall:join', {});
   const back = viewers.map((viewer) =>
     withDeadline(new Promise<void>((resolve) => viewer.on('redis:state', (state: RedisState) => state.redis === 'ok' && resolve())), RECOVERY_MS, 'Redis to be back'),
   );
