@@ -6,6 +6,7 @@
  * each line marked with its instance.
  */
 import { parseArgs } from 'node:util';
+import { ensureDeckBuilt } from '../tools/builtDeck.ts';
 import { startCluster, type Cluster } from './cluster/cluster.ts';
 
 const MIN_SECRET_LENGTH = 16;
@@ -58,6 +59,8 @@ process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 
 try {
+  // Every instance serves dist/: built once here (again only when the deck's sources are newer).
+  await ensureDeckBuilt('site');
   cluster = await startCluster({
     instances,
     port,
