@@ -50,9 +50,9 @@ async function directPresenter(instance: Instance): Promise<Socket> {
 }
 
 /** Waits until every viewer (and the presenter) satisfies `holds`; says which did not. */
-async function everyone(what: string, holds: (viewer: HallViewer) => boolean, who: HallViewer[] = [...viewers, presenter]): Promise<void> {
+async function everyone(what: string, holds: (viewer: HallViewer) => boolean, who: HallViewer[] = [...viewers, presenter], deadlineMs = DEADLINE_MS): Promise<void> {
   try {
-    await pollUntil(async () => who.every(holds), DEADLINE_MS, what);
+    await pollUntil(async () => who.every(holds), deadlineMs, what);
   } catch (error) {
     const missing = who.filter((viewer) => !holds(viewer));
     throw new Error(`${(error as Error).message}: ${missing.length} of ${who.length} do not, e.g. ${JSON.stringify({ deck: missing[0]?.deck, allocations: missing[0]?.allocations.slice(-5), connected: missing[0]?.socket.connected })}`);
@@ -231,8 +231,9 @@ test(
     const open = await request<DeckState>(presenter.socket, 'panel:open', { panel: 'defense', open: true });
     await everyone('every viewer to see the defense panel open', (viewer) => (viewer.deck?.version ?? 0) >= open.version);
     await restartRedis();
-    await everyone('every viewer to still see the defense panel open', (viewer) => viewer.deck?.open.includes('defense') === true);
     await pollUntil(async () => (await request<DeckState>(presenter.socket, 'deck:move', { h: 9, v: 0, f: -1 }).then(() => true, () => false)), DEADLINE_MS, 'a slide move to go through');
-    await everyone('every viewer to follow the presenter after the restart', (viewer) => viewer.deck?.h === 9 && viewer.deck.v === 0);
+    const all = [...viewers, presenter];
+    await everyone('every viewer to follow the presenter after the restart', (viewer) => viewer.deck?.h === 9 && viewer.deck.v === 0, all, 10_000);
+    await everyone('every viewer to still see the defense panel open', (viewer) => viewer.deck?.open.includes('defense') === true, all, 10_000);
   },
 );
