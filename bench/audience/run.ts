@@ -31,7 +31,16 @@ const SETTLE_MS = 4000;
 const STEP_TIMEOUT_MS = 180_000;
 
 const SERVER_KINDS: readonly ServerKind[] = ['bare', 'ours', 'nginx1', 'nginx2'];
-const { values: flags } = parseArgs({
+const { values: flags } = (() => {
+  try {
+    return parseFlags();
+  } catch (error) {
+    console.error(`${(error as Error).message}\nUsage: npm run bench:audience -- [--viewers 1000,2000,4000] [--runs N] [--seconds N] [--json out.json] [--servers ${['bare', 'ours', 'nginx1', 'nginx2'].join(',')}] [--cluster]`);
+    process.exit(2);
+  }
+})();
+function parseFlags() {
+  return parseArgs({
   options: {
     viewers: { type: 'string' },
     runs: { type: 'string', default: '1' },
@@ -42,7 +51,8 @@ const { values: flags } = parseArgs({
   },
   strict: true,
   allowPositionals: false,
-});
+  });
+}
 const viewerCounts = (flags.viewers ?? (flags.cluster ? '4000' : '1000,2000,4000')).split(',').map(Number);
 const runs = Number(flags.runs);
 const seconds = Number(flags.seconds);
