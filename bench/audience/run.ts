@@ -41,16 +41,16 @@ const { values: flags } = (() => {
 })();
 function parseFlags() {
   return parseArgs({
-  options: {
-    viewers: { type: 'string' },
-    runs: { type: 'string', default: '1' },
-    seconds: { type: 'string', default: '10' },
-    json: { type: 'string', default: '' },
-    servers: { type: 'string' },
-    cluster: { type: 'boolean', default: false },
-  },
-  strict: true,
-  allowPositionals: false,
+    options: {
+      viewers: { type: 'string' },
+      runs: { type: 'string', default: '1' },
+      seconds: { type: 'string', default: '10' },
+      json: { type: 'string', default: '' },
+      servers: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
   });
 }
 const viewerCounts = (flags.viewers ?? (flags.cluster ? '4000' : '1000,2000,4000')).split(',').map(Number);
