@@ -76,15 +76,21 @@ async function redisCpuMs(): Promise<number> {
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
 }
 
+/** Every command Redis ran so far, the commands scripts call included. */
+async function redisCalls(): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return [...stats.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
 const instancesCpu = () => cluster.instances.reduce((sum, instance) => sum + cpuMsOf(instance.pid), 0);
 const nginxCpu = () => nginxPids().reduce((sum, pid) => sum + cpuMsOf(pid), 0);
-let atStart = { instances: 0, nginx: 0, redis: 0, at: 0 };
+let atStart = { instances: 0, nginx: 0, redis: 0, calls: 0, at: 0 };
 let rssMax = 0;
 const sampler = setInterval(() => (rssMax = Math.max(rssMax, cluster.instances.reduce((sum, instance) => sum + rssMbOf(instance.pid), 0))), 200);
 
 onConductor(async (message) => {
   if (message.type === 'measure') {
-    atStart = { instances: instancesCpu(), nginx: nginxCpu(), redis: await redisCpuMs(), at: Date.now() };
+    atStart = { instances: instancesCpu(), nginx: nginxCpu(), redis: await redisCpuMs(), calls: await redisCalls(), at: Date.now() };
     rssMax = 0;
   } else if (message.type === 'report') {
     send({
@@ -94,6 +100,7 @@ onConductor(async (message) => {
         cpuMs: instancesCpu() - atStart.instances,
         redisCpuMs: (await redisCpuMs()) - atStart.redis,
         nginxCpuMs: nginxCpu() - atStart.nginx,
+        redisCalls: (await redisCalls()) - atStart.calls,
         rssMaxMb: rssMax,
         heapUsedMb: Number.NaN,
         windowMs: Date.now() - atStart.at,

@@ -16,6 +16,8 @@ export interface ServerUsage {
   redisCpuMs: number | null;
   /** nginx's CPU ms (master and workers) over the window, behind nginx. */
   nginxCpuMs?: number;
+  /** Commands Redis ran over the window (INFO commandstats, the commands scripts call included), behind nginx. */
+  redisCalls?: number;
   /** Peak resident memory of the server process over the window, MB. */
   rssMaxMb: number;
   heapUsedMb: number;

@@ -166,7 +166,7 @@ function line(t: Trial): string {
     `run ${t.run} ${String(t.viewers).padStart(5)} ${t.server.padEnd(6)}  fan-out p50/p99 ${fmt(t.hall.fanOut.p50)}/${fmt(t.hall.fanOut.p99)} ms` +
     `  ack p50/p99 ${fmt(t.actor.ack.p50)}/${fmt(t.actor.ack.p99)} ms (${t.actor.acked}/${t.actor.sent}${failures ? `, ${failures}` : ''})` +
     `  broadcasts ${broadcasts}, delivered ${delivered}` +
-    `  cpu ${fmt(t.usage.cpuMs)} ms${t.usage.redisCpuMs !== null ? ` (+redis ${fmt(t.usage.redisCpuMs)})` : ''}${t.usage.nginxCpuMs !== undefined ? ` (+nginx ${fmt(t.usage.nginxCpuMs)})` : ''} / ${fmt(t.usage.windowMs)} ms, rss ${fmt(t.usage.rssMaxMb)} MB` +
+    `  cpu ${fmt(t.usage.cpuMs)} ms${t.usage.redisCpuMs !== null ? ` (+redis ${fmt(t.usage.redisCpuMs)})` : ''}${t.usage.nginxCpuMs !== undefined ? ` (+nginx ${fmt(t.usage.nginxCpuMs)})` : ''}${t.usage.redisCalls !== undefined ? `, redis commands ${t.usage.redisCalls} (${fmt(t.usage.redisCalls / t.actor.sent)} per action)` : ''} / ${fmt(t.usage.windowMs)} ms, rss ${fmt(t.usage.rssMaxMb)} MB` +
     `  server lag p99 ${fmt(t.usage.loopLagP99Ms)} ms, generator lag p99 ${fmt(t.hall.loopLagP99Ms)} ms, actor lag p99 ${fmt(t.actor.loopLagP99Ms)} ms`
   );
 }
