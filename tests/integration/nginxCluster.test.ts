@@ -11,6 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { loadavg } from 'node:os';
 import { io, type Socket } from 'socket.io-client';
 import type { AllocateReply, DeckState, PoolSnapshot, RunRecord, RunSummary } from '../../server/protocol.ts';
 import { startCluster, type Cluster, type Instance } from '../../scripts/cluster/cluster.ts';
@@ -174,8 +175,9 @@ test('kill -9 of the presenter\'s instance mid-talk: its viewers and the present
   assert.ok(presenter.droppedAt !== null || presenter.backAfterMs.length > 0, 'the presenter was on the killed instance');
   assert.ok(dropped.length >= VIEWERS / INSTANCES / 2, `only ${dropped.length} viewers were on the killed instance`);
   await everyone('the killed instance\'s viewers and the presenter to be back', (viewer) => viewer.socket.connected && viewer.droppedAt === null, dropped);
-  const slowest = Math.max(...dropped.map((viewer) => viewer.backAfterMs.at(-1)!));
-  assert.ok(slowest <= BACK_WITHIN_MS, `the slowest was back after ${slowest} ms (kill at +0, back by +${Date.now() - killedAt} ms)`);
+  const back = dropped.map((viewer) => viewer.backAfterMs.at(-1)!).sort((a, b) => a - b);
+  const slowest = back.at(-1)!;
+  assert.ok(slowest <= BACK_WITHIN_MS, `the slowest was back after ${slowest} ms (p50 ${back[back.length >> 1]} ms, kill at +0, all back by +${Date.now() - killedAt} ms; the slowest connected after ${JSON.stringify(dropped.find((viewer) => viewer.backAfterMs.at(-1) === slowest)?.reconnect)}; load average ${loadavg()[0]!.toFixed(1)})`);
   // Nobody else noticed.
   const others = viewers.filter((viewer) => !dropped.includes(viewer));
   assert.ok(others.every((viewer) => viewer.backAfterMs.length === 0 && viewer.socket.connected), 'a viewer of a living instance lost its connection');

@@ -18,6 +18,8 @@ export interface HallViewer {
   /** When it last lost its connection, and how long each way back took. */
   droppedAt: number | null;
   backAfterMs: number[];
+  /** How long its last way back took to connect, and in how many attempts (the rest of backAfterMs is joining). */
+  reconnect: { connectedAfterMs: number; attempts: number } | null;
 }
 
 /** A session cookie, as a browser gets with its first page (through nginx: any instance may issue it). */
@@ -56,7 +58,8 @@ export function hallViewer(url: string, cookie: string, onJoined: (viewer: HallV
     reconnectionDelayMax: 3000,
     timeout: 20_000,
   });
-  const viewer: HallViewer = { socket, cookie, deck: null, pool: null, allocations: [], droppedAt: null, backAfterMs: [] };
+  const viewer: HallViewer = { socket, cookie, deck: null, pool: null, allocations: [], droppedAt: null, backAfterMs: [], reconnect: null };
+  socket.io.on('reconnect', (attempts) => (viewer.reconnect = { connectedAfterMs: Date.now() - (viewer.droppedAt ?? Date.now()), attempts }));
   socket.on('connect', async () => {
     try {
       const welcome = await request<HallWelcome>(socket, 'hall:join', {});
