@@ -95,7 +95,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
     await redis.connect();
 
-    const pools = new ExecutorPools(redis, loadScripts(redis), {
+    const runScript = loadScripts(redis);
+    const pools = new ExecutorPools(redis, runScript, {
       busyTtlSeconds: config.busyTtlSeconds,
       doubleReleaseWindowMs: config.doubleReleaseWindowMs,
       defaultSize: config.poolSize,
@@ -175,9 +176,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       presenterIdleMs: config.presenterIdleSeconds * 1000,
       log,
       redis,
+      runScript,
     });
     cleanups.push(() => hall.destroy());
-    const deckStore = new DeckStore(redis, log);
+    const deckStore = new DeckStore(redis, runScript, log);
     await hall.deck.share(deckStore);
     cleanups.push(() => deckStore.close());
     const { gate } = hall;
@@ -204,6 +206,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => cluster.close());
     const poolRelay = await createPoolRelay(redis, log);
     cleanups.push(() => poolRelay.close());
+    // Every token another instance hands out raises this one's floor: a Redis that restarts empty hands out none twice.
+    poolRelay.onChange((change) => {
+      const allocated = change.actions.flatMap((action) => (action.kind === 'allocated' ? [action.allocation.token] : []));
+      pools.noteTokens(change.pool, [...Object.values(change.busyToken ?? {}), ...allocated]);
+    });
     const admission = {
       allowedOrigins: config.allowedOrigins,
       handshakesPerSecond: config.handshakesPerSecond,
@@ -237,6 +244,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
     const outages = watchRedisOutages({
       redis, pools, poolNames: () => knownPools, io, log,
+      restoreState: () => hall.restore(),
       failRunInFlight: (reason) => runs.failRunInFlight(reason),
       reconnect: async () => {
         await reaper.stop();
