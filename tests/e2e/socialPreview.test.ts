@@ -1,8 +1,9 @@
 /**
  * The link preview made at build time (build/socialPreview.ts): the page's title,
- * description and image tags, and the image itself, a real screenshot of slide 1.
- * Then the same build on a machine without Chromium: it must still succeed, say why
- * there is no image, and leave no tag pointing at a missing file.
+ * description and image tags, and the image itself, a real screenshot of slide 1,
+ * in the static variant of the built deck (tools/builtDeck.ts), built with PUBLIC_URL.
+ * Then a build of its own on a machine without Chromium: it must still succeed, say
+ * why there is no image, and leave no tag pointing at a missing file.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { brotliDecompressSync } from 'node:zlib';
 import { PNG } from 'pngjs';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -42,7 +44,8 @@ function meta(html: string, key: string): string | undefined {
 }
 
 test('the build names the title, a description and an image of slide 1 for link previews', async () => {
-  const { outDir } = await buildInto({ PUBLIC_URL: 'https://talk.example.org/live' });
+  // The static variant: built once per run, told its public address (STATIC_DECK_PUBLIC_URL) as a static deploy is.
+  const outDir = await ensureDeckBuilt('static');
   const html = await readFile(join(outDir, 'index.html'), 'utf8');
   assert.equal(meta(html, 'og:title'), 'The Idempotency Challenge: When Frameworks Betray You');
   assert.match(meta(html, 'og:description') ?? '', /Celery .* Lua/);
@@ -50,6 +53,7 @@ test('the build names the title, a description and an image of slide 1 for link 
   assert.equal(meta(html, 'twitter:card'), 'summary_large_image');
   assert.equal(meta(html, 'og:image'), 'https://talk.example.org/live/social-preview.png');
   assert.equal(meta(html, 'twitter:image'), 'https://talk.example.org/live/social-preview.png');
+  assert.equal(meta(html, 'og:url'), 'https://talk.example.org/live', "the site's own address");
   assert.doesNotMatch(html, /social-preview-image/, 'the marker is replaced');
   // The precompressed copy the server sends is the same page, tags included.
   assert.equal(brotliDecompressSync(await readFile(join(outDir, 'index.html.br'))).toString('utf8'), html);
@@ -69,13 +73,14 @@ test('the build names the title, a description and an image of slide 1 for link 
   assert.ok(dark > pixels / 2, 'on the dark background');
 });
 
-test('with no Chromium the build still succeeds, warns, and names no image', async () => {
-  const { outDir, output } = await buildInto({ CHROMIUM_PATH: '/nonexistent/chromium', PLAYWRIGHT_BROWSERS_PATH: '/nonexistent/browsers' });
+test('with no Chromium the build still succeeds, warns, and names no image (but the address it was told)', async () => {
+  const { outDir, output } = await buildInto({ CHROMIUM_PATH: '/nonexistent/chromium', PLAYWRIGHT_BROWSERS_PATH: '/nonexistent/browsers', PUBLIC_URL: 'https://talk.example.org/' });
   const html = await readFile(join(outDir, 'index.html'), 'utf8');
   assert.match(output, /social preview skipped/);
   assert.equal(meta(html, 'og:title'), 'The Idempotency Challenge: When Frameworks Betray You');
   assert.equal(meta(html, 'og:image'), undefined);
   assert.equal(meta(html, 'twitter:image'), undefined);
+  assert.equal(meta(html, 'og:url'), 'https://talk.example.org/');
   assert.doesNotMatch(html, /social-preview-image/);
   assert.equal(existsSync(join(outDir, 'social-preview.png')), false);
 });
