@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BrowserContext, Page } from 'playwright-core';
-import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { loadDeck, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
 import { PRESENTER_SECRET } from '../support/site.ts';
 

@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Locator, Page } from 'playwright-core';
-import { loadDeck, newDeckPage } from '../support/deckPage.ts';
+import { loadDeck, newDeckPage } from '../../tools/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
 import { measureLegibility } from '../support/legibility.ts';
 
