@@ -53,23 +53,22 @@ export function actionButton(label: string, onClick: () => void, className = 'lp
 }
 
 /**
- * A log, newest first, in a box of its own height: it shows as many whole lines as fit
- * and none cut off at the box's edge (the older ones are hidden, not half shown).
- * Re-fitted whenever its lines or its size change; returns the way to stop.
+ * A log in a box of its own height: it shows as many whole lines as fit and none cut off
+ * at the box's edge. The older ones are hidden, not half shown: at the bottom of a log
+ * written newest first, at the top of one written oldest first (`newest: 'last'`, a
+ * terminal). Re-fitted whenever its lines or its size change; returns the way to stop.
  */
-export function showWholeLines(list: HTMLElement): () => void {
+export function showWholeLines(list: HTMLElement, newest: 'first' | 'last' = 'first'): () => void {
   let queued = false;
   const fit = () => {
     queued = false;
     const lines = [...list.children] as HTMLElement[];
     for (const line of lines) line.hidden = false;
     // A box that grows with its lines (an enlarged panel) shows them all.
-    if (list.scrollHeight <= list.clientHeight + 1) return;
-    const bottom = list.getBoundingClientRect().top + list.clientTop + list.clientHeight;
-    let full = false;
-    for (const line of lines) {
-      full ||= line.getBoundingClientRect().bottom > bottom + 0.5;
-      line.hidden = full;
+    const fits = () => list.scrollHeight <= list.clientHeight + 1;
+    for (const line of newest === 'first' ? lines.reverse() : lines) {
+      if (fits()) break;
+      line.hidden = true;
     }
   };
   const refit = () => {

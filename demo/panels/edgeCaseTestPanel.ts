@@ -6,7 +6,7 @@
  * result (`test-result`) and the log line the test captured (`captured-log`).
  */
 import type { TestLineType, TimelineEventOf } from '../../server/protocol.ts';
-import { actionButton, h } from '../dom.ts';
+import { actionButton, h, showWholeLines } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
 import { RunPanel, type ReplayPlan } from '../runPanel.ts';
 import { PHASE_LABELS, type RunView } from '../runs.ts';
@@ -38,6 +38,8 @@ export class EdgeCaseTestPanel extends RunPanel {
   }
 
   protected content(): HTMLElement[] {
+    // The newest lines of the output, whole: the older ones give way.
+    this.unsubscribers.push(showWholeLines(this.output, 'last'));
     return [
       h('div', { className: 'lp-actions lp-run-controls' }, this.runButton, this.phase),
       this.error.element,

@@ -59,7 +59,7 @@ async function drive(page: Page): Promise<void> {
         await click('Allocate');
         await click('Double release');
       }
-      await page.waitForFunction((element) => element.querySelectorAll('[data-role="replies"] .lp-reply').length >= 8, await panel.elementHandle(), RUN);
+      await page.waitForFunction((element) => element.querySelectorAll('[data-role="log"] li').length >= 8, await panel.elementHandle(), RUN);
       break;
     case 'defense':
       await click('Burst of 24');
@@ -142,8 +142,7 @@ test('screenshots of every slide on a phone (390x844), to look at', { skip: !SHO
       const { h, v } = window.Reveal!.getIndices(window.Reveal!.getSlides()[i]);
       window.Reveal!.slide(h, v);
     }, index);
-    await page.waitForFunction((i) => Math.abs((window.Reveal!.getSlides()[i] as HTMLElement).getBoundingClientRect().top) <= 1, index, WAIT);
-    await page.waitForTimeout(300);
+    await page.waitForTimeout(600); // the page scrolls to the slide
     await page.screenshot({ path: `${SHOTS}/phone-${String(index).padStart(2, '0')}.png` });
   }
   assert.deepEqual(errors, []);
