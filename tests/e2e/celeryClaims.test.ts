@@ -37,6 +37,12 @@ after(() => deck?.close());
 test('the slide lists every claim with its measured count, and a row runs Act 1 on real Celery', { timeout: RUN_TIMEOUT + 30_000 }, async () => {
   assert.ok(site);
   await showSlide(page, SLIDE);
+  // One large verdict per claim; a claim's ways one press away.
+  const verdicts = page.locator(`${PANEL} [data-role="verdict"]`);
+  await verdicts.first().waitFor({ state: 'visible' });
+  assert.equal(await verdicts.count(), 8, 'a verdict per claim');
+  assert.equal(await verdicts.first().getAttribute('data-verdict'), 'yes', 'both callbacks: every way measured ran a callback twice');
+  await verdicts.first().click();
   const rows = page.locator(`${PANEL} tr[data-fault]`);
   await rows.first().waitFor({ state: 'visible' });
   assert.ok((await rows.count()) >= 10, 'a row per mechanism');
