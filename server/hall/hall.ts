@@ -27,6 +27,10 @@ export interface HallOptions {
   log: Logger;
   /** Given: the rate limits live in this Redis, shared by every server instance using it. */
   redis?: Redis;
+  /** Signs viewer cookies; the same on every instance (sessionKey.ts). Default: random. */
+  viewerKey?: Buffer;
+  /** Express' `trust proxy` (TRUST_PROXY): whose X-Forwarded-For counts when minting sessions. */
+  trustProxy?: boolean | number | string;
 }
 
 export class Hall {
@@ -41,7 +45,10 @@ export class Hall {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: HallOptions) {
-    this.sessions = new Sessions(options.presenterSecret);
+    this.sessions = new Sessions(options.presenterSecret, {
+      ...(options.viewerKey ? { viewerKey: options.viewerKey } : {}),
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+    });
     this.presence = new TalkPresence({ deck: this.deck, idleMs: options.presenterIdleMs, log: options.log, ...(options.redis ? { redis: options.redis } : {}) });
     this.gate = new Gate({
       presenterActed: () => this.presence.seen(),
