@@ -82,7 +82,7 @@ export class Sessions {
     this.viewerKey = options.viewerKey ?? randomBytes(32);
     this.presenterKey = presenterKeyOf(presenterSecret);
     this.trust = compileTrust(options.trustProxy ?? false);
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
     this.issuing = new RateLimiter(SESSIONS_PER_ADDRESS_PER_SECOND, SESSIONS_PER_ADDRESS_BURST, this.now);
   }
 

@@ -73,7 +73,7 @@ export class Admission {
   private disconnected = 0;
 
   constructor(private readonly options: AdmissionOptions) {
-    const now = (this.now = options.now ?? Date.now);
+    const now = (this.now = options.now ?? (() => Date.now()));
     const perSecond = options.socketEventsPerSecond;
     this.newcomers = new RateLimiter(options.handshakesPerSecond, options.handshakesPerSecond * 2, now);
     this.returning = new RateLimiter(SESSION_HANDSHAKES_PER_SECOND, SESSION_HANDSHAKE_BURST, now);

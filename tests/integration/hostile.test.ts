@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { poolState } from '../support/redis.ts';
 import { withDeadline } from '../support/deadline.ts';
 import { logged } from '../support/redis.ts';
@@ -104,8 +104,9 @@ test('a spoofed X-Forwarded-For gets no fresh rate-limit bucket (no proxy is tru
 });
 
 test('a socket flooding events: refused unread with rate_limited, then disconnected; another socket carries on', async () => {
-  const flooder = (await tryConnect(site)).socket;
-  const other = (await tryConnect(site)).socket;
+  // Two viewers, each with its session, as phones are (their page gave them a cookie before any socket).
+  const flooder = (await tryConnect(site, { cookie: await newViewerSession(site) })).socket;
+  const other = (await tryConnect(site, { cookie: await newViewerSession(site) })).socket;
   try {
     const dropped = withDeadline(new Promise<string>((resolve) => flooder.once('disconnect', (reason) => resolve(reason))), DEADLINE_MS, 'the flooder to be cut off');
     const refusals: string[] = [];
