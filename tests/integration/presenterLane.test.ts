@@ -146,9 +146,11 @@ describe('the run queue', () => {
       const reply = await start({ cookie });
       assert.equal(reply.status, 202, JSON.stringify(reply.body));
       audience.push(reply.body.id);
+      if (audience.length === 1) {
+        const again = await start({ cookie });
+        assert.deepEqual([again.status, again.body.error], [429, 'stage_busy'], 'a second queued run of one session');
+      }
     }
-    const again = await start({ cookie: viewers[0]! });
-    assert.deepEqual([again.status, again.body.error], [429, 'stage_busy'], 'a second queued run of one session');
     const full = await start({ cookie: viewers[5]! });
     assert.deepEqual([full.status, full.body.error], [429, 'stage_busy'], 'the audience queue is full');
     const second = await start(BEARER);
