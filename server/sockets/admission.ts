@@ -105,8 +105,13 @@ export class Admission {
     io.on('connection', onConnection);
     return () => {
       io.off('connection', onConnection);
-      clearInterval(this.sweeper);
+      this.close();
     };
+  }
+
+  /** Stops the sweeper. */
+  close(): void {
+    clearInterval(this.sweeper);
   }
 
   /** Forgets clients that have been quiet long enough for their budgets to be full again, and bans that ran out. */
