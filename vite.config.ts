@@ -1,11 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+import { recordDeckInputs } from './build/deckInputs.ts';
 import { highlightOnly } from './build/highlightLanguages.ts';
 import { precompress } from './build/precompress.ts';
+import { serverCodeGuard } from './build/serverCodeGuard.ts';
 import { socialPreview } from './build/socialPreview.ts';
 
 const root = fileURLToPath(new URL('./slides', import.meta.url));
 const outDir = fileURLToPath(new URL('./dist', import.meta.url));
+const projectRoot = fileURLToPath(new URL('.', import.meta.url));
 
 /**
  * reveal's themes @import their fonts from Google's servers. A talk is given on
@@ -30,12 +33,15 @@ export default defineConfig({
   // Relative asset URLs: the built deck works wherever it is mounted.
   base: './',
   // The talk's code is Python and Lua: highlight.js carries those two languages only.
-  plugins: [selfHostedThemeFonts(), highlightOnly(['python', 'lua']), socialPreview(), precompress()],
+  plugins: [serverCodeGuard(projectRoot), selfHostedThemeFonts(), highlightOnly(['python', 'lua']), socialPreview(), precompress(), recordDeckInputs(projectRoot, outDir)],
   build: {
     outDir,
     emptyOutDir: true,
     // Fonts stay files of their own: inlined into the CSS they would be downloaded
     // before the first slide whether a slide uses them or not.
     assetsInlineLimit: (file) => (/\.(woff2?|ttf|otf)$/.test(file) ? false : undefined),
+    // Rolldown warns of slow plugin callbacks: ours are the after-build steps (a Chromium screenshot,
+    // compression at the highest levels), slow by design and timed by the build's own log lines.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
 });

@@ -2,7 +2,7 @@
  * First load of the deck, cold, in a real Chromium: compressed bytes needed before
  * the first slide is ready, and the time until it is ready, on loopback and on the
  * hall's Wi-Fi (1.6 Mbit/s, 150 ms round trip, Chromium's own throttling). What
- * "ready" means, and how bytes are counted: tests/support/firstLoad.ts.
+ * "ready" means, and how bytes are counted: tools/firstLoad.ts.
  *
  *   npm run bench:first-load -- [--runs 5] [--baseline <git revision>] [--no-write]
  *
@@ -23,8 +23,8 @@ import type { Browser } from 'playwright-core';
 import { createApp, type App } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/log.ts';
-import { launchBrowser } from '../tests/support/browser.ts';
-import { HALL_WIFI, measureFirstLoad, type FirstLoad, type LinkConditions } from '../tests/support/firstLoad.ts';
+import { launchBrowser } from '../tools/browser.ts';
+import { HALL_WIFI, measureFirstLoad, type FirstLoad, type LinkConditions } from '../tools/firstLoad.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPORT = join(ROOT, 'docs', 'BENCHMARKS.md');

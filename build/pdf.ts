@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { preview } from 'vite';
-import { launchBrowser } from '../tests/support/browser.ts';
+import { launchBrowser } from '../tools/browser.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

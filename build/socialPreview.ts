@@ -43,7 +43,7 @@ export async function screenshotFirstSlide(outDir: string): Promise<void> {
     const address = server.resolvedUrls?.local[0];
     if (!address) throw new Error('the preview server has no address');
     // Loaded here: playwright-core is a dev dependency, and an install without it must still build (without an image).
-    const { launchBrowser } = await import('../tests/support/browser.ts');
+    const { launchBrowser } = await import('../tools/browser.ts');
     const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: PREVIEW_SIZE, deviceScaleFactor: 1 });

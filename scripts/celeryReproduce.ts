@@ -20,7 +20,7 @@ import { CeleryFaultName } from '../server/protocol.ts';
 import { startPrivateRedis } from '../server/redis/privateRedis.ts';
 import { loadScripts } from '../server/redis/scripts.ts';
 import { createCeleryRuntime } from '../server/tasks/celery/celeryRuntime.ts';
-import { CELERY_FAULTS } from '../server/tasks/celery/faults.ts';
+import { CELERY_FAULTS } from '../common/celeryFaults.ts';
 
 const args = process.argv.slice(2);
 const write = args.includes('--write');

@@ -94,7 +94,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
     await redis.connect();
 
-    const pools = new ExecutorPools(redis, loadScripts(redis), {
+    const runScript = loadScripts(redis);
+    const pools = new ExecutorPools(redis, runScript, {
       busyTtlSeconds: config.busyTtlSeconds,
       doubleReleaseWindowMs: config.doubleReleaseWindowMs,
       defaultSize: config.poolSize,
@@ -168,9 +169,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       presenterIdleMs: config.presenterIdleSeconds * 1000,
       log,
       redis,
+      runScript,
     });
     cleanups.push(() => hall.destroy());
-    const deckStore = new DeckStore(redis, log);
+    const deckStore = new DeckStore(redis, runScript, log);
     await hall.deck.share(deckStore);
     cleanups.push(() => deckStore.close());
     const { gate } = hall;
@@ -197,7 +199,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => cluster.close());
     const poolRelay = await createPoolRelay(redis, log);
     cleanups.push(() => poolRelay.close());
+<<<<<<< HEAD
     const admission = new Admission({
+=======
+    // Every token another instance hands out raises this one's floor: a Redis that restarts empty hands out none twice.
+    poolRelay.onChange((change) => {
+      const allocated = change.actions.flatMap((action) => (action.kind === 'allocated' ? [action.allocation.token] : []));
+      pools.noteTokens(change.pool, [...Object.values(change.busyToken ?? {}), ...allocated]);
+    });
+    const admission = {
+>>>>>>> main
       allowedOrigins: config.allowedOrigins,
       handshakesPerSecond: config.handshakesPerSecond,
       socketEventsPerSecond: config.socketEventsPerSecond,
@@ -232,6 +243,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
     const outages = watchRedisOutages({
       redis, pools, poolNames: () => knownPools, io, log,
+      restoreState: () => hall.restore(),
       failRunInFlight: (reason) => runs.failRunInFlight(reason),
       reconnect: async () => {
         await reaper.stop();

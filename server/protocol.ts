@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import { PoolHistory } from './checker/history.ts';
 
+// Types the deck reads that are defined beside their codecs: the browser imports them from here, the protocol.
+export type { HistoryOperation } from './checker/history.ts';
+export type { PoolMessage, PoolSessionRecording, RecordingIndex, RunRecording } from './recording/format.ts';
+
 /** A pool's name: the slide's demo pools are `main`, `attempt-1`, ... */
 export const PoolName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'pool name: 1-32 of a-z, 0-9, -');
 export const ExecutorUrl = z.string().min(1).max(200).regex(/^[\w.:/@-]+$/, 'executor url: letters, digits and . : / @ - _ only');
@@ -172,7 +176,7 @@ export type ReleaseKind = z.infer<typeof ReleaseKind>;
 export const RuntimeName = z.enum(['bullmq', 'celery']);
 export type RuntimeName = z.infer<typeof RuntimeName>;
 
-/** Faults that make real Celery run both callbacks, or one twice (server/tasks/celery/faults.ts says how). */
+/** Faults that make real Celery run both callbacks, or one twice (common/celeryFaults.ts says how). */
 export const CeleryFaultName = z.enum([
   'none',
   'task-fails',
@@ -638,7 +642,7 @@ export const ChaosDelivery = z.enum(['once', 'double', 'late']);
 export type ChaosDelivery = z.infer<typeof ChaosDelivery>;
 export type ChaosRoundStatus = 'open' | 'settling' | 'done';
 
-/** One operation of a first violation's trail, as the checker prints it (server/checker/checker.ts formatOperation). */
+/** One operation of a first violation's trail, as the checker prints it (common/historyText.ts formatOperation). */
 export interface ChaosTrailLine {
   seq: number;
   text: string;

@@ -13,8 +13,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { launchBrowser } from '../../tests/support/browser.ts';
-import { ensureDeckBuilt, loadDeck, showSlide } from '../../tests/support/deckPage.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { loadDeck, showSlide } from '../../tools/deckPage.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import type { FromChild } from './ipc.ts';
 import { spread, type Spread } from './stats.ts';
 

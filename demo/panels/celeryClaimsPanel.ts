@@ -10,7 +10,7 @@
  * lanes, replies, verdict and mechanism, as on Act 1's slide.
  */
 import type { CeleryFaultName } from '../../server/protocol.ts';
-import { CELERY_FAULTS } from '../../server/tasks/celery/faults.ts';
+import { CELERY_FAULTS } from '../../common/celeryFaults.ts';
 import measured from '../celeryReproduced.json';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';

@@ -22,7 +22,7 @@ import '../runs.css';
 const SCENARIO = 'innocent-pattern';
 const FAULTS: readonly FaultName[] = ['result-unstorable', 'worker-killed', 'lock-lost', 'worker-killed-fail', 'lock-lost-fail'];
 const DEFAULT_FAULT: FaultName = 'result-unstorable';
-/** On real Celery: the mechanisms that run both callbacks, or link twice (server/tasks/celery/faults.ts). */
+/** On real Celery: the mechanisms that run both callbacks, or link twice (common/celeryFaults.ts). */
 const CELERY_FAULTS: readonly CeleryFaultName[] = ['result-unstorable', 'on-success-raises', 'child-killed', 'worker-killed', 'time-limit-on-success'];
 
 export class InnocentPatternPanel extends RunPanel {

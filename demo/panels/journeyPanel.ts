@@ -40,7 +40,7 @@ const ATTEMPTS: readonly Attempt[] = [
 
 const FAULTS: readonly FaultName[] = ['worker-killed', 'result-unstorable', 'lock-lost', 'worker-killed-fail', 'lock-lost-fail', 'none', 'task-fails'];
 const DEFAULT_FAULT: FaultName = 'worker-killed';
-/** On real Celery: the same three attempts under Celery's own mechanisms (server/tasks/celery/faults.ts). */
+/** On real Celery: the same three attempts under Celery's own mechanisms (common/celeryFaults.ts). */
 const CELERY_FAULTS: readonly CeleryFaultName[] = ['worker-killed', 'child-killed', 'on-success-raises', 'result-unstorable', 'time-limit', 'none', 'task-fails'];
 
 interface Column {

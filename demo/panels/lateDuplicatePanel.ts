@@ -8,7 +8,7 @@
  * and the operations that led there, or that it held throughout.
  */
 import type { ReleaseKind, TimelineEventOf } from '../../server/protocol.ts';
-import { formatOperation } from '../../server/checker/checker.ts';
+import { formatOperation } from '../../common/historyText.ts';
 import { actionButton, h } from '../dom.ts';
 import type { PanelContext } from '../panel.ts';
 import { RunPanel, type ReplayPlan } from '../runPanel.ts';

@@ -5,8 +5,7 @@
  * side by side (independent layers). A run the clock has not reached yet is
  * queued; one it has passed is finished, with the verdict the server gave it.
  */
-import type { PoolSnapshot, ScenarioName, TimelineEvent } from '../../server/protocol.ts';
-import type { PoolMessage, RunRecording } from '../../server/recording/format.ts';
+import type { PoolMessage, PoolSnapshot, RunRecording, ScenarioName, TimelineEvent } from '../../server/protocol.ts';
 import type { RunView } from '../runs.ts';
 import { ReplayPlayer } from './player.ts';
 

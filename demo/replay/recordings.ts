@@ -4,8 +4,7 @@
  * its own, fetched when a panel needs it. Nothing here makes a recording up:
  * a panel with no recording of what it shows says so.
  */
-import type { AnyFaultName, RuntimeName, ScenarioName } from '../../server/protocol.ts';
-import type { PoolSessionRecording, RecordingIndex, RunRecording } from '../../server/recording/format.ts';
+import type { AnyFaultName, PoolSessionRecording, RecordingIndex, RunRecording, RuntimeName, ScenarioName } from '../../server/protocol.ts';
 import indexJson from '../../slides/recordings/index.json';
 
 export const RECORDINGS: RecordingIndex = indexJson as RecordingIndex;

@@ -7,7 +7,7 @@ import { actionButton, h } from '../dom.ts';
 import './replay.css';
 import type { ReplayPlayer, ReplaySpeed } from './player.ts';
 import { recordingDate, recordingVersions } from './recordings.ts';
-import type { RecordingIndex } from '../../server/recording/format.ts';
+import type { RecordingIndex } from '../../server/protocol.ts';
 
 export class ReplayBar {
   readonly element: HTMLElement;

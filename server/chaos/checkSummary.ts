@@ -3,7 +3,8 @@
  * counts and the first violation with the operations that led to it, as plain
  * data (a CheckResult holds every violation's trail: far too much to send on).
  */
-import { formatOperation, type CheckResult, type Violation } from '../checker/checker.ts';
+import type { CheckResult, Violation } from '../checker/checker.ts';
+import { formatOperation } from '../../common/historyText.ts';
 import type { HistoryOperation } from '../checker/history.ts';
 import type { ChaosViolation } from '../protocol.ts';
 

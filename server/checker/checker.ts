@@ -24,6 +24,7 @@
  */
 import type { HistoryOperation, OperationOf, PoolHistory } from './history.ts';
 import { parseBusyMarker } from '../pool/executorPool.ts';
+import { entryUrl, formatOperation } from '../../common/historyText.ts';
 
 export type Rule =
   /** An executor handed to an eval while another eval still runs on it. */
@@ -74,15 +75,6 @@ interface ExecutorModel {
 const TRAIL_LENGTH = 20;
 /** A TTL starts when Redis runs the command, after the `at` taken before sending it; a report of its end comes after that end. Milliseconds round: 2 ms. */
 const EXPIRY_SLACK_MS = 2;
-
-function entryUrl(entry: string): string | null {
-  try {
-    const item = JSON.parse(entry) as { url?: unknown };
-    return typeof item.url === 'string' ? item.url : null;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * What a release's reply says it did: deleted the marker, pushed the entry; and
@@ -304,23 +296,4 @@ export function formatViolation(violation: Violation): string[] {
   const lines = [`seq ${violation.seq} [${violation.rule}] ${violation.message}`, '  the operations that led to it:'];
   for (const op of violation.trail) lines.push(`    ${formatOperation(op)}`);
   return lines;
-}
-
-export function formatOperation(op: HistoryOperation): string {
-  switch (op.op) {
-    case 'allocate':
-      return `#${op.seq} allocate ${op.evalId} → ${op.reply ? `${entryUrl(op.reply[0])} token ${op.reply[2]}${op.reply[1] ? ` (replaced marker ${op.reply[1]})` : ''}` : 'pool empty'}`;
-    case 'release':
-      return `#${op.seq} release ${op.executor} by ${op.evalId} (${op.callback}, ${op.variant}${op.token === null ? '' : `, token ${op.token}`}) → ${JSON.stringify(op.reply)}`;
-    case 'callback':
-      return `#${op.seq} ${op.callback} fired for ${op.evalId}`;
-    case 'crash':
-      return `#${op.seq} worker of ${op.evalId} killed (no callback will run)`;
-    case 'expiry':
-      return `#${op.seq} busy marker of ${op.executor} expired`;
-    case 'reclaim':
-      return `#${op.seq} reaper (${op.via}) put back ${JSON.stringify(op.reply)}`;
-    case 'quiet':
-      return `#${op.seq} quiet: available [${op.available.join(', ')}], busy ${JSON.stringify(op.busy)}`;
-  }
 }

@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { io } from 'socket.io-client';
 import type { Ack, RunRecord } from '../../server/protocol.ts';
 import { SESSION_COOKIE } from '../../server/session/sessions.ts';
-import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { loadDeck, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
 import { withDeadline } from '../support/deadline.ts';
 import { api, type Site } from '../support/site.ts';

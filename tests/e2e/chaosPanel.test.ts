@@ -9,8 +9,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ChaosRoundState } from '../../server/protocol.ts';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../../tools/deckPage.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import { api, PRESENTER_SECRET, startSite, type Site } from '../support/site.ts';
 
 const PANEL = '[data-panel="chaos-round"]';

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
 import { openAllPanels, type Site } from '../support/site.ts';
 

@@ -1,17 +1,15 @@
 /**
- * The deck in a real Chromium: built with Vite into a temporary folder and served
- * by `vite preview` on a free port, so this test needs neither the site server nor Redis.
+ * The deck in a real Chromium: the built deck (dist/, tools/builtDeck.ts) served by
+ * `vite preview` on a free port, so this test needs neither the site server nor Redis.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { build, preview, type PreviewServer } from 'vite';
+import { preview, type PreviewServer } from 'vite';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../support/browser.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 
 const CONFIG_FILE = fileURLToPath(new URL('../../vite.config.ts', import.meta.url));
 
@@ -62,15 +60,13 @@ const PANELS: Record<string, string> = {
 /** The opening slide's join block (QR code and URL) is a panel too, with no demo to describe in the notes. */
 const JOIN_PANEL: Record<string, string> = { join: 'The Idempotency Challenge' };
 
-let outDir = '';
 let server: PreviewServer | undefined;
 let browser: Browser | undefined;
 let baseUrl = '';
 const contexts: BrowserContext[] = [];
 
 before(async () => {
-  outDir = await mkdtemp(join(tmpdir(), 'deck-e2e-'));
-  await build({ configFile: CONFIG_FILE, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+  const outDir = await ensureDeckBuilt();
   server = await preview({
     configFile: CONFIG_FILE,
     logLevel: 'warn',
@@ -86,7 +82,6 @@ after(async () => {
   for (const context of contexts) await context.close().catch(() => {});
   await browser?.close();
   await server?.close();
-  if (outDir) await rm(outDir, { recursive: true, force: true });
 });
 
 interface Deck {

@@ -8,9 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { loadDeck, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
-import { measureFirstLoad } from '../support/firstLoad.ts';
+import { measureFirstLoad } from '../../tools/firstLoad.ts';
 import type { Site } from '../support/site.ts';
 
 /** Compressed JS + CSS that may be needed before the first slide is ready. */

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { RunRecord } from '../../server/protocol.ts';
-import { showSlide } from '../support/deckPage.ts';
+import { showSlide } from '../../tools/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
 import { api, type Site } from '../support/site.ts';
 

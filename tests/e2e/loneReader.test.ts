@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { loadDeck, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { loadDeck, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
 import { PRESENTER_SECRET, api } from '../support/site.ts';
 import type { PoolSnapshot } from '../../server/protocol.ts';

@@ -12,8 +12,9 @@ import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
 import { poolKeys } from '../../server/pool/keys.ts';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../../tools/deckPage.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
 
 const LUA_TITLE = 'The Lua Script Solution';

@@ -10,19 +10,17 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { pdfPageCount, pdfPageTexts, printDeck } from '../../build/pdf.ts';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt } from '../support/deckPage.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import { startStaticServer, type StaticServer } from '../support/staticServer.ts';
 
-const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 const TALK = fileURLToPath(new URL('../../slides/idempotency-challenge.md', import.meta.url));
 
 let server: StaticServer | null = null;
 let browser: Browser | null = null;
 
 before(async () => {
-  await ensureDeckBuilt();
-  server = await startStaticServer(DIST);
+  server = await startStaticServer(await ensureDeckBuilt());
   browser = await launchBrowser();
 });
 

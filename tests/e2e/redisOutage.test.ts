@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import type { PoolSnapshot } from '../../server/protocol.ts';
-import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
 import { withDeadline } from '../support/deadline.ts';

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
-import { showSlide } from '../support/deckPage.ts';
+import { showSlide } from '../../tools/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
 import { api, PRESENTER_SECRET, type Site } from '../support/site.ts';
 

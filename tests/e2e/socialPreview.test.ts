@@ -1,8 +1,9 @@
 /**
  * The link preview made at build time (build/socialPreview.ts): the page's title,
- * description and image tags, and the image itself, a real screenshot of slide 1.
- * Then the same build on a machine without Chromium: it must still succeed, say why
- * there is no image, and leave no tag pointing at a missing file.
+ * description and image tags, and the image itself, a real screenshot of slide 1,
+ * in the static variant of the built deck (tools/builtDeck.ts), built with PUBLIC_URL.
+ * Then a build of its own on a machine without Chromium: it must still succeed, say
+ * why there is no image, and leave no tag pointing at a missing file.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { brotliDecompressSync } from 'node:zlib';
 import { PNG } from 'pngjs';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -42,7 +44,8 @@ function meta(html: string, key: string): string | undefined {
 }
 
 test('the build names the title, a description and an image of slide 1 for link previews', async () => {
-  const { outDir } = await buildInto({ PUBLIC_URL: 'https://talk.example.org/live' });
+  // The static variant: built once per run, told its public address (STATIC_DECK_PUBLIC_URL) as a static deploy is.
+  const outDir = await ensureDeckBuilt('static');
   const html = await readFile(join(outDir, 'index.html'), 'utf8');
   assert.equal(meta(html, 'og:title'), 'The Idempotency Challenge: When Frameworks Betray You');
   assert.match(meta(html, 'og:description') ?? '', /Celery .* Lua/);

@@ -1,38 +1,23 @@
 /**
  * A build told it is static (`npm run build:static`, VITE_STATIC_DECK=1): the
  * panels replay at once and the page never looks for a server (no socket.io
- * request at all), on a plain static host.
+ * request at all), on a plain static host. The static variant of the built deck
+ * (tools/builtDeck.ts), built once per run.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { launchBrowser } from '../support/browser.ts';
-import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { startStaticServer, type StaticServer } from '../support/staticServer.ts';
 
-const CONFIG_FILE = fileURLToPath(new URL('../../vite.config.ts', import.meta.url));
-
-let outDir = '';
 let server: StaticServer | null = null;
 let browser: Browser | null = null;
 let context: BrowserContext | null = null;
 
 before(async () => {
-  outDir = await mkdtemp(join(tmpdir(), 'idem-static-'));
-  const previous = process.env.VITE_STATIC_DECK;
-  process.env.VITE_STATIC_DECK = '1';
-  try {
-    await build({ configFile: CONFIG_FILE, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
-  } finally {
-    if (previous === undefined) delete process.env.VITE_STATIC_DECK;
-    else process.env.VITE_STATIC_DECK = previous;
-  }
-  server = await startStaticServer(outDir);
+  server = await startStaticServer(await ensureDeckBuilt('static'));
   browser = await launchBrowser();
   context = await newDeckContext(browser);
 });
@@ -41,7 +26,6 @@ after(async () => {
   await context?.close().catch(() => {});
   await browser?.close();
   await server?.close();
-  if (outDir) await rm(outDir, { recursive: true, force: true });
 });
 
 test('told it is static, the deck replays at once and never asks for a server', async () => {

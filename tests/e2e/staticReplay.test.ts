@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser } from '../support/browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage, showSlide } from '../support/deckPage.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { loadDeck, newDeckContext, newDeckPage, showSlide } from '../../tools/deckPage.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import { startStaticServer, type StaticServer } from '../support/staticServer.ts';
 import type { RecordingIndex } from '../../server/recording/format.ts';
 
-const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
 const INDEX = JSON.parse(readFileSync(fileURLToPath(new URL('../../slides/recordings/index.json', import.meta.url)), 'utf8')) as RecordingIndex;
 const YEAR = String(new Date(INDEX.recordedAt).getFullYear());
 
@@ -35,8 +35,7 @@ const errors: Error[] = [];
 const socketRequests: string[] = [];
 
 before(async () => {
-  await ensureDeckBuilt();
-  server = await startStaticServer(DIST);
+  server = await startStaticServer(await ensureDeckBuilt());
   browser = await launchBrowser();
   context = await newDeckContext(browser);
   page = await newDeckPage(context, errors);

@@ -1,7 +1,7 @@
 /**
  * Real Celery: `celery worker` processes (prefork) supervised by the server's
  * Celery runtime, a private redis-server, and every mechanism of
- * server/tasks/celery/faults.ts producing its callbacks through Celery's own
+ * common/celeryFaults.ts producing its callbacks through Celery's own
  * machinery. Callbacks are counted from Redis: each callback increments a hash in
  * Celery's database before it releases, and the releases' replies come from the
  * Lua script (or the naive commands) in the pools' database.

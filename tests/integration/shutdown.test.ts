@@ -1,6 +1,8 @@
 /**
  * Shutdown, as a process manager and a terminal do it: a real `npm start` child
- * (build, server, private Redis, worker processes), signalled as a whole. Everything
+ * (server, private Redis, worker processes), signalled as a whole. It finds the
+ * suite's built deck current (build/deckInputs.ts) and serves it as it is, so the
+ * test files running alongside keep reading dist/ undisturbed. Everything
  * it started must be gone within 5 s; the queued runs are cancelled and say so, the
  * run in flight is cut short.
  */
@@ -11,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { isPortOpen, pollUntil } from '../support/redis.ts';
 import { withDeadline } from '../support/deadline.ts';
 import { isAlive } from '../support/processes.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,7 +35,8 @@ async function npmStart(): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', TASK_WORKERS: '2', PRESENTER_SECRET: 'shutdown-test-secret', LOG_LEVEL: 'info' };
   delete env.REDIS_URL;
   // Its own process group, as a terminal gives a foreground job: Ctrl-C signals the group.
-  const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  await ensureDeckBuilt();
+  const npm = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const lines: Record<string, unknown>[] = [];
   let buffered = '';
   let stderr = '';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { DIST_DIR } from '../../server/app.ts';
 import { chooseCoding, IMMUTABLE } from '../../server/http/staticDeck.ts';
-import { ensureDeckBuilt } from '../support/deckPage.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import { startSite, type Site } from '../support/site.ts';
 
 interface RawReply {

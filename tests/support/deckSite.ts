@@ -5,8 +5,9 @@
  * opened through it, the browser and the site, whatever of them got started.
  */
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
-import { launchBrowser } from './browser.ts';
-import { ensureDeckBuilt, loadDeck, newDeckContext, newDeckPage } from './deckPage.ts';
+import { launchBrowser } from '../../tools/browser.ts';
+import { loadDeck, newDeckContext, newDeckPage } from '../../tools/deckPage.ts';
+import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import { PRESENTER_SECRET, startSite, type Site } from './site.ts';
 
 export interface DeckSite {

@@ -4,8 +4,7 @@
  * reaches the panel when the replay's clock gets to it, as it reached the
  * recorder's socket. Restarting plays it from the pool as it was before.
  */
-import type { PoolSessionRecording, PoolMessage } from '../../../server/recording/format.ts';
-import type { PoolSnapshot } from '../../../server/protocol.ts';
+import type { PoolMessage, PoolSessionRecording, PoolSnapshot } from '../../../server/protocol.ts';
 import { ReplayPlayer } from '../../replay/player.ts';
 
 export interface SessionSink {

@@ -23,7 +23,7 @@ import type { CallbackRun, EvalRunOutcome, EvalRunRequest, EvalRunResult, Worker
 import { RunTimeline } from '../runTimeline.ts';
 import { CeleryDriver, type DriverMessage, type ReportedStep } from './celeryDriver.ts';
 import { CeleryWorkers } from './celeryWorkers.ts';
-import { CELERY_EVAL_QUEUE, CELERY_FAULTS, type CeleryFault } from './faults.ts';
+import { CELERY_FAULTS, type CeleryFault } from '../../../common/celeryFaults.ts';
 
 export type CeleryRunRequest = Omit<EvalRunRequest, 'fault'> & { fault: CeleryFaultName };
 
@@ -56,6 +56,8 @@ export interface CeleryRuntimeOptions {
   doubleReleaseWindowMs?: number;
 }
 
+/** The one queue of the Celery runtime (python/idem_celery/settings.py EVAL_QUEUE). */
+const CELERY_EVAL_QUEUE = 'idem-evals';
 const SERVER_LANE = 'server';
 /** The restartIdleWorker faults restart the idle workers this long after the visibility timeout passed. */
 const RESTART_MARGIN_MS = 250;

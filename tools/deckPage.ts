@@ -1,38 +1,9 @@
 /**
- * The deck in a real browser, for the e2e tests of its live panels: the built
- * site, a page of it once reveal is ready, and going to a slide by its title.
+ * The deck in a real browser, for the e2e tests and the benches: a page of the
+ * built deck once reveal is ready, and going to a slide by its title.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Newest modification time under a folder. */
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
-  }
-  return latest;
-}
-
-/** The site serves dist/: build it when missing or older than the deck's, the panels' or the build's sources. */
-export async function ensureDeckBuilt(): Promise<void> {
-  const index = join(ROOT, 'dist', 'index.html');
-  const sources = Math.max(
-    newest(join(ROOT, 'slides')),
-    newest(join(ROOT, 'demo')),
-    newest(join(ROOT, 'build')),
-    statSync(join(ROOT, 'vite.config.ts')).mtimeMs,
-  );
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
-  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' });
-}
 
 /** A fresh browser context (own cookies, own network switch), the size of a laptop screen. */
 export function newDeckContext(browser: Browser): Promise<BrowserContext> {

@@ -5,10 +5,11 @@
  * limit). Nothing calls a callback by hand. Source lines are Debian's
  * python3-celery 5.2.6 / kombu 5.2.4 / billiard 4.1.0.
  *
- * `reproduced` is what `npm run celery:reproduce` measured on this machine (five
- * runs each, callbacks counted from Redis); see docs in README.
+ * `expected` is what `npm run celery:reproduce` measured (five runs each,
+ * callbacks counted from Redis). One list for the server's Celery runtime, the
+ * reproduce script and the deck's Celery slide: it is plain data, safe in a browser.
  */
-import type { CeleryFaultName } from '../../protocol.ts';
+import type { CeleryFaultName } from '../server/protocol.ts';
 
 export interface CeleryFault {
   /** For the menu and the slide. */
@@ -205,5 +206,3 @@ export const CELERY_FAULTS: Record<CeleryFaultName, CeleryFault> = {
   },
 };
 
-/** The one queue of the Celery runtime (python/idem_celery/settings.py EVAL_QUEUE). */
-export const CELERY_EVAL_QUEUE = 'idem-evals';
