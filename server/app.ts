@@ -199,16 +199,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => cluster.close());
     const poolRelay = await createPoolRelay(redis, log);
     cleanups.push(() => poolRelay.close());
-<<<<<<< HEAD
-    const admission = new Admission({
-=======
     // Every token another instance hands out raises this one's floor: a Redis that restarts empty hands out none twice.
     poolRelay.onChange((change) => {
       const allocated = change.actions.flatMap((action) => (action.kind === 'allocated' ? [action.allocation.token] : []));
       pools.noteTokens(change.pool, [...Object.values(change.busyToken ?? {}), ...allocated]);
     });
-    const admission = {
->>>>>>> main
+    const admission = new Admission({
       allowedOrigins: config.allowedOrigins,
       handshakesPerSecond: config.handshakesPerSecond,
       socketEventsPerSecond: config.socketEventsPerSecond,

@@ -28,15 +28,12 @@ export interface HallOptions {
   log: Logger;
   /** Given: the rate limits and the presenter's last sign of life live in this Redis, shared by every server instance using it. */
   redis?: Redis;
-<<<<<<< HEAD
+  /** The Lua scripts of lua/ on that Redis. */
+  runScript?: RunScript;
   /** Signs viewer cookies; the same on every instance (sessionKey.ts). Default: random. */
   viewerKey?: Buffer;
   /** Express' `trust proxy` (TRUST_PROXY): whose X-Forwarded-For counts when minting sessions. */
   trustProxy?: boolean | number | string;
-=======
-  /** The Lua scripts of lua/ on that Redis. */
-  runScript?: RunScript;
->>>>>>> main
 }
 
 export class Hall {
@@ -51,21 +48,16 @@ export class Hall {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: HallOptions) {
-<<<<<<< HEAD
     this.sessions = new Sessions(options.presenterSecret, {
       ...(options.viewerKey ? { viewerKey: options.viewerKey } : {}),
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     });
-    this.presence = new TalkPresence({ deck: this.deck, idleMs: options.presenterIdleMs, log: options.log, ...(options.redis ? { redis: options.redis } : {}) });
-=======
-    this.sessions = new Sessions(options.presenterSecret);
     this.presence = new TalkPresence({
       deck: this.deck,
       idleMs: options.presenterIdleMs,
       log: options.log,
       ...(options.redis && options.runScript ? { redis: { connection: options.redis, runScript: options.runScript } } : {}),
     });
->>>>>>> main
     this.gate = new Gate({
       presenterActed: () => this.presence.seen(),
       sessions: this.sessions,
