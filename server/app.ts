@@ -5,6 +5,7 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -36,6 +37,7 @@ import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
 import { RunStore } from './scenarios/runStore.ts';
+import { ALIVE_TTL_MS, watchRunOwners } from './scenarios/runOwners.ts';
 import { startRestartableRuntime } from './tasks/restartableRuntime.ts';
 import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
@@ -149,9 +151,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),
       log,
     };
-    const runStore = new RunStore(redis, { keepRuns: 200 }, log);
+    // This process among the instances sharing the Redis: the owner of the runs it plays.
+    const instance = randomBytes(6).toString('hex');
+    const runStore = new RunStore(redis, { keepRuns: 200, instance }, log);
     cleanups.push(() => runStore.destroy());
     const runs = new RunService(scenarioContext, runStore, { maxQueued: 5 });
+    const runOwners = await watchRunOwners({
+      redis,
+      instance,
+      onOrphan: (runId, dead) => runs.failOrphan(runId, `its server instance (${dead}) stopped answering (no sign of life for ${ALIVE_TTL_MS / 1000} s): the run went down with it`),
+      log,
+    });
+    cleanups.push(() => runOwners.stop());
     // Queued runs are cancelled, the one playing is cut short (its workers stopped), before Redis goes away.
     cleanups.push(() => runs.shutdown('the server is shutting down', stopRuntime, 1500));
 
