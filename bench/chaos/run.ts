@@ -37,7 +37,7 @@ function download(url: string): Promise<{ bytes: number; ms: number }> {
     httpGet(url, { headers: { 'accept-encoding': 'gzip' } }, (response) => {
       let bytes = 0;
       response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      response.on('end', () => resolve({ bytes, ms: performance.now() - started }));
+      response.on('end', () => (response.statusCode === 200 ? resolve({ bytes, ms: performance.now() - started }) : reject(new Error(`history download: HTTP ${response.statusCode}`))));
       response.on('error', reject);
     }).on('error', reject);
   });
