@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
+import { recordDeckInputs } from './build/deckInputs.ts';
 import { highlightOnly } from './build/highlightLanguages.ts';
 import { precompress } from './build/precompress.ts';
 import { serverCodeGuard } from './build/serverCodeGuard.ts';
@@ -32,7 +33,7 @@ export default defineConfig({
   // Relative asset URLs: the built deck works wherever it is mounted.
   base: './',
   // The talk's code is Python and Lua: highlight.js carries those two languages only.
-  plugins: [serverCodeGuard(projectRoot), selfHostedThemeFonts(), highlightOnly(['python', 'lua']), socialPreview(), precompress()],
+  plugins: [serverCodeGuard(projectRoot), selfHostedThemeFonts(), highlightOnly(['python', 'lua']), socialPreview(), precompress(), recordDeckInputs(projectRoot, outDir)],
   build: {
     outDir,
     emptyOutDir: true,

@@ -9,7 +9,9 @@
  * the build does not fail: it warns and leaves the image tags out, so that
  * `npm start` still works; link previews then show the title and description alone.
  * `PUBLIC_URL` (the site's public address), when set at build time, makes the image's
- * address absolute, as some sites require.
+ * address absolute, as some sites require, and is named as the page's own address
+ * (`og:url`), with or without an image: the printed deck's title page shows it where
+ * no server is there to say where the live site is (demo/panels/joinPanel.ts).
  *
  * Runs before the precompress plugin (order 'pre' < 'post'), so the .br/.gz copies of
  * index.html carry the tags too.
@@ -65,6 +67,11 @@ export async function screenshotFirstSlide(outDir: string): Promise<void> {
   }
 }
 
+/** The page's public address, for link previews and the printed title page; nothing when none is known. */
+export function addressTag(publicUrl: string | undefined): string {
+  return publicUrl ? `<meta property="og:url" content="${new URL(publicUrl).href}" />` : '';
+}
+
 /** The image tags for index.html. */
 export function imageTags(publicUrl: string | undefined): string {
   const href = publicUrl ? new URL(PREVIEW_FILE, publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`).href : `./${PREVIEW_FILE}`;
@@ -93,6 +100,6 @@ export function socialPreview(): Plugin {
           'Link previews will show the title and description only. Install Chromium (see .ci/run) or set CHROMIUM_PATH, then build again.',
       );
     }
-    await writeFile(index, html.replace(MARKER, tags));
+    await writeFile(index, html.replace(MARKER, [addressTag(process.env.PUBLIC_URL), tags].filter(Boolean).join('\n    ')));
   });
 }

@@ -8,7 +8,10 @@
 
   The token comes from a counter that is only ever incremented (never reset,
   not even by a pool reset), so every allocation's token is larger than every
-  earlier one. The marker holds it; a release must present it
+  earlier one. A Redis that restarts empty forgets the counter: the caller then
+  passes the highest token it knows of (ARGV[3]), and the counter starts above
+  it instead of at 1, so no token is handed out twice. The marker holds it; a
+  release must present it
   (lua/release_executor_fenced-2.lua), so a late callback of an earlier owner
   can no longer free the executor of the owner after it.
 
@@ -19,6 +22,7 @@
 
     ARGV[1] eval id that will own the executor (no "@" in it)
     ARGV[2] busy marker TTL in milliseconds
+    ARGV[3] the highest token the caller knows was handed out (optional, default 0)
 
   Output:
     false                                 the pool is empty
@@ -33,9 +37,11 @@ local tokenCounterKey = KEYS[2]
 local busyKeyPrefix = KEYS[3]
 local evalId = ARGV[1]
 local ttlMs = ARGV[2]
+local knownToken = tonumber(ARGV[3]) or 0
 
 --- @include "includes/entryUrl"
 --- @include "includes/busyMarker"
+--- @include "includes/tokenCounter"
 
 local entry = redis.call('rpop', availableKey)
 if not entry then
@@ -47,6 +53,6 @@ if not url then
   return redis.error_reply('ERR malformed pool entry: ' .. entry)
 end
 
-local token = redis.call('incr', tokenCounterKey)
+local token = nextToken(tokenCounterKey, knownToken)
 local previousMarker = redis.call('set', busyKeyPrefix .. url, busyMarker(evalId, token), 'PX', ttlMs, 'GET')
 return {entry, previousMarker or '', token}

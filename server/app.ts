@@ -5,6 +5,7 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -36,6 +37,7 @@ import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
 import { RunStore } from './scenarios/runStore.ts';
+import { ALIVE_TTL_MS, watchRunOwners } from './scenarios/runOwners.ts';
 import { startRestartableRuntime } from './tasks/restartableRuntime.ts';
 import type { CeleryRunner, EvalRunner, ScenarioContext } from './scenarios/scenarios.ts';
 import { createCeleryRuntime } from './tasks/celery/celeryRuntime.ts';
@@ -93,7 +95,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
     await redis.connect();
 
-    const pools = new ExecutorPools(redis, loadScripts(redis), {
+    const runScript = loadScripts(redis);
+    const pools = new ExecutorPools(redis, runScript, {
       busyTtlSeconds: config.busyTtlSeconds,
       doubleReleaseWindowMs: config.doubleReleaseWindowMs,
       defaultSize: config.poolSize,
@@ -148,9 +151,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       waitForReclaim: (pool, executor, timeoutMs) => waitForReclaim(pools, pool, executor, timeoutMs),
       log,
     };
-    const runStore = new RunStore(redis, { keepRuns: 200 }, log);
+    // This process among the instances sharing the Redis: the owner of the runs it plays.
+    const instance = randomBytes(6).toString('hex');
+    const runStore = new RunStore(redis, { keepRuns: 200, instance }, log);
     cleanups.push(() => runStore.destroy());
     const runs = new RunService(scenarioContext, runStore, { maxQueued: 5 });
+    const runOwners = await watchRunOwners({
+      redis,
+      instance,
+      onOrphan: (runId, dead) => runs.failOrphan(runId, `its server instance (${dead}) stopped answering (no sign of life for ${ALIVE_TTL_MS / 1000} s): the run went down with it`),
+      log,
+    });
+    cleanups.push(() => runOwners.stop());
     // Queued runs are cancelled, the one playing is cut short (its workers stopped), before Redis goes away.
     cleanups.push(() => runs.shutdown('the server is shutting down', stopRuntime, 1500));
 
@@ -164,9 +176,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       presenterIdleMs: config.presenterIdleSeconds * 1000,
       log,
       redis,
+      runScript,
     });
     cleanups.push(() => hall.destroy());
-    const deckStore = new DeckStore(redis, log);
+    const deckStore = new DeckStore(redis, runScript, log);
     await hall.deck.share(deckStore);
     cleanups.push(() => deckStore.close());
     const { gate } = hall;
@@ -193,6 +206,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     cleanups.push(() => cluster.close());
     const poolRelay = await createPoolRelay(redis, log);
     cleanups.push(() => poolRelay.close());
+    // Every token another instance hands out raises this one's floor: a Redis that restarts empty hands out none twice.
+    poolRelay.onChange((change) => {
+      const allocated = change.actions.flatMap((action) => (action.kind === 'allocated' ? [action.allocation.token] : []));
+      pools.noteTokens(change.pool, [...Object.values(change.busyToken ?? {}), ...allocated]);
+    });
     const admission = {
       allowedOrigins: config.allowedOrigins,
       handshakesPerSecond: config.handshakesPerSecond,
@@ -226,6 +244,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
     const outages = watchRedisOutages({
       redis, pools, poolNames: () => knownPools, io, log,
+      restoreState: () => hall.restore(),
       failRunInFlight: (reason) => runs.failRunInFlight(reason),
       reconnect: async () => {
         await reaper.stop();

@@ -5,7 +5,8 @@
  */
 import type { Spread } from './stats.ts';
 
-export type ServerKind = 'ours' | 'bare';
+/** `nginx1`, `nginx2`: the site as `npm run cluster` runs it, 1 or 2 instances behind nginx. */
+export type ServerKind = 'ours' | 'bare' | 'nginx1' | 'nginx2';
 
 export interface ServerUsage {
   /** Broadcasts to the watched pool's room, by event name, since `measure`. */
@@ -13,6 +14,10 @@ export interface ServerUsage {
   /** CPU ms of the server process (and of its Redis, for ours) over the window. */
   cpuMs: number;
   redisCpuMs: number | null;
+  /** nginx's CPU ms (master and workers) over the window, behind nginx. */
+  nginxCpuMs?: number;
+  /** Commands Redis ran over the window (INFO commandstats, the commands scripts call included), behind nginx. */
+  redisCalls?: number;
   /** Peak resident memory of the server process over the window, MB. */
   rssMaxMb: number;
   heapUsedMb: number;

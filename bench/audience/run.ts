@@ -10,11 +10,18 @@
  * conductor, which only starts, signals and reads them.
  *
  *   npm run bench:audience -- [--viewers 1000,2000,4000] [--runs 3] [--seconds 10] [--json out.json]
+ *
+ * `--cluster`: the site as `npm run cluster` runs it, through Debian's nginx, 1 and 2
+ * instances (nginx1, nginx2), each trial back to back with our server alone (ours), by
+ * default at 4,000 viewers. nginx1 / ours is what the hop through nginx costs; nginx2 /
+ * nginx1 what the second instance costs (the relay of every change through Redis).
+ * Delivery behind nginx is checked as every viewer getting the same number of messages.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { ActorReport, FromChild, ServerKind, ServerUsage, ToChild, ViewerReport } from './ipc.ts';
 import { median } from './stats.ts';
 
@@ -23,15 +30,39 @@ const ACTIONS_PER_SECOND = 10;
 const SETTLE_MS = 4000;
 const STEP_TIMEOUT_MS = 180_000;
 
-function option(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 ? process.argv[index + 1] ?? fallback : fallback;
+const SERVER_KINDS: readonly ServerKind[] = ['bare', 'ours', 'nginx1', 'nginx2'];
+const { values: flags } = (() => {
+  try {
+    return parseFlags();
+  } catch (error) {
+    console.error(`${(error as Error).message}\nUsage: npm run bench:audience -- [--viewers 1000,2000,4000] [--runs N] [--seconds N] [--json out.json] [--servers ${['bare', 'ours', 'nginx1', 'nginx2'].join(',')}] [--cluster]`);
+    process.exit(2);
+  }
+})();
+function parseFlags() {
+  return parseArgs({
+    options: {
+      viewers: { type: 'string' },
+      runs: { type: 'string', default: '1' },
+      seconds: { type: 'string', default: '10' },
+      json: { type: 'string', default: '' },
+      servers: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
 }
-const viewerCounts = option('viewers', '1000,2000,4000').split(',').map(Number);
-const runs = Number(option('runs', '1'));
-const seconds = Number(option('seconds', '10'));
-const jsonOut = option('json', '');
-const kinds: ServerKind[] = option('servers', 'bare,ours').split(',') as ServerKind[];
+const viewerCounts = (flags.viewers ?? (flags.cluster ? '4000' : '1000,2000,4000')).split(',').map(Number);
+const runs = Number(flags.runs);
+const seconds = Number(flags.seconds);
+const jsonOut = flags.json;
+const kinds = (flags.servers ?? (flags.cluster ? 'ours,nginx1,nginx2' : 'bare,ours')).split(',') as ServerKind[];
+for (const [name, value] of [['viewers', viewerCounts], ['runs', [runs]], ['seconds', [seconds]]] as const) {
+  if (value.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--${name}: whole numbers from 1, not ${JSON.stringify(flags[name] ?? value)}`);
+}
+const unknownKinds = kinds.filter((kind) => !SERVER_KINDS.includes(kind));
+if (unknownKinds.length > 0) throw new Error(`--servers: ${unknownKinds.join(', ')} unknown (${SERVER_KINDS.join(', ')})`);
 
 interface Trial {
   run: number;
@@ -78,8 +109,15 @@ class Child {
   }
 }
 
+const SERVER_PROCESS: Record<ServerKind, [file: string, args: string[]]> = {
+  bare: ['bareServer.ts', []],
+  ours: ['ourServer.ts', []],
+  nginx1: ['clusterServer.ts', ['1']],
+  nginx2: ['clusterServer.ts', ['2']],
+};
+
 async function trial(run: number, viewers: number, server: ServerKind): Promise<Trial> {
-  const serverProcess = new Child(server === 'ours' ? 'ourServer.ts' : 'bareServer.ts', []);
+  const serverProcess = new Child(...SERVER_PROCESS[server]);
   const children = [serverProcess];
   try {
     const { url } = await serverProcess.next('ready');
@@ -104,9 +142,13 @@ async function trial(run: number, viewers: number, server: ServerKind): Promise<
     const hallMessage = hall.next('viewers');
     hall.tell({ type: 'report' });
     const { report } = await hallMessage;
+    const changes = report.delivery['pool:changed'];
     const allDelivered =
       report.connected === viewers &&
-      Object.entries(usage.broadcasts).every(([event, sent]) => report.delivery[event]?.min === sent && report.delivery[event]?.max === sent);
+      (server.startsWith('nginx')
+        ? // The instances behind nginx count nothing: every viewer got the same messages, and some.
+          changes !== undefined && changes.min > 0 && changes.min === changes.max
+        : Object.entries(usage.broadcasts).every(([event, sent]) => report.delivery[event]?.min === sent && report.delivery[event]?.max === sent));
     return { run, viewers, server, connectMs: connectMs ?? 0, usage, hall: report, actor: actorReport, allDelivered };
   } finally {
     for (const child of children.reverse()) await child.stop();
@@ -121,10 +163,10 @@ function line(t: Trial): string {
   const delivered = t.allDelivered ? 'all' : `NO (${JSON.stringify(t.hall.delivery)}, connected ${t.hall.connected})`;
   const failures = Object.entries(t.actor.failed).map(([e, n]) => `${e} ${n}`).join(', ');
   return (
-    `run ${t.run} ${String(t.viewers).padStart(5)} ${t.server.padEnd(4)}  fan-out p50/p99 ${fmt(t.hall.fanOut.p50)}/${fmt(t.hall.fanOut.p99)} ms` +
+    `run ${t.run} ${String(t.viewers).padStart(5)} ${t.server.padEnd(6)}  fan-out p50/p99 ${fmt(t.hall.fanOut.p50)}/${fmt(t.hall.fanOut.p99)} ms` +
     `  ack p50/p99 ${fmt(t.actor.ack.p50)}/${fmt(t.actor.ack.p99)} ms (${t.actor.acked}/${t.actor.sent}${failures ? `, ${failures}` : ''})` +
     `  broadcasts ${broadcasts}, delivered ${delivered}` +
-    `  cpu ${fmt(t.usage.cpuMs)} ms${t.usage.redisCpuMs !== null ? ` (+redis ${fmt(t.usage.redisCpuMs)})` : ''} / ${fmt(t.usage.windowMs)} ms, rss ${fmt(t.usage.rssMaxMb)} MB` +
+    `  cpu ${fmt(t.usage.cpuMs)} ms${t.usage.redisCpuMs !== null ? ` (+redis ${fmt(t.usage.redisCpuMs)})` : ''}${t.usage.nginxCpuMs !== undefined ? ` (+nginx ${fmt(t.usage.nginxCpuMs)})` : ''}${t.usage.redisCalls !== undefined ? `, redis commands ${t.usage.redisCalls} (${fmt(t.usage.redisCalls / t.actor.sent)} per action)` : ''} / ${fmt(t.usage.windowMs)} ms, rss ${fmt(t.usage.rssMaxMb)} MB` +
     `  server lag p99 ${fmt(t.usage.loopLagP99Ms)} ms, generator lag p99 ${fmt(t.hall.loopLagP99Ms)} ms, actor lag p99 ${fmt(t.actor.loopLagP99Ms)} ms`
   );
 }
@@ -141,28 +183,42 @@ for (let run = 1; run <= runs; run++) {
   }
 }
 
-// Ratios are taken within one run (ours and bare back to back), then the median over runs.
-console.log('\n| viewers | fan-out p99, ours / bare | ratio | ack p99, ours / bare | ratio | every broadcast delivered | server CPU ms, ours (+redis) / bare | rss MB, ours / bare |');
-console.log('|---|---|---|---|---|---|---|---|');
-for (const viewers of viewerCounts) {
-  const pairs: { ours: Trial; bare: Trial }[] = [];
-  for (let run = 1; run <= runs; run++) {
-    const ours = trials.find((t) => t.run === run && t.viewers === viewers && t.server === 'ours');
-    const bare = trials.find((t) => t.run === run && t.viewers === viewers && t.server === 'bare');
-    if (ours && bare) pairs.push({ ours, bare });
+/**
+ * One table comparing `a` against `b`: ratios are taken within one run (the two back to
+ * back), then the median over runs. CPU: the server processes, (+ Redis, + nginx).
+ */
+function compare(a: ServerKind, b: ServerKind, title: string): void {
+  console.log(`\n${title}\n`);
+  console.log(`| viewers | fan-out p99, ${a} / ${b} | ratio | ack p99, ${a} / ${b} | ratio | every broadcast delivered | server CPU ms (+redis, +nginx), ${a} / ${b} | rss MB, ${a} / ${b} |`);
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const viewers of viewerCounts) {
+    const pairs: { a: Trial; b: Trial }[] = [];
+    for (let run = 1; run <= runs; run++) {
+      const first = trials.find((t) => t.run === run && t.viewers === viewers && t.server === a);
+      const second = trials.find((t) => t.run === run && t.viewers === viewers && t.server === b);
+      if (first && second) pairs.push({ a: first, b: second });
+    }
+    if (pairs.length === 0) continue;
+    const m = (pick: (t: Trial) => number, side: 'a' | 'b') => median(pairs.map((p) => pick(p[side])));
+    const r = (pick: (t: Trial) => number) => median(pairs.map((p) => ratio(pick(p.a), pick(p.b))));
+    const fan = (t: Trial) => t.hall.fanOut.p99;
+    const ack = (t: Trial) => t.actor.ack.p99;
+    const rss = (t: Trial) => t.usage.rssMaxMb;
+    const cpu = (side: 'a' | 'b') => {
+      const own = fmt(m((t) => t.usage.cpuMs, side));
+      const redis = pairs[0]![side].usage.redisCpuMs !== null ? ` +${fmt(m((t) => t.usage.redisCpuMs ?? 0, side))}` : '';
+      const nginx = pairs[0]![side].usage.nginxCpuMs !== undefined ? ` +${fmt(m((t) => t.usage.nginxCpuMs ?? 0, side))}` : '';
+      return `${own}${redis}${nginx}`;
+    };
+    const delivered = pairs.every((p) => p.a.allDelivered && p.b.allDelivered);
+    console.log(
+      `| ${viewers.toLocaleString('en')} | ${fmt(m(fan, 'a'))} / ${fmt(m(fan, 'b'))} ms | ${r(fan).toFixed(2)}x | ${fmt(m(ack, 'a'))} / ${fmt(m(ack, 'b'))} ms | ${r(ack).toFixed(2)}x | ${delivered ? 'yes' : 'NO'} (${pairs.length} run${pairs.length > 1 ? 's' : ''}) | ${cpu('a')} / ${cpu('b')} | ${fmt(m(rss, 'a'))} / ${fmt(m(rss, 'b'))} |`,
+    );
   }
-  if (pairs.length === 0) continue;
-  const m = (pick: (t: Trial) => number, side: 'ours' | 'bare') => median(pairs.map((p) => pick(p[side])));
-  const r = (pick: (t: Trial) => number) => median(pairs.map((p) => ratio(pick(p.ours), pick(p.bare))));
-  const fan = (t: Trial) => t.hall.fanOut.p99;
-  const ack = (t: Trial) => t.actor.ack.p99;
-  const cpu = (t: Trial) => t.usage.cpuMs;
-  const redis = (t: Trial) => t.usage.redisCpuMs ?? 0;
-  const rss = (t: Trial) => t.usage.rssMaxMb;
-  const delivered = pairs.every((p) => p.ours.allDelivered && p.bare.allDelivered);
-  console.log(
-    `| ${viewers.toLocaleString('en')} | ${fmt(m(fan, 'ours'))} / ${fmt(m(fan, 'bare'))} ms | ${r(fan).toFixed(2)}x | ${fmt(m(ack, 'ours'))} / ${fmt(m(ack, 'bare'))} ms | ${r(ack).toFixed(2)}x | ${delivered ? 'yes' : 'NO'} (${pairs.length} run${pairs.length > 1 ? 's' : ''}) | ${fmt(m(cpu, 'ours'))} (+${fmt(m(redis, 'ours'))}) / ${fmt(m(cpu, 'bare'))} | ${fmt(m(rss, 'ours'))} / ${fmt(m(rss, 'bare'))} |`,
-  );
 }
+
+if (kinds.includes('ours') && kinds.includes('bare')) compare('ours', 'bare', 'Our server against a bare socket.io server:');
+if (kinds.includes('nginx1') && kinds.includes('ours')) compare('nginx1', 'ours', 'The hop: one instance behind nginx against our server alone:');
+if (kinds.includes('nginx2') && kinds.includes('nginx1')) compare('nginx2', 'nginx1', 'The relay: two instances behind nginx against one behind the same nginx:');
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(trials, null, 2));
 process.exit(trials.every((t) => t.allDelivered) ? 0 : 1);

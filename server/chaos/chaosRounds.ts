@@ -59,7 +59,10 @@ export class ChaosRounds {
     readonly options: ChaosRoundsOptions = DEFAULT_CHAOS_OPTIONS,
   ) {
     this.hallBudget = new RateLimiter(options.tapsPerSecond, options.tapsPerSecond);
-    this.workers = [redis.duplicate(), redis.duplicate()];
+    // No command timeout on the evals' connections: a reply that times out on our side was still run by Redis,
+    // and an operation Redis ran but the history lacks reads as a violation to the checker. A stalled event loop
+    // (a loaded machine) fires such timeouts before it reads the replies waiting on the socket.
+    this.workers = [redis.duplicate({ commandTimeout: undefined }), redis.duplicate({ commandTimeout: undefined })];
     for (const worker of this.workers) worker.on('error', (error) => log.warn('chaos redis connection error', { error: error.message }));
     this.timer = setInterval(() => void this.tick(), 1000 / TICKS_PER_SECOND);
     this.timer.unref();

@@ -21,6 +21,8 @@ export class PoolHistoryRecorder {
   readonly operations: HistoryOperation[] = [];
   private readonly seqKey: string;
   private readonly prepared = new WeakSet<Redis>();
+  /** Transactions sent whose replies have not come back: the last word waits for them, so it is the last. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     /** The connection for operations made by no one in particular (the reaper, the final read). */
@@ -122,6 +124,7 @@ export class PoolHistoryRecorder {
 
   /** Reads the pool once everything has settled: the history's last word. */
   async quiet(): Promise<OperationOf<'quiet'>> {
+    await Promise.allSettled([...this.inFlight]);
     const keys = poolKeys(this.pool);
     const reply = await this.transact(this.redis, (tx) => tx.read_pool!(keys.available, keys.members, keys.busyPrefix));
     const [entries, , busyFlat] = reply.value as [string[], string[], (string | number)[]];
@@ -158,7 +161,9 @@ export class PoolHistoryRecorder {
     tx.incr(this.seqKey);
     queue(tx);
     const at = Date.now();
-    const results = await tx.exec();
+    const sent = tx.exec();
+    this.inFlight.add(sent);
+    const results = await sent.finally(() => this.inFlight.delete(sent));
     if (!results) throw new Error('transaction aborted');
     for (const [error] of results) if (error) throw error;
     const [seq, ...rest] = results.map(([, value]) => value);
@@ -167,6 +172,8 @@ export class PoolHistoryRecorder {
 
   private async mark(via: Redis): Promise<{ seq: number; at: number }> {
     const at = Date.now();
-    return { seq: await via.incr(this.seqKey), at };
+    const sent = via.incr(this.seqKey);
+    this.inFlight.add(sent);
+    return { seq: await sent.finally(() => this.inFlight.delete(sent)), at };
   }
 }

@@ -93,13 +93,23 @@ export class HallDeck extends EventEmitter<{ changed: [state: DeckState] }> {
     return this.change({ ...initialState(this.current.version), version: this.current.version, live: this.current.live });
   }
 
+  /**
+   * Redis is back (perhaps empty): what this instance holds goes back there unless
+   * Redis holds a newer state, which is adopted instead. Resolves when done.
+   */
+  async restore(): Promise<void> {
+    await this.store?.restore(this.current, (state) => this.adopt(state));
+  }
+
   private change(patch: Partial<DeckState>): DeckState {
+    const held = this.current;
     const at = Date.now();
-    this.current = { ...this.current, ...patch, version: this.current.version + 1, at };
+    this.current = { ...held, ...patch, version: held.version + 1, at };
     this.emit('changed', this.current);
     // Redis numbers the change; when another instance changed the deck meanwhile, its
     // version is higher and ours follows it (the fields each change wrote are kept).
-    this.store?.save({ ...patch, at }, (state) => this.adopt(state));
+    // The state held before goes along: a Redis that lost it gets it back first.
+    this.store?.save({ ...patch, at }, held, (state) => this.adopt(state));
     return this.current;
   }
 

@@ -7,11 +7,17 @@
  *
  * One hash, one field per part of the state, so two changes of different parts
  * (the slide, a panel) never undo each other; the version is Redis' own counter.
+ *
+ * The state outlives Redis: every write carries the whole state the instance held
+ * (lua/save_deck-1.lua), and when Redis is back every instance writes back what it
+ * holds (lua/restore_deck-1.lua). A Redis that restarted empty gets the newest state
+ * any instance held, with that version, so the versions only grow.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DeckState } from '../protocol.ts';
 import type { Logger } from '../log.ts';
+import type { RunScript } from '../redis/scripts.ts';
 
 export const DECK_KEY = 'idem:{hall}:deck';
 export const DECK_CHANNEL = 'idem:{hall}:deck-changed';
@@ -31,6 +37,17 @@ function toFields(patch: Partial<DeckState>): Fields {
   return fields;
 }
 
+/** Field, value, field, value, ...: how the scripts take a state and how Redis answers HGETALL to a script. */
+function flat(fields: Fields): string[] {
+  return Object.entries(fields).flat();
+}
+
+function unflat(list: string[]): Fields {
+  const fields: Fields = {};
+  for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]!] = list[i + 1]!;
+  return fields;
+}
+
 function fromFields(fields: Fields): DeckState | null {
   if (!fields.version) return null;
   const state: Record<string, unknown> = { version: Number(fields.version) };
@@ -46,6 +63,7 @@ export class DeckStore {
 
   constructor(
     private readonly redis: Redis,
+    private readonly runScript: RunScript,
     private readonly log: Logger,
   ) {}
 
@@ -78,20 +96,42 @@ export class DeckStore {
   }
 
   /**
-   * Writes a change (in the order given) and announces it; `written` gets the state
+   * Writes a change (in the order given) and announces it; `held` is the whole state
+   * before the change, written first should Redis hold less. `written` gets the state
    * as Redis holds it after the change, with Redis' version.
    */
-  save(patch: Partial<DeckState>, written: (state: DeckState) => void): void {
-    this.writes = this.writes
-      .then(async () => {
-        const results = await this.redis.multi().hset(DECK_KEY, toFields(patch)).hincrby(DECK_KEY, 'version', 1).hgetall(DECK_KEY).exec();
-        const failed = results?.find(([error]) => error);
-        if (!results || failed) throw failed?.[0] ?? new Error('the deck write was discarded');
-        const state = fromFields(results[2]![1] as Fields)!;
-        written(state);
-        await this.redis.publish(DECK_CHANNEL, JSON.stringify({ from: this.instance, state } satisfies Announcement));
-      })
-      .catch((error: unknown) => this.log.warn('could not store the deck state', { error: String(error) }));
+  save(patch: Partial<DeckState>, held: DeckState, written: (state: DeckState) => void): void {
+    this.enqueue('could not store the deck state', async () => {
+      const change = flat(toFields(patch));
+      const reply = (await this.runScript('save_deck', [DECK_KEY], [held.version, change.length, ...change, ...flat(toFields(held))])) as string[];
+      const state = fromFields(unflat(reply))!;
+      written(state);
+      await this.announce(state);
+    });
+  }
+
+  /**
+   * Redis is back: writes `held` there unless Redis holds as new a state (it restarted
+   * empty, say), and announces it when written. `current` gets the state Redis holds.
+   */
+  restore(held: DeckState, current: (state: DeckState) => void): Promise<void> {
+    return this.enqueue('could not restore the deck state', async () => {
+      const [wrote, hash] = (await this.runScript('restore_deck', [DECK_KEY], [held.version, ...flat(toFields(held))])) as [number, string[]];
+      const state = fromFields(unflat(hash))!;
+      if (wrote === 1) this.log.info('the deck state is back in Redis', { version: state.version });
+      current(state);
+      if (wrote === 1) await this.announce(state);
+    });
+  }
+
+  private enqueue(failure: string, write: () => Promise<void>): Promise<void> {
+    const done = this.writes.then(write).catch((error: unknown) => this.log.warn(failure, { error: String(error) }));
+    this.writes = done;
+    return done;
+  }
+
+  private async announce(state: DeckState): Promise<void> {
+    await this.redis.publish(DECK_CHANNEL, JSON.stringify({ from: this.instance, state } satisfies Announcement));
   }
 
   /** Resolves when every change given so far is written. */

@@ -7,6 +7,7 @@ import type { JoinInfo } from '../protocol.ts';
 import type { Logger } from '../log.ts';
 import type { PoolActions } from '../pool/poolActions.ts';
 import type { Redis } from 'ioredis';
+import type { RunScript } from '../redis/scripts.ts';
 import { localBudget, sharedBudget } from './budgets.ts';
 import { Sessions } from '../session/sessions.ts';
 import { Activity } from './activity.ts';
@@ -25,8 +26,10 @@ export interface HallOptions {
   /** Without a presenter for this long, no talk is live and every demo is open to all. */
   presenterIdleMs: number;
   log: Logger;
-  /** Given: the rate limits live in this Redis, shared by every server instance using it. */
+  /** Given: the rate limits and the presenter's last sign of life live in this Redis, shared by every server instance using it. */
   redis?: Redis;
+  /** The Lua scripts of lua/ on that Redis. */
+  runScript?: RunScript;
 }
 
 export class Hall {
@@ -42,7 +45,12 @@ export class Hall {
 
   constructor(private readonly options: HallOptions) {
     this.sessions = new Sessions(options.presenterSecret);
-    this.presence = new TalkPresence({ deck: this.deck, idleMs: options.presenterIdleMs, log: options.log, ...(options.redis ? { redis: options.redis } : {}) });
+    this.presence = new TalkPresence({
+      deck: this.deck,
+      idleMs: options.presenterIdleMs,
+      log: options.log,
+      ...(options.redis && options.runScript ? { redis: { connection: options.redis, runScript: options.runScript } } : {}),
+    });
     this.gate = new Gate({
       presenterActed: () => this.presence.seen(),
       sessions: this.sessions,
@@ -79,6 +87,12 @@ export class Hall {
   /** What the console warns the presenter about. */
   warnings(): string[] {
     return this.joinNow.loopback ? [`Phones cannot reach ${this.joinNow.url} (a loopback address): set HOST=0.0.0.0 or PUBLIC_URL.`] : [];
+  }
+
+  /** Redis is back, perhaps empty: the deck and the presenter's last sign of life go back there. */
+  async restore(): Promise<void> {
+    await this.deck.restore();
+    await this.presence.restore();
   }
 
   /** Between rehearsals: every pool fresh, every panel closed, first slide, counters cleared. */

@@ -14,9 +14,16 @@
  * A presenter acting on one instance just as another finds the key expired can see
  * the talk end for one tick: the next tick of the instance it is connected to (or
  * its next action) starts it again.
+ *
+ * The key holds the time of the sighting, and each instance remembers the latest
+ * it saw or read there: a Redis that restarts empty loses the key, not the talk.
+ * An instance ends the talk only once its own memory says the idle time is over
+ * too, and when Redis is back each instance writes back what it remembers
+ * (lua/note_presenter_seen-1.lua keeps the latest).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
+import type { RunScript } from '../redis/scripts.ts';
 import type { HallDeck } from './deckState.ts';
 
 export const PRESENTER_SEEN_KEY = 'idem:{hall}:presenter-seen';
@@ -31,12 +38,13 @@ export interface TalkPresenceOptions {
   idleMs: number;
   log: Logger;
   /** Given: the presenter's last sign of life is shared by every instance using this Redis. */
-  redis?: Redis;
+  redis?: { connection: Redis; runScript: RunScript };
 }
 
 export class TalkPresence {
   /** Presenter sockets in the hall on this instance. */
   private presentersHere = 0;
+  /** The latest sign of life of a presenter, on this instance or (read from Redis) on any. */
   private lastSeen = Number.NEGATIVE_INFINITY;
   private lastWritten = Number.NEGATIVE_INFINITY;
   private readonly every: number;
@@ -59,9 +67,7 @@ export class TalkPresence {
     // The key first: an instance that hears of the live talk finds it set.
     if (this.options.redis && (starting || now - this.lastWritten >= this.every)) {
       this.lastWritten = now;
-      this.options.redis.set(PRESENTER_SEEN_KEY, String(now), 'PX', this.options.idleMs).catch((error: unknown) =>
-        this.options.log.warn('could not note the presenter in Redis', { error: String(error) }),
-      );
+      void this.note(now);
     }
     if (starting) {
       this.options.log.info('a presenter is here: the talk is live, the presenter opens the demos');
@@ -82,8 +88,26 @@ export class TalkPresence {
     this.seen();
   }
 
+  /**
+   * Redis is back, perhaps empty: the last sign of life this instance knows goes back
+   * there (a connected presenter counts as one now), so every instance reads it again.
+   */
+  async restore(): Promise<void> {
+    if (this.presentersHere > 0) this.lastSeen = Date.now();
+    if (Date.now() - this.lastSeen < this.options.idleMs) await this.note(this.lastSeen);
+  }
+
   destroy(): void {
     clearInterval(this.timer);
+  }
+
+  /** Writes a sighting to Redis (a later one there stays). */
+  private async note(at: number): Promise<void> {
+    const ttlMs = Math.round(at + this.options.idleMs - Date.now());
+    if (!this.options.redis || ttlMs <= 0) return;
+    await this.options.redis
+      .runScript('note_presenter_seen', [PRESENTER_SEEN_KEY], [at, ttlMs])
+      .catch((error: unknown) => this.options.log.warn('could not note the presenter in Redis', { error: String(error) }));
   }
 
   private async tick(): Promise<void> {
@@ -92,12 +116,15 @@ export class TalkPresence {
       return;
     }
     if (!this.options.deck.state.live) return;
-    let recent: boolean;
-    try {
-      recent = this.options.redis ? (await this.options.redis.exists(PRESENTER_SEEN_KEY)) === 1 : Date.now() - this.lastSeen < this.options.idleMs;
-    } catch {
-      return; // Redis away: nobody can tell, so nothing changes.
+    if (this.options.redis) {
+      try {
+        const seenAnywhere = Number(await this.options.redis.connection.get(PRESENTER_SEEN_KEY));
+        if (seenAnywhere > this.lastSeen) this.lastSeen = seenAnywhere;
+      } catch {
+        return; // Redis away: nobody can tell, so nothing changes.
+      }
     }
+    const recent = Date.now() - this.lastSeen < this.options.idleMs;
     if (recent || this.presentersHere > 0 || !this.options.deck.state.live) return;
     this.options.log.info('no presenter for a while: no talk is live, every demo is open to all');
     this.options.deck.setLive(false);

@@ -112,7 +112,12 @@ export function talkReleaseKeys(pool: string, executor: string): string[] {
 export class ExecutorPools extends EventEmitter<PoolEvents> {
   /** `Double release detected`, once per executor and window, with a count of the rest. */
   readonly warnings: WarningAggregator;
-
+  /**
+   * Per pool, the highest fencing token this server saw handed out (by itself, in a
+   * snapshot, or relayed by another instance). Redis' counter can be lost with Redis;
+   * this is what keeps the next token above every earlier one.
+   */
+  private readonly knownTokens = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
@@ -145,6 +150,7 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
       if (token !== null) busyToken[url] = token;
       busyTtlMs[url] = Number(busyFlat[i + 2]);
     }
+    this.noteTokens(pool, Object.values(busyToken));
     return { pool, available: entries.map(entryUrl), busy, busyTtlMs, busyToken, executors, readAt: Date.now() };
   }
 
@@ -154,11 +160,14 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
    * fraction: the marker's TTL is set in milliseconds.
    */
   async allocate(pool: string, evalId: string, ttlSeconds = this.options.busyTtlSeconds): Promise<AllocateReply | null> {
-    const reply = (await this.runScript('allocate_executor_fenced', allocationKeys(pool), [evalId, Math.max(1, Math.round(ttlSeconds * 1000))])) as
-      | [string, string, number]
-      | null;
+    const reply = (await this.runScript('allocate_executor_fenced', allocationKeys(pool), [
+      evalId,
+      Math.max(1, Math.round(ttlSeconds * 1000)),
+      this.knownToken(pool),
+    ])) as [string, string, number] | null;
     if (!reply) return null;
     const [entry, previousMarker, token] = reply;
+    this.noteTokens(pool, [token]);
     const allocation: AllocateReply = {
       executor: entryUrl(entry),
       evalId,
@@ -172,6 +181,27 @@ export class ExecutorPools extends EventEmitter<PoolEvents> {
     }
     this.emit('changed', pool);
     return allocation;
+  }
+
+  /** The highest fencing token of `pool` this server knows was handed out (0: none). */
+  knownToken(pool: string): number {
+    return this.knownTokens.get(pool) ?? 0;
+  }
+
+  /** Tokens handed out in `pool`, seen elsewhere (another instance's change, a run's allocation). */
+  noteTokens(pool: string, tokens: Iterable<number>): void {
+    let highest = this.knownToken(pool);
+    for (const token of tokens) if (token > highest) highest = token;
+    if (highest > 0) this.knownTokens.set(pool, highest);
+  }
+
+  /**
+   * Redis is back, perhaps empty: its token counter is raised to the highest token this
+   * server knows, so even an allocation that brings no known token gets a new one.
+   */
+  async raiseTokenCounter(pool: string): Promise<void> {
+    const known = this.knownToken(pool);
+    if (known > 0) await this.runScript('raise_token_counter', [poolKeys(pool).tokenCounter], [known]);
   }
 
   /** The talk's idempotent release: one atomic Lua script (lua/release_executor.lua), which scans the list. */

@@ -19,6 +19,8 @@ export interface RedisOutageDeps {
   poolNames: () => Iterable<string>;
   io: IoServer;
   log: Logger;
+  /** Writes back what this instance holds that Redis may have lost (the deck, the presenter's last sign of life). */
+  restoreState(): Promise<void>;
   /** Marks the run playing as failed, saying why. */
   failRunInFlight(reason: string): void;
   /** Everything else that must be redone on a new connection: notifications, the task runtime. */
@@ -32,8 +34,12 @@ export interface RedisOutageWatch {
   destroy(): void;
 }
 
-/** A pool as it must be after an outage: made if it was lost, lost executors reclaimed, reset if still unsound. */
+/**
+ * A pool as it must be after an outage: its token counter no lower than the highest token
+ * known, made if it was lost, lost executors reclaimed, reset if still unsound.
+ */
 export async function rebuildPool(pools: ExecutorPools, pool: string, log: Logger): Promise<void> {
+  await pools.raiseTokenCounter(pool);
   await pools.ensure(pool);
   await pools.reclaim(pool, 'sweep');
   const verdict = checkInvariant(await pools.snapshot(pool));
@@ -58,6 +64,7 @@ export function watchRedisOutages(deps: RedisOutageDeps): RedisOutageWatch {
     deps.failRunInFlight('Redis became unavailable during the run');
   };
   const recover = async () => {
+    await deps.restoreState();
     for (const pool of deps.poolNames()) await rebuildPool(deps.pools, pool, log);
     await deps.reconnect();
   };

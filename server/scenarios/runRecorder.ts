@@ -49,6 +49,13 @@ export class RunRecorder extends EventEmitter<{ event: [event: TimelineEvent] }>
     };
   }
 
+  /** A recorder for a record as stored, to end a run another instance was playing. */
+  static resume(record: RunRecord): RunRecorder {
+    const recorder = new RunRecorder(record.id, record.scenario, record.release, record.fault, record.pool, record.runtime);
+    Object.assign(recorder.record, structuredClone(record));
+    return recorder;
+  }
+
   add(event: NewEvent): TimelineEvent {
     const full: TimelineEvent = { ...event, seq: this.record.events.length + 1, at: event.at ?? Date.now(), pid: event.pid ?? null };
     this.record.events.push(full);

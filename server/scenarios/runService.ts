@@ -127,6 +127,19 @@ export class RunService extends EventEmitter<RunServiceEvents> {
   }
 
   /**
+   * A run another instance owned and can no longer end (it stopped answering): failed
+   * now, saying why, stored and announced, unless it ended meanwhile.
+   */
+  async failOrphan(runId: string, reason: string): Promise<void> {
+    const stored = await this.store.get(runId);
+    if (!stored || stored.status !== 'running') return;
+    const recorder = RunRecorder.resume(stored);
+    recorder.fail(new Error(reason));
+    await this.store.save(recorder.record, 'ended elsewhere');
+    this.emit('finished', recorder.record);
+  }
+
+  /**
    * Stops for good: every queued run is cancelled at once (failed, saying why),
    * no new run starts, and `stopInFlight` (closing the task runtime) cuts the run
    * playing short. That run is marked failed after `graceMs` if it has not ended.

@@ -22,6 +22,7 @@ import { ReplyError } from 'ioredis';
 import { RunRecordSchema, type RunRecord } from '../protocol.ts';
 import { ClientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { OWNERS_KEY } from './runOwners.ts';
 
 export const RUN_KEY_PREFIX = 'idem:{runs}:run:';
 export const LATEST_KEY = 'idem:{runs}:latest';
@@ -55,17 +56,21 @@ export class RunStore {
 
   constructor(
     private readonly redis: Redis,
-    private readonly options: { keepRuns: number },
+    /** `instance`: this instance's id, named as the owner of its runs until they end (runOwners.ts). */
+    private readonly options: { keepRuns: number; instance: string },
     private readonly log: Logger,
   ) {
     redis.on('ready', this.onReady);
   }
 
-  /** Writes `record` as it is when the write begins; resolves once written (or skipped while Redis is away), never rejects. */
-  save(record: RunRecord): Promise<void> {
+  /**
+   * Writes `record` as it is when the write begins; resolves once written (or skipped while Redis is away), never
+   * rejects. `ended elsewhere`: the record of another instance's run, ended here (its latest and index stay as they are).
+   */
+  save(record: RunRecord, from: 'ours' | 'ended elsewhere' = 'ours'): Promise<void> {
     let entry = this.writing.get(record.id);
     if (!entry) {
-      entry = { record, tail: Promise.resolve(), next: null, indexed: false, unwritten: false };
+      entry = { record, tail: Promise.resolve(), next: null, indexed: from === 'ended elsewhere', unwritten: false };
       this.writing.set(record.id, entry);
     }
     if (entry.next) return entry.next;
@@ -130,6 +135,9 @@ export class RunStore {
     }
     try {
       const multi = this.redis.multi().set(runKey(record.id), JSON.stringify(record), 'PX', TTL_MS);
+      // Its owner, while it may still change: an instance that dies leaves its runs to the others' sweep.
+      if (record.status === 'running') multi.hset(OWNERS_KEY, record.id, this.options.instance).pexpire(OWNERS_KEY, TTL_MS);
+      else multi.hdel(OWNERS_KEY, record.id);
       const indexing = !entry.indexed;
       if (indexing) {
         multi

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { pdfPageCount, pdfPageTexts, printDeck } from '../../build/pdf.ts';
 import { launchBrowser } from '../../tools/browser.ts';
-import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
+import { ensureDeckBuilt, STATIC_DECK_PUBLIC_URL } from '../../tools/builtDeck.ts';
+import { startSite } from '../support/site.ts';
 import { startStaticServer, type StaticServer } from '../support/staticServer.ts';
 
 const TALK = fileURLToPath(new URL('../../slides/idempotency-challenge.md', import.meta.url));
@@ -91,5 +92,50 @@ test("printed, each panel shows its recording's last frame as text, with nothing
     assert.deepEqual(errors, []);
   } finally {
     await page.close();
+  }
+});
+
+/** The text of the printed title page: what a reader of the PDF is told about the live site. */
+async function titlePage(deckUrl: string): Promise<string> {
+  assert.ok(browser);
+  const { pdf } = await printDeck(browser, deckUrl);
+  const [first] = pdfPageTexts(pdf);
+  assert.match(first ?? '', /The Idempotency Challenge/);
+  return first!;
+}
+
+const LOOPBACK = /127\.0\.0\.1|localhost|\[::1\]|only reachable/;
+
+test('printed from the site on a loopback address, the title page names no address only this machine can open', async () => {
+  const site = await startSite({}, { deck: true });
+  try {
+    assert.match(site.url, /127\.0\.0\.1/);
+    const text = await titlePage(`${site.url}/`);
+    assert.doesNotMatch(text, LOOPBACK);
+    assert.match(text, /Open the live site on your phone/);
+  } finally {
+    await site.close();
+  }
+});
+
+test('printed from the site with PUBLIC_URL, the title page shows the public address', async () => {
+  const site = await startSite({ PUBLIC_URL: 'https://hall.example.net/talk' }, { deck: true });
+  try {
+    const text = await titlePage(`${site.url}/`);
+    assert.match(text, /hall\.example\.net\/talk/);
+    assert.doesNotMatch(text, LOOPBACK);
+  } finally {
+    await site.close();
+  }
+});
+
+test('printed from a static build told its public address, the title page shows it', async () => {
+  const host = await startStaticServer(await ensureDeckBuilt('static'));
+  try {
+    const text = await titlePage(`${host.url}/`);
+    assert.match(text, new RegExp(new URL(STATIC_DECK_PUBLIC_URL).host + new URL(STATIC_DECK_PUBLIC_URL).pathname));
+    assert.doesNotMatch(text, LOOPBACK);
+  } finally {
+    await host.close();
   }
 });

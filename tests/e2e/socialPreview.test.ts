@@ -53,6 +53,7 @@ test('the build names the title, a description and an image of slide 1 for link 
   assert.equal(meta(html, 'twitter:card'), 'summary_large_image');
   assert.equal(meta(html, 'og:image'), 'https://talk.example.org/live/social-preview.png');
   assert.equal(meta(html, 'twitter:image'), 'https://talk.example.org/live/social-preview.png');
+  assert.equal(meta(html, 'og:url'), 'https://talk.example.org/live', "the site's own address");
   assert.doesNotMatch(html, /social-preview-image/, 'the marker is replaced');
   // The precompressed copy the server sends is the same page, tags included.
   assert.equal(brotliDecompressSync(await readFile(join(outDir, 'index.html.br'))).toString('utf8'), html);
@@ -72,13 +73,14 @@ test('the build names the title, a description and an image of slide 1 for link 
   assert.ok(dark > pixels / 2, 'on the dark background');
 });
 
-test('with no Chromium the build still succeeds, warns, and names no image', async () => {
-  const { outDir, output } = await buildInto({ CHROMIUM_PATH: '/nonexistent/chromium', PLAYWRIGHT_BROWSERS_PATH: '/nonexistent/browsers' });
+test('with no Chromium the build still succeeds, warns, and names no image (but the address it was told)', async () => {
+  const { outDir, output } = await buildInto({ CHROMIUM_PATH: '/nonexistent/chromium', PLAYWRIGHT_BROWSERS_PATH: '/nonexistent/browsers', PUBLIC_URL: 'https://talk.example.org/' });
   const html = await readFile(join(outDir, 'index.html'), 'utf8');
   assert.match(output, /social preview skipped/);
   assert.equal(meta(html, 'og:title'), 'The Idempotency Challenge: When Frameworks Betray You');
   assert.equal(meta(html, 'og:image'), undefined);
   assert.equal(meta(html, 'twitter:image'), undefined);
+  assert.equal(meta(html, 'og:url'), 'https://talk.example.org/');
   assert.doesNotMatch(html, /social-preview-image/);
   assert.equal(existsSync(join(outDir, 'social-preview.png')), false);
 });

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { ExecutorPools, PoolInputError, executorUrls, poolEntry } from '../../server/pool/executorPool.ts';
 import { poolKeys } from '../../server/pool/keys.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
+import { DECK_KEY } from '../../server/hall/deckStore.ts';
+import { PRESENTER_SEEN_KEY } from '../../server/hall/talkPresence.ts';
 import { listScripts, loadScripts, readScript } from '../../server/redis/scripts.ts';
 import { keySlot } from '../../server/redis/keySlot.ts';
 import type { DoubleReleaseWarning } from '../../server/protocol.ts';
@@ -308,11 +310,15 @@ test('every key a pool writes starts with idem:{<pool>}:, and all of them hash t
 test('each script declares in its header exactly the KEYS its code uses', () => {
   const expected: Record<string, number> = {
     allocate_executor_fenced: 3,
+    note_presenter_seen: 1,
+    raise_token_counter: 1,
     read_pool: 3,
     reclaim_executors: 3,
     release_executor: 3,
     release_executor_fenced: 2,
     reset_pool: 4,
+    restore_deck: 1,
+    save_deck: 1,
   };
   assert.deepEqual(listScripts(), Object.keys(expected).sort(), 'every script of lua/ has its expected key count here');
   for (const [name, count] of Object.entries(expected)) assert.equal(readScript(name).numberOfKeys, count, name);
@@ -455,6 +461,21 @@ test('tokens only grow: across allocations, releases and a pool reset', async ()
   assert.equal((await t.pools.releaseFenced(POOL, fresh.executor, { evalId: 'eval-new', token: tokens[0]! })).status, 'stale_release');
 });
 
+test('tokens only grow when Redis forgets its counter (FLUSHALL, as an empty restart): the pools know the highest, and start above it', async () => {
+  const handed = [(await t.pools.allocate(POOL, 'eval-a'))!.token, (await t.pools.allocate(POOL, 'eval-b'))!.token];
+  await t.redis.flushall();
+  await t.pools.reset(POOL);
+  const next = (await t.pools.allocate(POOL, 'eval-c'))!.token;
+  assert.ok(next > Math.max(...handed), `${next} after ${handed.join(', ')}`);
+  // A fresh counter raised to what the pools know; never lowered by it.
+  await t.redis.flushall();
+  await t.pools.raiseTokenCounter(POOL);
+  assert.equal(Number(await t.redis.get(keys.tokenCounter)), next);
+  await t.redis.set(keys.tokenCounter, next + 10);
+  await t.pools.raiseTokenCounter(POOL);
+  assert.equal(Number(await t.redis.get(keys.tokenCounter)), next + 10);
+});
+
 test('whatever mix of releases ran, the reaper puts back only what is neither busy nor listed, and never lists a url twice', async () => {
   const a = (await t.pools.allocate(POOL, 'eval-a'))!;
   const b = (await t.pools.allocate(POOL, 'eval-b'))!;
@@ -486,8 +507,12 @@ test("every script call's keys (and the keys it builds from a prefix) hash to on
     await recording.releaseFenced(pool, b.executor, b);
     await recording.snapshot(pool);
     await recording.reclaim(pool, 'sweep');
+    await recording.raiseTokenCounter(pool);
   }
-  assert.deepEqual([...new Set(calls.map((c) => c.name))].sort(), listScripts(), 'every script was called');
+  // The hall's scripts each take one key of the hall's own slot.
+  const hallScripts = ['note_presenter_seen', 'restore_deck', 'save_deck'];
+  assert.deepEqual([...new Set(calls.map((c) => c.name))].sort(), listScripts().filter((name) => !hallScripts.includes(name)), 'every pool script was called');
+  assert.equal(keySlot(DECK_KEY), keySlot(PRESENTER_SEEN_KEY), 'the hall keys share a slot');
   const slotOfPool = new Map<string, number>();
   for (const call of calls) {
     // A key ending in ":" is a prefix the script completes with an executor url from the pool.

@@ -52,7 +52,7 @@ async function connect(site: Site): Promise<Socket> {
 
 test('a corrupt or wrong-typed entry is missing: 404 by id, left out of the latest runs, logged; the server keeps answering', async () => {
   const { logger } = createCapturingLogger();
-  const store = new RunStore(client, { keepRuns: 200 }, logger);
+  const store = new RunStore(client, { keepRuns: 200, instance: 'test' }, logger);
   const sound = record('attempt-1');
   await store.save(sound);
   const corrupt = { json: 'run-corrupt-json', schema: 'run-corrupt-schema', other: 'run-corrupt-other-id', type: 'run-corrupt-type' };
@@ -85,7 +85,7 @@ test('a corrupt or wrong-typed entry is missing: 404 by id, left out of the late
 
 test('the count is bounded: the oldest records go, never a scenario\'s latest', async () => {
   const { logger } = createCapturingLogger();
-  const store = new RunStore(client, { keepRuns: 3 }, logger);
+  const store = new RunStore(client, { keepRuns: 3, instance: 'test' }, logger);
   try {
     const kept = record('attempt-1'); // the oldest, and attempt-1's latest throughout
     await store.save(kept);
@@ -106,7 +106,7 @@ test('the count is bounded: the oldest records go, never a scenario\'s latest', 
 
 test('a hall joining at once shares the reads of the latest runs, each read begun after its callers asked', async () => {
   const { logger } = createCapturingLogger();
-  const store = new RunStore(client, { keepRuns: 200 }, logger);
+  const store = new RunStore(client, { keepRuns: 200, instance: 'test' }, logger);
   try {
     const first = record('attempt-1');
     await store.save(first);
@@ -133,7 +133,7 @@ test('Redis away: reads are redis_unavailable at once (HTTP, sockets, the store)
   const site = await startSite({ REDIS_URL: own.url });
   const connection = await connectRedis(own.url);
   const { logger } = createCapturingLogger();
-  const store = new RunStore(connection, { keepRuns: 200 }, logger);
+  const store = new RunStore(connection, { keepRuns: 200, instance: 'test' }, logger);
   let restarted: PrivateRedis | null = null;
   try {
     const before = record('attempt-3', 'running');

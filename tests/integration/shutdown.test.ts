@@ -1,7 +1,7 @@
 /**
  * Shutdown, as a process manager and a terminal do it: a real `npm start` child
- * (server, private Redis, worker processes), signalled as a whole. Its `prestart`
- * build is skipped (--ignore-scripts): the suite's built deck is served, and the
+ * (server, private Redis, worker processes), signalled as a whole. It finds the
+ * suite's built deck current (build/deckInputs.ts) and serves it as it is, so the
  * test files running alongside keep reading dist/ undisturbed. Everything
  * it started must be gone within 5 s; the queued runs are cancelled and say so, the
  * run in flight is cut short.
