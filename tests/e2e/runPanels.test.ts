@@ -15,7 +15,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import type { RunRecord, RunSummary } from '../../server/protocol.ts';
 import { showSlide } from '../../tools/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
-import { api, PRESENTER_SECRET, type Site } from '../support/site.ts';
+import { api, newViewerSession, PRESENTER_SECRET, type Site } from '../support/site.ts';
+import { withDeadline } from '../support/deadline.ts';
 
 const PRESENTER = { authorization: `Bearer ${PRESENTER_SECRET}` };
 
@@ -318,13 +319,22 @@ test('errors in plain words: offline, the buttons are disabled; a full stage say
   await page.locator(`${INNOCENT} [data-role="badge"][data-state="connected"]`).waitFor();
   await page.waitForFunction((panel) => document.querySelector<HTMLButtonElement>(`${panel} button[data-role="run"]`)?.disabled === false, INNOCENT);
 
-  // Fill the stage's queue from elsewhere: one run playing, five waiting. Last in this file: the
-  // site's close cancels them, rather than the test waiting for six runs to play out.
+  // Fill the audience's queue from elsewhere: one run playing, five waiting, each from a viewer session of its
+  // own. Last in this file: the site's close cancels them, rather than the test waiting for six runs to play out.
+  site.hall.deck.setOpen('journey', true);
   for (let i = 0; i < 6; i++) {
-    const started: { status: number; body: RunSummary } = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', { fault: 'worker-killed' }, PRESENTER);
+    const cookie = await newViewerSession(site);
+    const started: { status: number; body: RunSummary } = await api<RunSummary>(site, 'POST', '/api/scenarios/attempt-3/runs', {}, { cookie });
     assert.equal(started.status, 202);
   }
+  const busy = await api<{ error: string }>(site, 'POST', '/api/scenarios/attempt-3/runs', {}, { cookie: await newViewerSession(site) });
+  assert.deepEqual([busy.status, busy.body.error], [429, 'stage_busy'], 'a viewer is told the stage is busy');
+  // The presenter never is: its run goes ahead of the audience's.
+  const before = (await site.runs.latestRuns()).find((run) => run.scenario === 'innocent-pattern')?.id;
   await button.click();
-  await page.locator(`${INNOCENT} [data-role="error"]`, { hasText: 'The stage is busy' }).waitFor();
+  await withDeadline((async () => {
+    while ((await site.runs.latestRuns()).find((run) => run.scenario === 'innocent-pattern')?.id === before) await new Promise((resolve) => setTimeout(resolve, 100));
+  })(), 15_000, "the presenter's run to be queued");
+  assert.equal(await page.locator(`${INNOCENT} [data-role="error"]`, { hasText: 'The stage is busy' }).count(), 0);
   assert.deepEqual(errors, []);
 });
