@@ -29,7 +29,8 @@ const BACK_WITHIN_MS = 5000;
 const DEADLINE_MS = 30_000;
 
 let cluster: Cluster;
-const output: string[] = [];
+/** What the instances wrote: their errors, and anything on stderr that is not a log line (a crash), for a failure's reader. */
+const problems: string[] = [];
 let presenter: HallViewer;
 /** The instance the presenter's socket went to through nginx: the one killed mid-talk. */
 let victim: Instance;
@@ -80,7 +81,9 @@ before(async () => {
     instances: INSTANCES,
     presenterSecret: SECRET,
     env: { TASK_WORKERS: '1', CELERY_WORKERS: '0', LOG_LEVEL: 'warn', STAGE_TTL_SECONDS: '5' },
-    onOutput: (n, line) => output.push(`instance ${n} | ${line}`),
+    onOutput: (n, line, stream) => {
+      if (line.includes('"level":"error"') || (stream === 'stderr' && !line.startsWith('{'))) problems.push(`instance ${n} | ${line}`);
+    },
   });
   // The presenter first, alone: the instance whose connections grow by one holds it.
   const before = cluster.instances.map((instance) => connectionsTo(instance.port));
@@ -103,8 +106,6 @@ after(async () => {
   for (const viewer of viewers) viewer.socket.disconnect();
   for (const socket of direct.values()) socket.disconnect();
   await cluster?.stop();
-  // What went wrong in the instances, for a failure's reader: their errors, and anything that is not a log line (a crash).
-  const problems = output.filter((line) => /"level":"error"/.test(line) || !/^instance \d+ \| \{/.test(line));
   if (problems.length > 0) console.log(problems.slice(-20).join('\n'));
 });
 
