@@ -236,7 +236,7 @@ test('Defense in depth: the TTL brings a lost executor back, warnings are logged
   const allocation = await site.actions.allocate({ evalId: 'eval-defense', pool: 'main' });
   await site.actions.doubleRelease({ executor: allocation.executor, pool: 'main' });
   await page.locator(`${DEFENSE} [data-role="warnings"] .lp-log-warning[data-pool="main"]`, { hasText: `Double release detected: ${allocation.executor}` }).waitFor();
-  const metrics = await (await fetch(`${site.url}/metrics`)).text();
+  const metrics = await (await fetch(`${site.url}/metrics`, { headers: PRESENTER })).text();
   const total = [...metrics.matchAll(/^idem_double_releases_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
   assert.ok(total >= 1);
   await page.waitForFunction(
