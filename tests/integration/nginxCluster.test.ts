@@ -19,6 +19,7 @@ import { NginxNotInstalledError, nginxBinary, nginxInstalled } from '../../scrip
 import { ensureDeckBuilt } from '../../tools/builtDeck.ts';
 import { pollUntil } from '../support/redis.ts';
 import { withDeadline } from '../support/deadline.ts';
+import { onFreePort } from '../support/ports.ts';
 import { connectionsTo, hallViewer, presenterCookie, request, sessionCookie, type HallViewer } from '../support/cluster.ts';
 
 const INSTANCES = 3;
@@ -77,14 +78,16 @@ before(async () => {
   // Skipped it would prove nothing: a machine without nginx fails here, saying so (CI installs it).
   if (!nginxInstalled()) throw new NginxNotInstalledError(nginxBinary());
   await ensureDeckBuilt();
-  cluster = await startCluster({
+  // Free ports probed, then bound: a file running beside this one may take one in between; then all starts again.
+  cluster = await onFreePort((port) => startCluster({
+    port,
     instances: INSTANCES,
     presenterSecret: SECRET,
     env: { TASK_WORKERS: '1', CELERY_WORKERS: '0', LOG_LEVEL: 'warn', STAGE_TTL_SECONDS: '5' },
     onOutput: (n, line, stream) => {
       if (line.includes('"level":"error"') || (stream === 'stderr' && !line.startsWith('{'))) problems.push(`instance ${n} | ${line}`);
     },
-  });
+  }));
   // The presenter first, alone: once the page requests' connections are closed, the one instance with an
   // established connection holds its socket (nginx opens one per WebSocket, and keeps none idle).
   presenter = hallViewer(cluster.url, await presenterCookie(cluster.url, SECRET));
