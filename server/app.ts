@@ -12,7 +12,7 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { Server as SocketServer } from 'socket.io';
 import type { Config } from './config.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, withoutPasswords, type Logger } from './log.ts';
 import { followPassword, keepPrivateRedis, type PrivateRedisKeeper } from './redis/privateRedisKeeper.ts';
 import { watchRedisOutages } from './redis/redisOutage.ts';
 import { loadScripts } from './redis/scripts.ts';
@@ -30,9 +30,10 @@ import { Hall } from './hall/hall.ts';
 import { DeckStore } from './hall/deckStore.ts';
 import { clusterSockets } from './sockets/cluster.ts';
 import { createPoolRelay } from './sockets/poolRelay.ts';
-import { Bans, admitHandshake, limitSocketEvents } from './sockets/admission.ts';
+import { Admission } from './sockets/admission.ts';
 import { jsonOnly, securityHeaders } from './http/hardening.ts';
 import { Sessions } from './session/sessions.ts';
+import { sharedSessionKey } from './session/sessionKey.ts';
 import { createMetrics } from './metrics.ts';
 import { startReaper } from './pool/reaper.ts';
 import { RunService } from './scenarios/runService.ts';
@@ -83,7 +84,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     if (!config.redisUrl) {
       privateRedis = await keepPrivateRedis(log);
       cleanups.push(() => privateRedis!.stop());
-      log.info('started a private redis-server', { url: privateRedis.url });
+      log.info('started a private redis-server', { url: withoutPasswords(privateRedis.url) });
     }
     // The private Redis' url changes when it is restarted (a new password).
     const currentRedisUrl = () => config.redisUrl ?? privateRedis!.url;
@@ -166,8 +167,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Queued runs are cancelled, the one playing is cut short (its workers stopped), before Redis goes away.
     cleanups.push(() => runs.shutdown('the server is shutting down', stopRuntime, 1500));
 
+    let viewerKey = await sharedSessionKey(redis);
     const hall = new Hall({
       presenterSecret: config.presenterSecret,
+      viewerKey,
+      trustProxy: config.trustProxy,
       publicUrl: config.publicUrl,
       viewerActionsPerSecond: config.viewerActionsPerSecond,
       viewerActionBurst: config.viewerActionBurst,
@@ -194,9 +198,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     app.set('trust proxy', config.trustProxy);
     app.use(securityHeaders());
     app.use(viewerSessions(gate));
-    app.use('/api', jsonOnly(), jsonBodies());
+    app.use('/api', jsonOnly(config.allowedOrigins), jsonBodies());
     app.use(hallRouter({ hall, actions, poolNames, log }));
-    app.use(runRouter({ runs, gate, deck: hall.deck, metrics: metrics.registry, log }));
+    app.use(runRouter({ runs, gate, deck: hall.deck, metrics: metrics.registry, metricsToken: config.metricsToken, log }));
     app.use(apiRouter({ redis, actions, gate, log }));
     app.use(chaosRouter({ rounds: chaos, gate, log }));
     app.use(apiFallbacks(log));
@@ -211,21 +215,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const allocated = change.actions.flatMap((action) => (action.kind === 'allocated' ? [action.allocation.token] : []));
       pools.noteTokens(change.pool, [...Object.values(change.busyToken ?? {}), ...allocated]);
     });
-    const admission = {
+    const admission = new Admission({
       allowedOrigins: config.allowedOrigins,
       handshakesPerSecond: config.handshakesPerSecond,
       socketEventsPerSecond: config.socketEventsPerSecond,
-      clientOf: (req: import('node:http').IncomingMessage) => gate.viewerOf(req).limitKey,
+      clientOf: (req) => {
+        const viewer = gate.viewerOf(req);
+        return { key: viewer.limitKey, presenter: gate.isPresenter(viewer), returning: viewer.returning };
+      },
       log,
-    };
-    const bans = new Bans();
+    });
     const io: IoServer = new SocketServer(httpServer, {
       maxHttpBufferSize: 16 * 1024,
       serveClient: false,
-      allowRequest: admitHandshake(admission, bans),
+      allowRequest: admission.allowRequest,
       ...cluster.options,
     });
-    cleanups.push(limitSocketEvents(io, admission, bans));
+    cleanups.push(admission.limitEvents(io));
     chaosIo = io;
     // A socket belongs to the session of the page that opened it: the handshake's cookie
     // (one is issued in the handshake's answer when the client came without).
@@ -249,6 +255,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       reconnect: async () => {
         await reaper.stop();
         reaper = await newReaper();
+        // Viewer cookies stay valid: the key they are signed with is written back (or the one found there taken).
+        viewerKey = await sharedSessionKey(redis, viewerKey);
+        hall.sessions.useViewerKey(viewerKey);
         // A restarted private Redis has a new password: BullMQ's connections must be made again (Celery's
         // workers and driver were told as soon as the new Redis was up, below).
         if (privateRedis) await restartRuntime(currentRedisUrl());

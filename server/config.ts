@@ -12,7 +12,11 @@ const Env = z.object({
   POOL_SIZE: z.coerce.number().int().min(1).max(64).default(4),
   BUSY_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   DOUBLE_RELEASE_WINDOW_MS: z.coerce.number().int().min(1).max(60_000).default(1000),
-  PRESENTER_SECRET: z.string().min(8).optional(),
+  /**
+   * At least 16 characters: whoever holds a presenter cookie can test guesses of it offline (each one costs an
+   * scrypt); unset, one of 16 random characters is generated at start.
+   */
+  PRESENTER_SECRET: z.string().min(16, 'at least 16 characters (unset, one is generated at start)').optional(),
   /** Actions one viewer may fire per second (sustained), and in one burst. */
   VIEWER_ACTIONS_PER_SECOND: z.coerce.number().min(0.1).max(1000).default(5),
   VIEWER_ACTION_BURST: z.coerce.number().int().min(1).max(1000).default(10),
@@ -42,7 +46,9 @@ const Env = z.object({
    * no talk is live: every demo is then open to everyone, within the limits, until a presenter is back.
    */
   PRESENTER_IDLE_SECONDS: z.coerce.number().min(1).max(86_400).default(600),
-  /** Socket handshakes the server accepts per second, all clients together (a burst of twice as many). */
+  /** A token for Prometheus: `Authorization: Bearer <METRICS_TOKEN>` reads GET /metrics (the presenter's credential does too). */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** Socket handshakes the server accepts per second from clients without a session, together (a burst of twice as many). */
   HANDSHAKES_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(200),
   /** Events one socket may send per second before they are refused unread; ten times over, it is disconnected. */
   SOCKET_EVENTS_PER_SECOND: z.coerce.number().min(1).max(10_000).default(20),
@@ -79,6 +85,8 @@ export interface Config {
   allowedOrigins: string[];
   handshakesPerSecond: number;
   socketEventsPerSecond: number;
+  /** Reads GET /metrics besides the presenter's credential; unset: only the presenter's. */
+  metricsToken: string | undefined;
   /** Serve the deck through Vite's dev server (hot reload) instead of the built `dist/`. */
   dev: boolean;
 }
@@ -122,6 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     allowedOrigins: (e.ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
     handshakesPerSecond: e.HANDSHAKES_PER_SECOND,
     socketEventsPerSecond: e.SOCKET_EVENTS_PER_SECOND,
+    metricsToken: e.METRICS_TOKEN,
     dev: argv.includes('--dev'),
   };
 }

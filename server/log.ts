@@ -18,13 +18,21 @@ export interface Logger {
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
+/** `scheme://user:password@` in a URL, wherever it appears in a line (an error's message too). */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s"'\/@:]*:)[^\s"'\/@]+@/gi;
+
+/** The text with every URL's password replaced by `***`: no log line carries a credential. */
+export function withoutPasswords(text: string): string {
+  return text.replace(URL_PASSWORD, '$1***@');
+}
+
 export function createLogger(options: { sink?: LogSink; level?: LogLevel; fields?: LogFields } = {}): Logger {
   const sink = options.sink ?? ((line) => process.stdout.write(line + '\n'));
   const minimum = LEVELS.indexOf(options.level ?? 'info');
   const base = options.fields ?? {};
   const write = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
     if (LEVELS.indexOf(level) < minimum) return;
-    sink(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields }));
+    sink(withoutPasswords(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...fields })));
   };
   return {
     debug: write('debug'),

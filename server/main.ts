@@ -10,7 +10,7 @@
  */
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createApp, type App } from './app.ts';
-import { createLogger, type LogSink } from './log.ts';
+import { createLogger, withoutPasswords, type LogSink } from './log.ts';
 import { RedisNotInstalledError } from './redis/privateRedis.ts';
 
 /** Whatever still runs after this is cut: the children die with us (their exit hooks and watchdogs). */
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   app.log.info('The Idempotency Challenge is live', {
     url: `${app.url}/`,
     pid: process.pid,
-    redis: config.redisUrl ? 'REDIS_URL' : `private redis-server at ${app.redisUrl}`,
+    redis: config.redisUrl ? 'REDIS_URL' : `private redis-server at ${withoutPasswords(app.redisUrl)}`,
     mode: config.dev ? 'dev (hot reload)' : 'built deck',
   });
   app.log.info('phones join here', { joinUrl: app.hall.join.url });

@@ -26,6 +26,11 @@ export class RateLimiter {
     return true;
   }
 
+  /** How many keys have a bucket (full ones go at the next sweep). */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Every bucket full again. */
   clear(): void {
     this.buckets.clear();

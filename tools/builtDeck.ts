@@ -5,8 +5,9 @@
  *    `npm run build:static`), told its public address (PUBLIC_URL) as such a deploy is.
  *
  * `npm test` builds both once, before any test file runs (tests/prepare.ts), and the test
- * files only read them. A file run on its own builds a variant that is missing or older than
- * its sources (slides/, demo/, common/, build/, vite.config.ts). Builds run in a child process
+ * files only read them. A file run on its own builds a variant that is missing or stale (dist/
+ * by the record of its inputs, build/deckInputs.ts; dist-static/ by its sources' modification
+ * times: slides/, demo/, common/, build/, vite.config.ts). Builds run in a child process
  * (each variant has its own environment) and one at a time per folder (a lock beside it), so
  * files running side by side never write a folder another is reading from.
  */
@@ -14,6 +15,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { staleReason } from '../build/deckInputs.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const VITE = join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
@@ -44,7 +46,12 @@ function newest(dir: string): number {
   return latest;
 }
 
+/**
+ * dist/: the record its build wrote of what it was built from, as `npm start` checks it. The static
+ * variant has no record: it is current when built after its sources last changed.
+ */
 function isFresh(variant: DeckVariant): boolean {
+  if (variant === 'site') return staleReason(ROOT, { ...process.env, ...VARIANTS.site.env }) === null;
   const index = join(deckDir(variant), 'index.html');
   if (!existsSync(index)) return false;
   const folders = ['slides', 'demo', 'common', 'build'].map((folder) => join(ROOT, folder)).filter((folder) => existsSync(folder));

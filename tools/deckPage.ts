@@ -36,3 +36,21 @@ export async function showSlide(page: Page, title: string): Promise<void> {
   await page.evaluate(({ h, v }) => window.Reveal?.slide(h, v ?? 0), indices);
   await page.waitForFunction((wanted) => window.Reveal?.getCurrentSlide()?.querySelector('h1, h2')?.textContent?.trim() === wanted, title);
 }
+
+/**
+ * Waits until no slide is moving: reveal's slide transition (a CSS transition on the
+ * sections) has ended, or there was none. The browser's own list of running
+ * animations says so, two frames after the move began.
+ */
+export async function slidesAtRest(page: Page, timeoutMs = 10_000): Promise<void> {
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  await page.waitForFunction(
+    () =>
+      !document.getAnimations().some((animation) => {
+        const target = animation.effect instanceof KeyframeEffect ? animation.effect.target : null;
+        return target instanceof Element && target.matches('.reveal .slides section');
+      }),
+    null,
+    { timeout: timeoutMs },
+  );
+}

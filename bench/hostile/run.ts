@@ -2,17 +2,22 @@
  * `npm run bench:hostile`: does one hostile client slow the others down?
  *
  * A server (`server/main.ts`, private Redis, no task workers) runs in its own
- * process; the attacker runs in another (bench/hostile/attacker.ts: one session,
- * a burst of releases from many sockets, then every event from 300 sockets as fast
- * as answered); this process is a normal viewer and the presenter, each timing its
- * own requests, first with nobody attacking (baseline), then during the hammer.
+ * process; the attackers run in another, one after the other:
+ *  - `acked` (bench/hostile/attacker.ts): one session, a burst of releases from many
+ *    sockets, then every event from 300 sockets as fast as answered;
+ *  - `flood` (bench/hostile/flooder.ts): 300 sockets emitting every client event as
+ *    fast as their connections take them, never waiting for an answer, reconnecting
+ *    at once when cut off, without a cookie when refused.
+ * This process is a normal viewer and the presenter, each timing its own requests,
+ * first with nobody attacking (baseline), then during the attack.
  *
- *   npm run bench:hostile -- [--sockets 300] [--duration 20000] [--server-dir <checkout>]
+ *   npm run bench:hostile -- [--attack acked,flood] [--sockets 300] [--duration 20000] [--server-dir <checkout>]
  *
  * `--server-dir` runs the server of another checkout (built: `npx vite build` there),
  * to measure a version before the defences against the same load.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
@@ -26,6 +31,7 @@ const { values } = parseArgs({
     'server-dir': { type: 'string', default: ROOT },
     'burst-sockets': { type: 'string', default: '500' },
     'burst-each': { type: 'string', default: '10' },
+    attack: { type: 'string', default: 'acked,flood' },
   },
 });
 const SECRET = 'bench-presenter-secret';
@@ -111,56 +117,67 @@ async function ack(socket: Socket, event: string, payload: unknown): Promise<voi
   if (!reply.ok) throw new Error(reply.error);
 }
 
+/** Runs `script` as the attacker; resolves when it says the attack proper began, and when it exits with its report. */
+function startAttacker(script: string, args: string[]): { begun: Promise<void>; report: Promise<unknown> } {
+  const child = fork(fileURLToPath(new URL(script, import.meta.url)), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    // The acked attacker's burst comes first and says when its hammer starts; the flood starts at once.
+    begun: script === './attacker.ts' ? new Promise<void>((resolve) => child.once('message', () => resolve())) : Promise.resolve(),
+    report: exited.then(() => JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as unknown),
+  };
+}
+
+const GOALS = {
+  acked: { goal: 'p99 < 250 ms for the viewer and the presenter under attack', measured: (name: string) => name !== 'presenter GET /api/pool' },
+  flood: { goal: 'p99 < 250 ms for the presenter (GET /api/pool), the viewer and /healthz under attack', measured: (name: string) => !name.includes('pool:reset') },
+} as const;
+
 const server = await startServer(values['server-dir']!);
 try {
   const presenter = await connect(server.url, { authorization: `Bearer ${SECRET}` });
   for (const panel of AudiencePanel.options) await ack(presenter, 'panel:open', { panel, open: true }).catch(() => {});
   const viewerCookie = await sessionCookie(server.url);
   const viewer = await connect(server.url, { cookie: viewerCookie });
+  const get = (path: string, headers: Record<string, string>) => async () => {
+    const response = await fetch(`${server.url}${path}`, { headers });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(String(response.status));
+  };
 
   const timers = [
     timer('viewer pool:watch (socket)', 100, () => ack(viewer, 'pool:watch', {})),
-    timer('viewer GET /api/pool', 100, async () => {
-      const response = await fetch(`${server.url}/api/pool`, { headers: { cookie: viewerCookie } });
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(String(response.status));
-    }),
+    timer('viewer GET /api/pool', 100, get('/api/pool', { cookie: viewerCookie })),
     timer('presenter pool:reset attempt-1 (socket)', 200, () => ack(presenter, 'pool:reset', { pool: 'attempt-1' })),
-    timer('presenter GET /healthz', 200, async () => {
-      const response = await fetch(`${server.url}/healthz`);
-      await response.arrayBuffer();
-      if (!response.ok) throw new Error(String(response.status));
-    }),
+    timer('presenter GET /api/pool', 100, get('/api/pool', { authorization: `Bearer ${SECRET}` })),
+    timer('GET /healthz', 200, get('/healthz', {})),
   ];
 
-  await new Promise((resolve) => setTimeout(resolve, 5000));
-  const baseline = timers.map((t) => t.take());
-
-  const attackerCookie = await sessionCookie(server.url);
-  const attacker = fork(fileURLToPath(new URL('./attacker.ts', import.meta.url)), [
-    server.url, attackerCookie, values.sockets!, values.duration!, values['burst-sockets']!, values['burst-each']!,
-  ], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  let attackerOut = '';
-  attacker.stdout!.on('data', (chunk: Buffer) => (attackerOut += chunk.toString()));
-  // Measure during the hammer only: the burst comes first.
-  await new Promise<void>((resolve) => attacker.once('message', () => resolve()));
-  for (const t of timers) t.take();
-  await new Promise<void>((resolve) => attacker.once('exit', () => resolve()));
-  const underAttack = timers.map((t) => t.take());
+  const attacks: Record<string, unknown> = {};
+  for (const attack of values.attack!.split(',') as (keyof typeof GOALS)[]) {
+    for (const t of timers) t.take();
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const baseline = timers.map((t) => t.take());
+    const attackerCookie = await sessionCookie(server.url);
+    const attacker = attack === 'acked'
+      ? startAttacker('./attacker.ts', [server.url, attackerCookie, values.sockets!, values.duration!, values['burst-sockets']!, values['burst-each']!])
+      : startAttacker('./flooder.ts', [server.url, attackerCookie, values.sockets!, values.duration!]);
+    await attacker.begun;
+    for (const t of timers) t.take();
+    const report = await attacker.report;
+    const underAttack = timers.map((t) => t.take());
+    const { goal, measured } = GOALS[attack];
+    attacks[attack] = { attacker: report, baseline, underAttack, goal, met: underAttack.filter((r) => measured(r.name)).every((r) => r.p99 < 250 && r.timeouts === 0 && r.failures === 0) };
+    // Let the server settle (bans run out, sockets close) before the next attack's baseline.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+  }
   await Promise.all(timers.map((t) => t.stop()));
   presenter.close();
   viewer.close();
 
-  const report = {
-    serverDir: values['server-dir'],
-    sockets: Number(values.sockets),
-    durationMs: Number(values.duration),
-    attacker: JSON.parse(attackerOut.trim().split('\n').at(-1) ?? '{}') as unknown,
-    baseline,
-    underAttack,
-    goal: 'p99 < 250 ms for the viewer and the presenter under attack',
-    met: underAttack.every((r) => r.p99 < 250 && r.timeouts === 0),
-  };
+  const report = { serverDir: values['server-dir'], sockets: Number(values.sockets), durationMs: Number(values.duration), loadAverage: loadavg().map((l) => Number(l.toFixed(2))), attacks };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } finally {
   server.child.kill('SIGTERM');

@@ -8,8 +8,9 @@
  * Redis has run but whose reply is still on its way), so it never judges a
  * history with a hole in it. At the end, once every eval is
  * over, each pool is read once more (the history's `quiet` last word), the full
- * histories are checked, summary and histories are written to Redis, and the
- * pools are deleted. The histories stay.
+ * histories are checked, serialized and gzipped once (on the checker's thread),
+ * summary and histories are written to Redis, and the pools are deleted. The
+ * histories stay.
  */
 import type { Redis } from 'ioredis';
 import { checkHistory } from '../checker/checker.ts';
@@ -25,6 +26,7 @@ import {
   type ChaosVariantScore,
 } from '../protocol.ts';
 import { summarizeCheck, type CheckSummary } from './checkSummary.ts';
+import { buildArchive, storeArchive, type ArchivePart, type HistoryArchive } from './historyArchive.ts';
 import { RoundChecker } from './roundChecker.ts';
 import { timingOf, VariantPool } from './variantPool.ts';
 
@@ -43,7 +45,7 @@ const perVariant = <T>(make: (variant: ChaosVariant) => T): Record<ChaosVariant,
 /** Redis keys of a round's own records (not its pools): one hash tag, the round's id. */
 export function roundKeys(id: string) {
   const base = `chaos:{${id}}:`;
-  return { counts: `${base}counts`, participants: `${base}participants`, summary: `${base}summary`, history: `${base}history` };
+  return { counts: `${base}counts`, participants: `${base}participants`, summary: `${base}summary`, history: `${base}history-gzip` };
 }
 
 export function poolOf(id: string, variant: ChaosVariant): string {
@@ -63,7 +65,8 @@ export class ChaosRound {
   private flushed = { taps: 0, participants: 0, operations: perVariant(() => 0) };
   private readonly series: ChaosRoundState['series'] = [];
   private readonly recent: { at: number; taps: number; operations: number }[] = [];
-  private histories: PoolHistory[] | null = null;
+  /** The finished round's histories as downloaded (gzipped JSON); null until the round is done. */
+  private archive: HistoryArchive | null = null;
   private worker = 0;
 
   private constructor(
@@ -172,21 +175,23 @@ export class ChaosRound {
     for (const variant of CHAOS_VARIANTS) this.pools[variant].stopped = true;
     await Promise.race([Promise.allSettled([...this.lives]), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     for (const variant of CHAOS_VARIANTS) await this.pools[variant].recorder.quiet();
-    this.histories = CHAOS_VARIANTS.map((v) => this.pools[v].recorder.history());
     this.checker.post(new Map(CHAOS_VARIANTS.map((v) => [v, this.pools[v].recorder.operations])));
     const final = await this.checker.check(true, 60_000);
+    const archived = await this.checker.archive(60_000);
     await this.checker.close();
-    // Should the checker's thread have failed, the check runs here: the summary must come from the whole history.
-    CHAOS_VARIANTS.forEach((v, i) => (this.checks[v] = final[v] ?? summarizeCheck(checkHistory(this.histories![i]!))));
+    // Should the checker's thread have failed, check and archive run here: the summary must come from
+    // the whole history, and the download must exist (this blocks the loop, so only as a fallback).
+    let histories: PoolHistory[] | null = null;
+    const whole = () => (histories ??= CHAOS_VARIANTS.map((v) => this.pools[v].recorder.history()));
+    CHAOS_VARIANTS.forEach((v, i) => (this.checks[v] = final[v] ?? summarizeCheck(checkHistory(whole()[i]!))));
+    this.archive = archived ?? buildArchive(whole());
     await this.flush();
     this.status = 'done';
     this.mark();
     const keys = roundKeys(this.id);
-    await this.redis
-      .multi()
-      .set(keys.summary, JSON.stringify(this.state()), 'EX', this.options.keepSeconds)
-      .set(keys.history, JSON.stringify(this.histories), 'EX', this.options.keepSeconds)
-      .exec();
+    const tx = this.redis.multi().set(keys.summary, JSON.stringify(this.state()), 'EX', this.options.keepSeconds);
+    storeArchive(tx, keys.history, this.archive, this.options.keepSeconds);
+    await tx.exec();
     for (const variant of CHAOS_VARIANTS) await deletePool(this.redis, poolOf(this.id, variant));
   }
 
@@ -196,9 +201,9 @@ export class ChaosRound {
     await this.checker.close();
   }
 
-  /** The three histories (naive, lua, fenced), once the round is done. */
-  history(): PoolHistory[] | null {
-    return this.histories;
+  /** The three histories (naive, lua, fenced), or one, gzipped JSON; null until the round is done. */
+  historyPart(part: ArchivePart): Buffer | null {
+    return this.archive?.[part] ?? null;
   }
 
   score(variant: ChaosVariant): ChaosVariantScore {

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { ClientError } from '../errors.ts';
 import type { Gate } from '../hall/gate.ts';
 import type { Logger } from '../log.ts';
-import type { PoolHistory } from '../checker/history.ts';
+import { readArchivePart, type ArchivePart } from './historyArchive.ts';
 import type { ChaosRoundState, ChaosTapReply } from '../protocol.ts';
 import { RateLimiter } from '../rateLimit.ts';
 import type { Viewer } from '../session/sessions.ts';
@@ -106,15 +106,18 @@ export class ChaosRounds {
     return JSON.parse(summary) as ChaosRoundState;
   }
 
-  /** The round's three histories (naive, lua, fenced) as the checker reads them; only once the round is done. */
-  async history(id: string): Promise<PoolHistory[]> {
+  /**
+   * The round's three histories (naive, lua, fenced; `all`, a JSON array) or one, as the
+   * checker reads them, gzipped: serialized once when the round ended. Only once it is done.
+   */
+  async history(id: string, part: ArchivePart): Promise<Buffer> {
     const round = this.rounds.get(id);
-    const inMemory = round?.history();
+    const inMemory = round?.historyPart(part);
     if (inMemory) return inMemory;
-    if (round) throw new ClientError('stage_busy', `round ${id} is still ${round.status}: its history comes with the summary`);
-    const stored = await this.redis.get(roundKeys(id).history);
+    if (round && round.status !== 'done') throw new ClientError('stage_busy', `round ${id} is still ${round.status}: its history comes with the summary`);
+    const stored = await readArchivePart(this.redis, roundKeys(id).history, part);
     if (!stored) throw new ClientError('not_found', `no history of round ${id}`);
-    return JSON.parse(stored) as PoolHistory[];
+    return stored;
   }
 
   async destroy(): Promise<void> {

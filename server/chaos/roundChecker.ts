@@ -9,13 +9,15 @@ import type { PoolHistory } from '../checker/history.ts';
 import type { ChaosVariant } from '../protocol.ts';
 import type { CheckSummary } from './checkSummary.ts';
 import type { FromCheckWorker, ToCheckWorker } from './checkWorker.ts';
+import { archiveFromParts, type HistoryArchive } from './historyArchive.ts';
 
 export class RoundChecker {
   private readonly worker: Worker;
   private readonly posted = new Map<ChaosVariant, number>();
   private nextId = 0;
   private failed = false;
-  private readonly waiting = new Map<number, (results: FromCheckWorker['results']) => void>();
+  /** Each request's answer (null: the thread failed or took too long). */
+  private readonly waiting = new Map<number, (message: FromCheckWorker | null) => void>();
 
   constructor(histories: Map<ChaosVariant, () => PoolHistory>) {
     // A thread does not inherit the TypeScript loader (`--import tsx`): it registers it, then loads the checker.
@@ -24,12 +26,12 @@ export class RoundChecker {
     this.worker = new Worker(`import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
     this.worker.unref();
     this.worker.on('message', (message: FromCheckWorker) => {
-      this.waiting.get(message.id)?.(message.results);
+      this.waiting.get(message.id)?.(message);
       this.waiting.delete(message.id);
     });
     this.worker.on('error', () => {
       this.failed = true;
-      for (const resolve of this.waiting.values()) resolve({});
+      for (const resolve of this.waiting.values()) resolve(null);
       this.waiting.clear();
     });
     for (const [variant, history] of histories) {
@@ -49,20 +51,31 @@ export class RoundChecker {
   }
 
   /** The checker's figures per variant: live (the gapless prefix) or final (everything); {} if none came within `timeoutMs`. */
-  check(final: boolean, timeoutMs: number): Promise<Partial<Record<ChaosVariant, CheckSummary>>> {
+  async check(final: boolean, timeoutMs: number): Promise<Partial<Record<ChaosVariant, CheckSummary>>> {
+    const answer = await this.ask((id) => ({ type: 'check', id, final }), timeoutMs);
+    return answer?.type === 'checked' ? answer.results : {};
+  }
+
+  /** The whole histories, serialized and gzipped on the thread (server/chaos/historyArchive.ts); null if none came within `timeoutMs`. */
+  async archive(timeoutMs: number): Promise<HistoryArchive | null> {
+    const answer = await this.ask((id) => ({ type: 'archive', id }), timeoutMs);
+    return answer?.type === 'archived' ? archiveFromParts(answer.parts) : null;
+  }
+
+  private ask(message: (id: number) => ToCheckWorker, timeoutMs: number): Promise<FromCheckWorker | null> {
     const id = ++this.nextId;
-    if (this.failed) return Promise.resolve({});
+    if (this.failed) return Promise.resolve(null);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        resolve({});
+        resolve(null);
       }, timeoutMs);
       timer.unref();
-      this.waiting.set(id, (results) => {
+      this.waiting.set(id, (answer) => {
         clearTimeout(timer);
-        resolve(results);
+        resolve(answer);
       });
-      this.send({ type: 'check', id, final });
+      this.send(message(id));
     });
   }
 

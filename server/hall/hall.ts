@@ -30,6 +30,10 @@ export interface HallOptions {
   redis?: Redis;
   /** The Lua scripts of lua/ on that Redis. */
   runScript?: RunScript;
+  /** Signs viewer cookies; the same on every instance (sessionKey.ts). Default: random. */
+  viewerKey?: Buffer;
+  /** Express' `trust proxy` (TRUST_PROXY): whose X-Forwarded-For counts when minting sessions. */
+  trustProxy?: boolean | number | string;
 }
 
 export class Hall {
@@ -44,7 +48,10 @@ export class Hall {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: HallOptions) {
-    this.sessions = new Sessions(options.presenterSecret);
+    this.sessions = new Sessions(options.presenterSecret, {
+      ...(options.viewerKey ? { viewerKey: options.viewerKey } : {}),
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+    });
     this.presence = new TalkPresence({
       deck: this.deck,
       idleMs: options.presenterIdleMs,

@@ -2,8 +2,11 @@
  * What a hostile browser or client meets before any route: security headers with
  * a Content-Security-Policy the deck runs under (its own scripts only, sockets to
  * its own origin, images and fonts from itself or inline data), and state-changing
- * requests that must say they carry JSON, so a cross-site form (which can only send
- * text/plain, urlencoded or multipart) cannot start anything.
+ * requests that must come from the site's own pages (Origin, or Sec-Fetch-Site when
+ * a browser sends no Origin) and say they carry JSON, body or not: a form on another
+ * origin (which can only send text/plain, urlencoded or multipart, and whose cookies
+ * the browser sends when that origin is on the same site) cannot change anything,
+ * and a script on one cannot without a CORS preflight this server never answers.
  */
 import type { RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -41,15 +44,37 @@ export function securityHeaders(): RequestHandler {
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-function hasBody(req: Parameters<RequestHandler>[0]): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+/** Whether a page of `origin` may act on a server reached as `host`: its own origin, or one configured. */
+export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+  // Not a browser (a browser always sends Origin on a cross-origin or websocket request): nothing to protect.
+  if (origin === undefined) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
-/** A body on a state-changing request must be `application/json` in UTF-8: anything else is 415, unread. */
-export function jsonOnly(): RequestHandler {
+/** A request a browser made for a page of another origin (by Origin, else by Sec-Fetch-Site). */
+function fromAnotherOrigin(req: Parameters<RequestHandler>[0], allowedOrigins: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin !== undefined) return !originAllowed(origin, req.headers.host, allowedOrigins);
+  const site = req.headers['sec-fetch-site'];
+  return site === 'cross-site' || site === 'same-site';
+}
+
+/**
+ * A state-changing request must come from the site's own pages (or an allowed origin; a client that is no
+ * browser sends neither header) and be `application/json` in UTF-8, with a body or without: 403 or 415, unread.
+ */
+export function jsonOnly(allowedOrigins: readonly string[] = []): RequestHandler {
   return (req, res, next) => {
-    if (!STATE_CHANGING.has(req.method) || !hasBody(req)) return next();
+    if (!STATE_CHANGING.has(req.method)) return next();
+    if (fromAnotherOrigin(req, allowedOrigins)) {
+      res.status(403).json({ error: 'forbidden', message: "only the site's own pages may change anything" });
+      return;
+    }
     const type = req.headers['content-type'] ?? '';
     const [mediaType = '', ...parameters] = type.split(';').map((part) => part.trim().toLowerCase());
     const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');

@@ -2,6 +2,7 @@
  * Scenario runs over HTTP (the same data the sockets stream) and the metrics
  * page. Bodies and parameters are parsed by schemas; bad input is a 400.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { RunId, ScenarioName, StartRunRequest } from '../protocol.ts';
@@ -14,8 +15,8 @@ import { panelOfScenario } from '../hall/audiencePanels.ts';
 import { audienceRunRequest } from '../hall/audienceRuns.ts';
 import type { RunService } from '../scenarios/runService.ts';
 
-export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; metrics: Registry; log: Logger }): Router {
-  const { runs, gate, deck, metrics, log } = deps;
+export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; metrics: Registry; metricsToken?: string | undefined; log: Logger }): Router {
+  const { runs, gate, deck, metrics, metricsToken, log } = deps;
   const router = express.Router();
 
   router.post(
@@ -24,7 +25,10 @@ export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; 
       const scenario = parseOrThrow(ScenarioName, req.params.name);
       const request = parseOrThrow(StartRunRequest, bodyOf(req));
       await admitAudience(gate, req, panelOfScenario(scenario));
-      const run = await runs.start(scenario, gate.isPresenter(gate.viewerOf(req)) ? request : audienceRunRequest(deck, scenario, request));
+      const viewer = gate.viewerOf(req);
+      const run = gate.isPresenter(viewer)
+        ? await runs.start(scenario, request)
+        : await runs.start(scenario, audienceRunRequest(deck, scenario, request), { presenter: false, session: viewer.limitKey });
       res.location(`/api/runs/${run.id}`);
       return run;
     }),
@@ -39,7 +43,12 @@ export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; 
     }),
   );
 
+  // For the presenter (its cookie or bearer: not counted as the presenter acting) or a scraper with METRICS_TOKEN.
   router.get('/metrics', async (req, res) => {
+    if (!gate.isPresenter(gate.viewerOf(req)) && !bearerIs(req.headers.authorization, metricsToken)) {
+      res.status(403).json({ error: 'forbidden', message: "metrics need the presenter's credential or METRICS_TOKEN (Authorization: Bearer)" });
+      return;
+    }
     try {
       res.type(metrics.contentType).send(await metrics.metrics());
     } catch (error) {
@@ -48,4 +57,11 @@ export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; 
     }
   });
   return router;
+}
+
+/** Whether `header` is `Bearer <token>` (constant time; never with no token configured). */
+function bearerIs(header: string | undefined, token: string | undefined): boolean {
+  if (!token || !header?.startsWith('Bearer ')) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(header.slice(7)), digest(token));
 }

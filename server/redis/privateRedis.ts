@@ -66,7 +66,19 @@ export function redisServerInstalled(binary = 'redis-server'): boolean {
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const binary = options.binary ?? 'redis-server';
   if (!redisServerInstalled(binary)) throw new RedisNotInstalledError();
-  const port = options.port ?? (await freePort());
+  if (options.port !== undefined) return startOn(binary, options.port, options);
+  // A free port can be taken by another process between the probe and Redis binding it
+  // (many servers and clients starting at once): a port we picked, we pick again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn(binary, await freePort(), options);
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOn(binary: string, port: number, options: PrivateRedisOptions): Promise<PrivateRedis> {
   const password = options.password ?? newRedisPassword();
   const dir = mkdtempSync(join(tmpdir(), 'idem-redis-'));
   // Loopback only, a password, and no way to reconfigure it from a client into writing files.

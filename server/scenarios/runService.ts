@@ -2,8 +2,11 @@
  * Starts scenario runs, one at a time, and keeps their records in Redis (runStore.ts),
  * so every instance reads them. One at a time because faults kill real worker
  * processes: two runs at once would see each other's crashes; the stage is per
- * instance. A short queue absorbs a hall full of clicks; past it, a viewer is told
- * the stage is busy. Every change is announced once the store has it.
+ * instance. The queue has two lanes: the presenter's runs are never refused and
+ * play before any audience run waiting (the next one the moment the stage is free);
+ * the audience's take a short queue, one run per session, and are shed first: past
+ * the queue's size a viewer is told the stage is busy, and a presenter's run pushes
+ * the newest audience run out. Every change is announced once the store has it.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -19,11 +22,22 @@ export interface RunServiceEvents {
   finished: [run: RunRecord];
 }
 
+/** Who asks for a run: the presenter's lane, or a viewer session's place in the audience's. */
+export type RunRequester = { presenter: true } | { presenter: false; session: string };
+
+interface QueuedRun {
+  recorder: RunRecorder;
+  play(): Promise<void>;
+  /** The audience session that queued it; null for the presenter's. */
+  session: string | null;
+}
+
 export class RunService extends EventEmitter<RunServiceEvents> {
+  /** The run playing, until its record is stored: what idle() and shutdown() wait for. */
   private tail: Promise<unknown> = Promise.resolve();
-  private waiting = 0;
-  /** Runs queued behind the one playing, in order. */
-  private readonly queued = new Map<string, RunRecorder>();
+  /** Runs waiting behind the one playing, per lane, in order. */
+  private readonly presenterQueue: QueuedRun[] = [];
+  private readonly audienceQueue: QueuedRun[] = [];
   private playing: RunRecorder | null = null;
   /** Set by shutdown(): why no run may play any more. */
   private closedBecause: string | null = null;
@@ -41,11 +55,19 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     return Object.values(SCENARIOS).map((s) => s.pool);
   }
 
-  /** Queues a run and returns its summary once its record is stored; the run itself plays in the background. */
-  async start(scenario: ScenarioName, request: StartRunRequest): Promise<RunSummary> {
+  /**
+   * Queues a run and returns its summary once its record is stored; the run itself plays in the background.
+   * Without `from`, the run is the presenter's (scripts, recordings): the server's own callers are trusted.
+   */
+  async start(scenario: ScenarioName, request: StartRunRequest, from: RunRequester = { presenter: true }): Promise<RunSummary> {
     if (this.closedBecause) throw new ClientError('redis_unavailable', `no new runs: ${this.closedBecause}`);
-    if (this.waiting >= this.options.maxQueued) {
-      throw new ClientError('stage_busy', `the stage is busy: ${this.waiting} runs are waiting, try again in a moment`);
+    if (!from.presenter) {
+      if (this.audienceQueue.some((queued) => queued.session === from.session)) {
+        throw new ClientError('stage_busy', 'your run is still waiting for the stage: one at a time');
+      }
+      if (this.presenterQueue.length + this.audienceQueue.length >= this.options.maxQueued) {
+        throw new ClientError('stage_busy', `the stage is busy: ${this.presenterQueue.length + this.audienceQueue.length} runs are waiting, try again in a moment`);
+      }
     }
     const definition = SCENARIOS[scenario];
     const runtime = request.runtime ?? 'bullmq';
@@ -61,20 +83,13 @@ export class RunService extends EventEmitter<RunServiceEvents> {
     const id = `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const recorder = new RunRecorder(id, scenario, options.release, options.fault, definition.pool, runtime);
     recorder.on('event', (event) => this.announce(recorder.record, () => this.emit('event', { runId: id, scenario, event })));
-    this.waiting++;
-    this.queued.set(id, recorder);
     recorder.add({
       lane: 'server',
       kind: 'queued',
       text: `${definition.title} — ${runtime === 'celery' ? 'on Celery, ' : ''}release: ${options.release}, fault: ${options.fault}`,
       data: { scenario, title: definition.title, release: options.release, fault: options.fault, runtime },
     });
-
-    this.tail = this.tail.then(async () => {
-      // Cancelled while it waited (shutdown): already marked and announced.
-      if (!this.queued.delete(id)) return;
-      this.waiting--;
-      this.playing = recorder;
+    const play = async () => {
       const summary = recorder.summary();
       this.announce(recorder.record, () => this.emit('started', summary));
       try {
@@ -91,12 +106,20 @@ export class RunService extends EventEmitter<RunServiceEvents> {
           this.ctx.log.error('scenario run failed', { runId: id, scenario, error: String(error) });
           recorder.fail(error);
         }
-      } finally {
-        this.playing = null;
       }
-      await this.store.save(recorder.record);
-      this.emit('finished', recorder.record);
-    });
+    };
+    const queued: QueuedRun = { recorder, play, session: from.presenter ? null : from.session };
+    if (from.presenter) {
+      this.presenterQueue.push(queued);
+      // The audience is shed first: the newest audience run makes room for the presenter's.
+      if (this.presenterQueue.length + this.audienceQueue.length > this.options.maxQueued) {
+        const shed = this.audienceQueue.pop();
+        if (shed) this.cancel(shed, 'the presenter started a run: audience runs make room');
+      }
+    } else {
+      this.audienceQueue.push(queued);
+    }
+    this.playNext();
     const summary = recorder.summary();
     await this.store.save(recorder.record);
     return summary;
@@ -114,7 +137,35 @@ export class RunService extends EventEmitter<RunServiceEvents> {
 
   /** Resolves when every queued run has finished. */
   async idle(): Promise<void> {
-    await this.tail;
+    while (this.playing || this.presenterQueue.length + this.audienceQueue.length > 0) await this.tail;
+  }
+
+  /** How many runs wait behind the one playing. */
+  get waiting(): number {
+    return this.presenterQueue.length + this.audienceQueue.length;
+  }
+
+  /** Starts the next run when the stage is free: the presenter's first, then the audience's in order. */
+  private playNext(): void {
+    if (this.playing || this.closedBecause) return;
+    const next = this.presenterQueue.shift() ?? this.audienceQueue.shift();
+    if (!next) return;
+    this.playing = next.recorder;
+    // On a later turn: the caller that queued it gets its summary (and stores its record) first.
+    this.tail = Promise.resolve().then(next.play).then(async () => {
+      this.playing = null;
+      await this.store.save(next.recorder.record);
+      this.emit('finished', next.recorder.record);
+      this.playNext();
+    });
+  }
+
+  /** A queued run that will not play: failed, saying why, and announced. */
+  private cancel(queued: QueuedRun, reason: string): void {
+    const { recorder } = queued;
+    recorder.fail(new Error(`cancelled before it started: ${reason}`));
+    this.ctx.log.info('queued run cancelled', { runId: recorder.record.id, scenario: recorder.record.scenario, reason });
+    this.announce(recorder.record, () => this.emit('finished', recorder.record));
   }
 
   /** The run playing can no longer be judged (say Redis went away under it): failed now, saying why. */
@@ -146,13 +197,7 @@ export class RunService extends EventEmitter<RunServiceEvents> {
    */
   async shutdown(reason: string, stopInFlight: () => Promise<void>, graceMs: number): Promise<void> {
     this.closedBecause = reason;
-    for (const [id, recorder] of this.queued) {
-      this.queued.delete(id);
-      this.waiting--;
-      recorder.fail(new Error(`cancelled before it started: ${reason}`));
-      this.ctx.log.info('queued run cancelled', { runId: id, scenario: recorder.record.scenario, reason });
-      this.announce(recorder.record, () => this.emit('finished', recorder.record));
-    }
+    for (const queued of [...this.presenterQueue.splice(0), ...this.audienceQueue.splice(0)]) this.cancel(queued, reason);
     await stopInFlight();
     let timer: NodeJS.Timeout | undefined;
     const ended = await Promise.race([

@@ -47,6 +47,11 @@ interface Writing {
 
 export class RunStore {
   private readonly writing = new Map<string, Writing>();
+  /**
+   * Runs done with and already indexed, newest last (at most keepRuns): a late save of one (its last word, after
+   * its record was already written) must not index it again over a newer run of its scenario.
+   */
+  private readonly indexedDone = new Set<string>();
   /** The read of the latest runs that callers arriving now will share, not yet begun; and the last one asked for. */
   private nextLatest: Promise<RunRecord[]> | null = null;
   private latestTail: Promise<unknown> = Promise.resolve();
@@ -70,7 +75,7 @@ export class RunStore {
   save(record: RunRecord, from: 'ours' | 'ended elsewhere' = 'ours'): Promise<void> {
     let entry = this.writing.get(record.id);
     if (!entry) {
-      entry = { record, tail: Promise.resolve(), next: null, indexed: from === 'ended elsewhere', unwritten: false };
+      entry = { record, tail: Promise.resolve(), next: null, indexed: from === 'ended elsewhere' || this.indexedDone.has(record.id), unwritten: false };
       this.writing.set(record.id, entry);
     }
     if (entry.next) return entry.next;
@@ -79,11 +84,17 @@ export class RunStore {
       current.next = null;
       await this.write(current);
       // Done with a run once it ended and Redis has it; a record Redis missed stays (a bounded few) for the next ready.
-      if (!current.next && current.record.status !== 'running' && !current.unwritten) this.writing.delete(current.record.id);
+      if (!current.next && current.record.status !== 'running' && !current.unwritten) this.done(current.record.id);
     });
     current.next = next;
     current.tail = next;
     return next;
+  }
+
+  private done(id: string): void {
+    this.writing.delete(id);
+    this.indexedDone.add(id);
+    if (this.indexedDone.size > this.options.keepRuns) this.indexedDone.delete(this.indexedDone.values().next().value as string);
   }
 
   /** The run's record, or undefined when there is none (or what is stored is not a run record). */

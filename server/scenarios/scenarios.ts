@@ -255,7 +255,9 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
           Array.from({ length: burst }, async (_, i) => {
             const evalId = `eval-burst-${i + 1}`;
             const ttlSeconds = ctx.pools.busyTtlSeconds;
-            const reply = (await racers[i % racers.length]!('allocate_executor_fenced', allocationKeys(run.record.pool), [evalId, ttlSeconds * 1000])) as
+            // With the highest token the server knows: no token is handed out twice, even after Redis restarted empty.
+            const known = ctx.pools.knownToken(run.record.pool);
+            const reply = (await racers[i % racers.length]!('allocate_executor_fenced', allocationKeys(run.record.pool), [evalId, ttlSeconds * 1000, known])) as
               | [string, string, number]
               | null;
             return {

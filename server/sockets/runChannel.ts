@@ -31,7 +31,9 @@ export function createRunChannel(io: IoServer, runs: RunService, gate: Gate, dec
       return runs.latestRuns();
     });
     onRequest(socket, deps, 'run:start', StartRunSocketRequest, { access: ({ scenario }) => panelOfScenario(scenario) }, ({ scenario, ...options }, viewer) =>
-      runs.start(scenario, gate.isPresenter(viewer) ? options : audienceRunRequest(deck, scenario, options)),
+      gate.isPresenter(viewer)
+        ? runs.start(scenario, options)
+        : runs.start(scenario, audienceRunRequest(deck, scenario, options), { presenter: false, session: viewer.limitKey }),
     );
   });
 

@@ -13,7 +13,7 @@ import type { Ack, RunRecord } from '../../server/protocol.ts';
 import { SESSION_COOKIE } from '../../server/session/sessions.ts';
 import { loadDeck, newDeckPage, showSlide } from '../../tools/deckPage.ts';
 import { openPresenterDeck, type PresenterDeck } from '../support/deckSite.ts';
-import { withDeadline } from '../support/deadline.ts';
+import { untilTrue, withDeadline } from '../support/deadline.ts';
 import { api, type Site } from '../support/site.ts';
 import { setPanelOpen } from '../support/presenterConsole.ts';
 
@@ -104,12 +104,11 @@ test('the presenter picked Celery on Act 1: a follower\'s switch shows it and ca
   assert.ok(site && deck);
   const act1 = '[data-panel="innocent-pattern"]';
   // The previous test's clicks were the presenter's picks: they are the hall's deck state now.
-  await withDeadline(
-    (async () => {
-      while (site.hall.deck.runtimeOf('innocent-pattern') !== 'celery' || site.hall.deck.faultOf('innocent-pattern') !== 'on-success-raises') {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })(),
+  const deckState = site.hall.deck;
+  await untilTrue(
+    deckState,
+    'changed',
+    () => deckState.runtimeOf('innocent-pattern') === 'celery' && deckState.faultOf('innocent-pattern') === 'on-success-raises',
     10_000,
     "the presenter's Celery pick in the deck state",
   );

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { startDeckSite, type DeckSite } from '../support/deckSite.ts';
+import { slidesAtRest } from '../../tools/deckPage.ts';
 
 const PHONE = { width: 390, height: 844 };
 /** A phone's browser, so that reveal takes its mobile paths too. */
@@ -311,7 +312,7 @@ test('the talk\'s emoji are drawn on a machine with no emoji font', async () => 
     const index = await span.evaluate((element) => window.Reveal!.getIndices(element.closest('section')!).h);
     await page.evaluate((h) => window.Reveal!.slide(h), index);
     await span.waitFor({ state: 'visible', ...WAIT });
-    await page.waitForTimeout(900); // the slide transition
+    await slidesAtRest(page);
     const drawn = colouredPixels(await span.screenshot(WAIT));
     // The same character without its image: what this machine's fonts draw (nothing coloured).
     const image = await span.evaluate((element) => {

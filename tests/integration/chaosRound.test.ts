@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { io } from 'socket.io-client';
 import { checkFiles } from '../../server/checker/cli.ts';
 import { driveRound, type DrivenRound } from '../../bench/chaos/driveRound.ts';
@@ -116,6 +118,29 @@ describe('a chaos round with 500 simulated phones', () => {
     assert.ok(round.presenter.requests > 20, `only ${round.presenter.requests} presenter requests`);
     assert.equal(round.presenter.failed, 0);
     assert.ok(round.presenter.latency.p99 < PRESENTER_P99_BOUND_MS, `presenter p99 ${round.presenter.latency.p99.toFixed(0)} ms`);
+  });
+
+  it('the history was serialized and gzipped once: each download sends the same stored bytes, or unzips them as it streams', async () => {
+    const path = `/api/chaos/rounds/${round.id}/history`;
+    const raw = (headers: Record<string, string>) =>
+      new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        const request = httpGet(`${site.url}${path}`, { headers }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks) }));
+          response.on('error', reject);
+        });
+        request.on('error', reject);
+      });
+    const cookie = await newViewerSession(site);
+    const [first, second] = [await raw({ 'accept-encoding': 'gzip', cookie }), await raw({ 'accept-encoding': 'gzip, br', cookie })];
+    assert.equal(first.headers['content-encoding'], 'gzip');
+    assert.equal(Number(first.headers['content-length']), first.body.length, 'sent whole, as stored');
+    assert.ok(first.body.equals(second.body), 'the same bytes every time');
+    const plain = await raw({ cookie });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.body.toString('utf8'), gunzipSync(first.body).toString('utf8'), 'unzipped on the way for a client that takes no gzip');
+    assert.deepEqual(JSON.parse(plain.body.toString('utf8')), round.histories);
   });
 
   it("the round's pools are deleted, its history stays", async () => {

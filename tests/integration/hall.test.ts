@@ -110,7 +110,7 @@ test('presenter actions over HTTP: the presenter cookie and the bearer header pa
     const refused = await fetch(`${site.url}/api/pool/reset`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
     assert.equal(refused.status, 403);
     assert.equal(((await refused.json()) as { error: string }).error, 'forbidden');
-    const everything = await fetch(`${site.url}/api/hall/reset`, { method: 'POST', headers, body: '' });
+    const everything = await fetch(`${site.url}/api/hall/reset`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '' });
     assert.equal(everything.status, 403);
   }
   assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before, 'nothing changed');

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
-import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
+import { PRESENTER_SECRET, api, newViewerSession, openAllPanels, startSite, type Site } from '../support/site.ts';
 import { poolState } from '../support/redis.ts';
 import { withDeadline } from '../support/deadline.ts';
 import { logged } from '../support/redis.ts';
@@ -104,8 +104,9 @@ test('a spoofed X-Forwarded-For gets no fresh rate-limit bucket (no proxy is tru
 });
 
 test('a socket flooding events: refused unread with rate_limited, then disconnected; another socket carries on', async () => {
-  const flooder = (await tryConnect(site)).socket;
-  const other = (await tryConnect(site)).socket;
+  // Two viewers, each with its session, as phones are (their page gave them a cookie before any socket).
+  const flooder = (await tryConnect(site, { cookie: await newViewerSession(site) })).socket;
+  const other = (await tryConnect(site, { cookie: await newViewerSession(site) })).socket;
   try {
     const dropped = withDeadline(new Promise<string>((resolve) => flooder.once('disconnect', (reason) => resolve(reason))), DEADLINE_MS, 'the flooder to be cut off');
     const refusals: string[] = [];
@@ -149,4 +150,80 @@ test('a flood of double releases is logged once per executor and window, with a 
   const all = logged(site.logLines.slice(lines), 'Double release detected');
   assert.equal(all.length, 2);
   assert.equal(all[1]!.repeated, 48, '49 double releases: the first logged, 48 counted');
+});
+
+describe('state-changing requests come from the site\'s own pages', () => {
+  async function presenterCookie(): Promise<string> {
+    const response = await fetch(`${site.url}/presenter?token=${encodeURIComponent(PRESENTER_SECRET)}`, { redirect: 'manual' });
+    return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  }
+
+  test('a form of another origin with no body, sent with the presenter\'s cookie: refused, nothing reset', async () => {
+    const cookie = await presenterCookie();
+    await site.actions.allocate({ evalId: 'eval-kept', pool: 'main' });
+    const before = poolState(await site.actions.pools.snapshot('main'));
+    const attempts: [string, Record<string, string>, number][] = [
+      ['another origin', { origin: 'http://127.0.0.1:9', 'content-type': 'application/x-www-form-urlencoded' }, 403],
+      ['another origin, claiming JSON', { origin: 'http://evil.example', 'content-type': 'application/json' }, 403],
+      ['no Origin, Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site', 'content-type': 'application/x-www-form-urlencoded' }, 403],
+      ['no Origin, Sec-Fetch-Site: same-site', { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' }, 403],
+      ['the site\'s own origin, an empty form', { origin: site.url, 'content-type': 'application/x-www-form-urlencoded' }, 415],
+      ['the site\'s own origin, no Content-Type', { origin: site.url }, 415],
+    ];
+    for (const [name, headers, status] of attempts) {
+      for (const path of ['/api/hall/reset', '/api/pool/reset']) {
+        const response = await fetch(`${site.url}${path}`, { method: 'POST', headers: { cookie, ...headers } });
+        assert.equal(response.status, status, `${name}: ${path}`);
+      }
+    }
+    assert.deepEqual(poolState(await site.actions.pools.snapshot('main')), before, 'nothing reset');
+    const own = await fetch(`${site.url}/api/pool/reset`, { method: 'POST', headers: { cookie, origin: site.url, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' } });
+    assert.equal(own.status, 200, 'the site\'s own page, JSON with no body');
+    const configured = await fetch(`${site.url}/api/pool/reset`, { method: 'POST', headers: { cookie, origin: 'https://slides.example', 'content-type': 'application/json' } });
+    assert.equal(configured.status, 200, 'an origin of ALLOWED_ORIGINS');
+  });
+});
+
+describe('/metrics', () => {
+  test('refused without the presenter\'s credential or METRICS_TOKEN; standard names; a scrape storm reads the pools once', async () => {
+    const token = 'a-metrics-token-for-prometheus';
+    // The reaper's sweep off: nothing else reads the pools meanwhile.
+    const metricsSite = await startSite({ METRICS_TOKEN: token, REAPER_SWEEP_MS: '3600000' });
+    try {
+      const scrape = (headers: Record<string, string>) => fetch(`${metricsSite.url}/metrics`, { headers });
+      const refusedHeaders: Record<string, string>[] = [{}, { cookie: await newViewerSession(metricsSite) }, { authorization: 'Bearer not-the-token-at-all' }];
+      for (const headers of refusedHeaders) {
+        const refused = await scrape(headers);
+        assert.equal(refused.status, 403, JSON.stringify(headers));
+        await refused.arrayBuffer();
+      }
+      const text = await (await scrape({ authorization: `Bearer ${token}` })).text();
+      assert.equal((await scrape({ authorization: `Bearer ${PRESENTER_SECRET}` })).status, 200, 'the presenter reads it too');
+      for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'idem_releases_total', 'idem_pool_executors']) {
+        assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
+      }
+      assert.doesNotMatch(text, /idem_process_/);
+      // Every read of a pool goes through snapshot(): counted on the way through.
+      const executorPools = metricsSite.actions.pools;
+      const snapshot = executorPools.snapshot.bind(executorPools);
+      let reads = 0;
+      executorPools.snapshot = (pool) => ((reads += 1), snapshot(pool));
+      await Promise.all(Array.from({ length: 20 }, async () => (await scrape({ authorization: `Bearer ${token}` })).text()));
+      const pools = new Set([...text.matchAll(/^idem_pool_executors\{pool="([^"]+)"/gm)].map((match) => match[1])).size;
+      assert.ok(pools > 1);
+      // At most one more read of each pool (the first scrape's may have run out on a slow machine), not one per scrape.
+      assert.ok(reads <= pools, `20 scrapes read the pools ${reads} times (${pools} pools)`);
+    } finally {
+      await metricsSite.close();
+    }
+  });
+});
+
+test('no log line carries a secret: the private Redis\' password, the presenter secret', async () => {
+  const password = decodeURIComponent(new URL(site.redisUrl).password);
+  assert.ok(password.length >= 8, 'the private Redis has a password');
+  await fetch(`${site.url}/presenter?token=wrong-token-guess`);
+  const leaks = site.logLines.filter((line) => line.includes(password) || line.includes(PRESENTER_SECRET));
+  assert.deepEqual(leaks, []);
+  assert.ok(logged(site.logLines, 'started a private redis-server').length === 1, 'the start is logged');
 });

@@ -42,7 +42,7 @@ async function call<T = unknown>(
   const body = options.raw ?? (options.json === undefined ? undefined : JSON.stringify(options.json));
   const response = await fetch(`${site.url}${path}`, {
     method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers },
+    headers: { ...(body === undefined && method === 'GET' ? {} : { 'content-type': 'application/json' }), ...options.headers },
     body,
   });
   const text = await response.text();

@@ -9,7 +9,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { io, type Socket } from 'socket.io-client';
-import type { PoolSnapshot, RedisState, RunRecord, RunSummary } from '../../server/protocol.ts';
+import type { AllocateReply, PoolSnapshot, RedisState, RunRecord, RunSummary } from '../../server/protocol.ts';
+import { DECK_KEY } from '../../server/hall/deckStore.ts';
 import { checkInvariant } from '../../server/pool/invariant.ts';
 import { PRESENTER_SECRET, api, openAllPanels, startSite, type Site } from '../support/site.ts';
 
@@ -50,8 +51,10 @@ test('SIGKILL to the private Redis: restarted (same port, new password), pools s
   const urlBefore = new URL(site.redisUrl);
   const pid = await redisPid();
   assert.ok(pid > 0 && isAlive(pid));
-  // Some state to lose: an executor busy in main.
-  assert.equal((await api(site, 'POST', '/api/allocate', { evalId: 'eval-before-outage' })).status, 200);
+  // Some state to lose: an executor busy in main, its token, and the deck the hall sees.
+  const before = await api<AllocateReply>(site, 'POST', '/api/allocate', { evalId: 'eval-before-outage' });
+  assert.equal(before.status, 200);
+  const deckBefore = site.hall.deck.state;
 
   // A run in flight: its eval is on a worker when Redis dies.
   const finished = new Promise<RunRecord>((resolve) => site.runs.on('finished', (run) => run.scenario === 'attempt-3' && resolve(run)));
@@ -102,7 +105,13 @@ test('SIGKILL to the private Redis: restarted (same port, new password), pools s
   assert.equal(main.body.executors.length, 4);
   assert.ok(checkInvariant(main.body).sound, checkInvariant(main.body).summary);
   assert.ok(snapshots.some((s) => s.pool === 'main' && s.executors.length === 4 && s.readAt >= states.at(-1)!.at - 1000), 'a fresh snapshot was pushed');
-  assert.equal((await api(site, 'POST', '/api/allocate', { evalId: 'eval-after-outage' })).status, 200);
+  const after = await api<AllocateReply>(site, 'POST', '/api/allocate', { evalId: 'eval-after-outage' });
+  assert.equal(after.status, 200);
+  assert.ok(after.body.token > before.body.token, `no token handed out twice: ${after.body.token} after ${before.body.token}`);
+  // The deck came back with the server's state, at a version no lower than before.
+  assert.deepEqual(JSON.parse((await site.redis.hget(DECK_KEY, 'open')) ?? 'null'), deckBefore.open);
+  assert.ok(Number(await site.redis.hget(DECK_KEY, 'version')) >= deckBefore.version);
+  assert.deepEqual(site.hall.deck.state.open, deckBefore.open);
 
   // Expiry notifications are on again: a 1 s marker comes back by its notification.
   const [, flags] = (await site.redis.config('GET', 'notify-keyspace-events')) as [string, string];

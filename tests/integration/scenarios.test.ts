@@ -93,7 +93,7 @@ test('attempt 3 (both callbacks, the Lua release): already_in_pool, and the pool
   assert.deepEqual(replies.map((r) => r.callbackLane === 'cleanup-job'), replies.map((r) => r.callback === 'link'));
   // The double release was detected, logged once, and counted.
   assert.ok(site.logLines.some((line) => line.includes('"msg":"Double release detected"') && line.includes('"pool":"attempt-3"')));
-  const metrics = await (await fetch(`${site.url}/metrics`)).text();
+  const metrics = await (await fetch(`${site.url}/metrics`, { headers: PRESENTER })).text();
   assert.match(metrics, /idem_double_releases_total\{pool="attempt-3"\} 1/);
   assert.match(metrics, /idem_releases_total\{pool="attempt-3",kind="lua",status="already_in_pool"\} 1/);
 });

@@ -36,7 +36,7 @@ async function npmStart(): Promise<Started> {
   delete env.REDIS_URL;
   // Its own process group, as a terminal gives a foreground job: Ctrl-C signals the group.
   await ensureDeckBuilt();
-  const npm = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const lines: Record<string, unknown>[] = [];
   let buffered = '';
   let stderr = '';

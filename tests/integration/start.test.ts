@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INPUTS_FILE, staleReason } from '../../build/deckInputs.ts';
@@ -26,11 +27,11 @@ interface Started {
 }
 
 /** `npm start` until its "is live" log line; /healthz is asked once it is; then Ctrl-C. */
-async function npmStart(): Promise<Started> {
+async function npmStart(cwd = ROOT): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', TASK_WORKERS: '0', CELERY_WORKERS: '0', LOG_LEVEL: 'info' };
   delete env.REDIS_URL;
   delete env.PRESENTER_SECRET;
-  const npm = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const npm = spawn('npm', ['start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
   let stderr = '';
   npm.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -94,13 +95,31 @@ test('on a built tree, npm start does not build, and prints the presenter link a
   assert.equal(statSync(join(ROOT, INPUTS_FILE)).mtimeMs, recorded);
 });
 
+/**
+ * The project with a built deck but no record of what it was built from, in a folder of its own with the
+ * installed packages linked: its build must not write the dist/ that the test files running alongside read.
+ */
+function unrecordedCopy(): string {
+  const copy = mkdtempSync(join(tmpdir(), 'idem-start-'));
+  const left = new Set(['.git', 'node_modules', 'dist-static', INPUTS_FILE]);
+  for (const entry of readdirSync(ROOT)) {
+    if (!left.has(entry) && !entry.endsWith('.lock')) cpSync(join(ROOT, entry), join(copy, entry), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
+  return copy;
+}
+
 test('with no record of what dist/ was built from, npm start builds, in two lines, then starts', { timeout: 300_000 }, async () => {
-  rmSync(join(ROOT, INPUTS_FILE), { force: true });
-  const started = await npmStart();
-  const human = humanLines(started.lines);
-  assert.match(human[0] ?? '', /^Building the deck \(no record of what dist\/ was built from/);
-  assert.match(human[1] ?? '', /^Built in \d+\.\d s\.$/);
-  assertLinksFirst({ ...started, lines: started.lines.slice(started.lines.findIndex((line) => line.startsWith('Built in')) + 1) });
-  assert.ok(existsSync(join(ROOT, INPUTS_FILE)), 'the build recorded its inputs');
-  assert.equal(staleReason(ROOT), null);
+  const copy = unrecordedCopy();
+  try {
+    const started = await npmStart(copy);
+    const human = humanLines(started.lines);
+    assert.match(human[0] ?? '', /^Building the deck \(no record of what dist\/ was built from/);
+    assert.match(human[1] ?? '', /^Built in \d+\.\d s\.$/);
+    assertLinksFirst({ ...started, lines: started.lines.slice(started.lines.findIndex((line) => line.startsWith('Built in')) + 1) });
+    assert.ok(existsSync(join(copy, INPUTS_FILE)), 'the build recorded its inputs');
+    assert.equal(staleReason(copy), null);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 });

@@ -13,7 +13,7 @@ import type { Ack, DeckState, HallWelcome } from '../../server/protocol.ts';
 import { PRESENTER_SEEN_KEY } from '../../server/hall/talkPresence.ts';
 import { startPrivateRedis, type PrivateRedis } from '../../server/redis/privateRedis.ts';
 import { PRESENTER_SECRET, newViewerSession, startSite, type Site } from '../support/site.ts';
-import { withDeadline } from '../support/deadline.ts';
+import { untilTrue, withDeadline } from '../support/deadline.ts';
 
 const DEADLINE_MS = 10_000;
 const BEARER = { authorization: `Bearer ${PRESENTER_SECRET}` };
@@ -109,13 +109,7 @@ test('no presenter: every panel is open to all; a presenter window makes the tal
 });
 
 test('a presenter action over HTTP is a presenter here too; a viewer cannot start a talk', async () => {
-  await withDeadline(
-    (async () => {
-      while (first.hall.deck.state.live) await wait(100);
-    })(),
-    DEADLINE_MS,
-    'no talk live',
-  );
+  await untilTrue(first.hall.deck, 'changed', () => !first.hall.deck.state.live, DEADLINE_MS, 'no talk live');
   const viewer = await connect(first, { cookie: await newViewerSession(first) });
   assert.ok((await send(viewer, 'hall:join', {})).ok);
   assert.equal((await send(viewer, 'panel:open', { panel: 'lua-release', open: false })).ok, false);

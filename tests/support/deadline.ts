@@ -9,3 +9,19 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Resolves once `condition()` holds: checked now, then each time `emitter` emits `event`
+ * (the deck's `changed`, say), never by polling; rejects at the deadline.
+ */
+export function untilTrue(emitter: NodeJS.EventEmitter, event: string, condition: () => boolean, ms: number, what: string): Promise<void> {
+  let check: () => void = () => {};
+  const met = new Promise<void>((resolve) => {
+    check = () => {
+      if (condition()) resolve();
+    };
+    emitter.on(event, check);
+    check();
+  });
+  return withDeadline(met, ms, what).finally(() => emitter.off(event, check));
+}

@@ -10,6 +10,7 @@ import { ExecutorPools, type PoolOptions } from '../../server/pool/executorPool.
 import { loadScripts } from '../../server/redis/scripts.ts';
 import { createCapturingLogger } from '../../server/log.ts';
 import type { PoolSnapshot } from '../../server/protocol.ts';
+import { PRESENTER_SEEN_KEY } from '../../server/hall/talkPresence.ts';
 
 export const TEST_POOL_OPTIONS: PoolOptions = { busyTtlSeconds: 600, doubleReleaseWindowMs: 1000, defaultSize: 4 };
 
@@ -85,8 +86,8 @@ export async function pollUntil(condition: () => Promise<boolean>, timeoutMs: nu
 /**
  * How many commands Redis ran while `action` ran, by Redis' own count (INFO
  * commandstats; commands a script calls count too), less the INFO that reads it
- * and the socket.io adapter's stream traffic. Nothing else may touch the pools
- * meanwhile (turn the reaper's sweep off).
+ * and the socket.io adapter's stream traffic, and the presenter's presence note.
+ * Nothing else may touch the pools meanwhile (turn the reaper's sweep off).
  */
 export async function redisCommandsDuring(redis: Redis, action: () => Promise<unknown>): Promise<{ total: number; by: Record<string, number> }> {
   // Not the request's: reading the count, the socket.io adapter's stream (its polling XREAD, a broadcast's XADD),
@@ -107,8 +108,12 @@ export async function redisCommandsDuring(redis: Redis, action: () => Promise<un
     if (JSON.stringify(now) === JSON.stringify(before)) break;
     before = now;
   }
+  // The presenter's presence note (a SET on a presenter request, at most every 15 s) is the server's, not the request's.
+  const presenceBefore = await redis.get(PRESENTER_SEEN_KEY);
+  before = await read();
   await action();
   const after = await read();
+  if ((await redis.get(PRESENTER_SEEN_KEY)) !== presenceBefore) after.set = (after.set ?? 0) - 1;
   const by: Record<string, number> = Object.fromEntries(Object.entries(after).map(([name, calls]) => [name, calls - (before[name] ?? 0)]).filter(([, n]) => n !== 0));
   return { total: Object.values(by).reduce((a, b) => a + b, 0), by };
 }

@@ -57,7 +57,8 @@ export async function newViewerSession(site: { url: string }): Promise<string> {
 export async function api<T = unknown>(site: { url: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${site.url}${path}`, {
     method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    // A state-changing request says it is JSON even with no body, as the site's own pages do.
+    headers: { ...(body === undefined && method === 'GET' ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as T };

@@ -19,7 +19,7 @@ test('defaults: port 3000 on loopback, a private Redis, pool of 4, a generated p
   assert.equal(config.logLevel, 'info');
   assert.equal(config.dev, false);
   assert.equal(config.presenterSecretGenerated, true);
-  assert.ok(config.presenterSecret.length >= 8);
+  assert.ok(config.presenterSecret.length >= 16);
   assert.notEqual(loadConfig({}, []).presenterSecret, config.presenterSecret, 'a new secret each start');
 });
 
@@ -68,6 +68,7 @@ const BAD: [string, Record<string, string>][] = [
   ['BUSY_TTL_SECONDS', { BUSY_TTL_SECONDS: 'ten' }],
   ['DOUBLE_RELEASE_WINDOW_MS', { DOUBLE_RELEASE_WINDOW_MS: '-1' }],
   ['PRESENTER_SECRET', { PRESENTER_SECRET: 'short' }],
+  ['PRESENTER_SECRET', { PRESENTER_SECRET: '15-characters!!' }],
   ['VIEWER_ACTIONS_PER_SECOND', { VIEWER_ACTIONS_PER_SECOND: '0' }],
   ['VIEWER_ACTION_BURST', { VIEWER_ACTION_BURST: '1.5' }],
   ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
@@ -95,4 +96,12 @@ test('every bad variable is named in one message', () => {
     assert.equal(error.message.split('; ').length, 3);
     return true;
   });
+});
+
+test('a presenter secret shorter than 16 characters is refused with what it takes; the generated one is long enough', () => {
+  assert.throws(() => loadConfig({ PRESENTER_SECRET: 'eleven-char' }, []), /PRESENTER_SECRET: at least 16 characters/);
+  assert.equal(loadConfig({ PRESENTER_SECRET: 'sixteen-chars-ok' }, []).presenterSecret, 'sixteen-chars-ok');
+  const generated = loadConfig({}, []);
+  assert.ok(generated.presenterSecretGenerated);
+  assert.ok(generated.presenterSecret.length >= 16, generated.presenterSecret);
 });

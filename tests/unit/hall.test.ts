@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import { createHmac, randomBytes, scryptSync } from 'node:crypto';
 import { Sessions, SESSION_COOKIE } from '../../server/session/sessions.ts';
 import { HallDeck } from '../../server/hall/deckState.ts';
 import { Activity, FIRING_WINDOW_MS } from '../../server/hall/activity.ts';
@@ -18,7 +19,8 @@ function request(headers: Record<string, string> = {}, address = '10.0.0.7'): In
 }
 
 test('a session id is the server\'s: issued signed, kept when shown back, a forged or tampered one is a new session', () => {
-  const sessions = new Sessions('a-presenter-secret');
+  const viewerKey = randomBytes(32);
+  const sessions = new Sessions('a-presenter-secret', { viewerKey });
   const first = sessions.identify(request());
   assert.ok(first.setCookie?.startsWith(`${SESSION_COOKIE}=${first.id};`));
   assert.equal(first.limitKey, 'anon:10.0.0.7', 'a client that never showed its cookie shares its address bucket');
@@ -28,10 +30,52 @@ test('a session id is the server\'s: issued signed, kept when shown back, a forg
   for (const forged of [`${random}.AAAA${signature!.slice(4)}`, `x${random}.${signature}`, 'made-up', `${first.id}.extra`]) {
     assert.notEqual(sessions.identify(request({ cookie: `${SESSION_COOKIE}=${forged}` })).id, forged, forged);
   }
-  // Instances behind one load balancer share the presenter secret, so each accepts the others' cookies;
-  // a server with another secret (or a generated one, after a restart) takes them for new sessions.
-  assert.equal(new Sessions('a-presenter-secret').identify(request({ cookie: `${SESSION_COOKIE}=${first.id}` })).id, first.id, 'another instance with the same secret');
-  assert.notEqual(new Sessions('another-secret').identify(request({ cookie: `${SESSION_COOKIE}=${first.id}` })).id, first.id, 'a server with another secret');
+  // Instances behind one load balancer share the viewer key (through Redis), so each accepts the others' cookies,
+  // whatever their presenter secret: the key owes nothing to it. A server with another key takes them for new sessions.
+  assert.equal(new Sessions('another-presenter-secret', { viewerKey }).identify(request({ cookie: `${SESSION_COOKIE}=${first.id}` })).id, first.id, 'another instance with the same key');
+  assert.notEqual(new Sessions('a-presenter-secret').identify(request({ cookie: `${SESSION_COOKIE}=${first.id}` })).id, first.id, 'a server with another key, the same secret');
+});
+
+test("a viewer's cookie is no test of the presenter secret: it is not signed with any key derived from it", () => {
+  const secret = 'a-presenter-secret';
+  const viewer = new Sessions(secret).identify(request()).id;
+  const [random, signature] = viewer.split('.');
+  // What an attacker holding a viewer cookie would compute for each guess of the secret, for the derivations a
+  // server could use: none matches for the right guess, so checking a guess is no cheaper than guessing blind.
+  const guesses = [
+    createHmac('sha256', createHmac('sha256', secret).update('idem viewer session cookies').digest()),
+    createHmac('sha256', secret),
+    createHmac('sha256', scryptSync(secret, 'idem presenter session cookies', 32, { N: 2 ** 14, r: 8, p: 1 })),
+  ];
+  for (const hmac of guesses) assert.notEqual(hmac.update(random!).digest('base64url').slice(0, 22), signature);
+});
+
+test('the address a session is minted for: the socket peer, or the client a trusted proxy names (TRUST_PROXY)', () => {
+  const forwarded = (sessions: Sessions) => sessions.identify(request({ 'x-forwarded-for': '203.0.113.9' }, '127.0.0.1')).limitKey;
+  assert.equal(forwarded(new Sessions('a-presenter-secret')), 'anon:127.0.0.1', 'no proxy trusted: the header is ignored');
+  assert.equal(forwarded(new Sessions('a-presenter-secret', { trustProxy: 'loopback' })), 'anon:203.0.113.9', 'behind a trusted proxy');
+  assert.equal(forwarded(new Sessions('a-presenter-secret', { trustProxy: '10.0.0.0/8' })), 'anon:127.0.0.1', 'the peer is not a trusted proxy');
+});
+
+test('one address mints a bounded number of sessions: past the burst, cookie-less requests share the address bucket', () => {
+  const sessions = new Sessions('a-presenter-secret', { now: () => 0 });
+  let issued = 0;
+  for (let i = 0; i < 2100; i++) if (sessions.identify(request({}, '198.51.100.4')).setCookie) issued++;
+  assert.ok(issued <= 600, `${issued} sessions from one address`);
+  assert.ok(issued >= 300, `a hall behind one NAT still gets its sessions (${issued})`);
+  assert.ok(sessions.identify(request({}, '198.51.100.5')).setCookie, 'another address is not affected');
+});
+
+test('a presenter socket stops being the presenter when its cookie expires: the role is asked on every action', () => {
+  let now = Date.now();
+  const sessions = new Sessions('a-presenter-secret', { now: () => now });
+  const { id } = sessions.startPresenter(request());
+  // One request object, as a socket keeps its handshake's for every event it sends.
+  const handshake = request({ cookie: `${SESSION_COOKIE}=${id}` });
+  const viewer = sessions.identify(handshake);
+  assert.equal(sessions.isPresenter(viewer), true);
+  now += 12 * 60 * 60 * 1000 + 1000;
+  assert.equal(sessions.isPresenter(sessions.identify(handshake)), false, 'expired: no longer the presenter');
 });
 
 test('the presenter is a session the server signed as one, or a request with the bearer secret; nothing else', () => {

@@ -45,3 +45,13 @@ test('the capturing logger keeps every line, debug included', () => {
   logger.error('b');
   assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ['a', 'b']);
 });
+
+test('no line carries a URL\'s password, wherever it is (a field, an error message)', () => {
+  const lines: string[] = [];
+  const log = createLogger({ sink: (line) => lines.push(line) });
+  log.info('started a private redis-server', { url: 'redis://:s3cr3t-Pa55@127.0.0.1:6400' });
+  log.warn('redis connection error', { error: 'connect ECONNREFUSED redis://user:hunter2hunter2@10.0.0.5:6379/0' });
+  assert.ok(!lines.some((line) => line.includes('s3cr3t-Pa55') || line.includes('hunter2hunter2')), lines.join('\n'));
+  assert.equal(JSON.parse(lines[0]!).url, 'redis://:***@127.0.0.1:6400', 'the rest of the URL stays readable');
+  assert.match(lines[1]!, /redis:\/\/user:\*\*\*@10\.0\.0\.5:6379\/0/);
+});

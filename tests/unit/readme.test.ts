@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../server/config.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -44,5 +45,14 @@ test('every `npm run` it and docs/SETUP.md name is a script of package.json', ()
     const named = [...text.matchAll(/npm run ([\w:-]+)/g)].map((match) => match[1]!);
     assert.ok(named.length > 3, file);
     for (const script of named) assert.ok(SCRIPTS.includes(script), `${file}: npm run ${script}`);
+  }
+});
+
+test("the README's commands set variables the server accepts", () => {
+  const commands = [...README.matchAll(/^\s*((?:[A-Z_]+=\S+ )+)npm start$/gm)].map((match) => match[1]!.trim());
+  assert.ok(commands.length >= 1, 'a start command with its variables');
+  for (const command of commands) {
+    const env = Object.fromEntries(command.split(' ').map((pair) => pair.split('=', 2) as [string, string]));
+    assert.doesNotThrow(() => loadConfig(env, []), command);
   }
 });
