@@ -131,7 +131,9 @@ test('one slide number: the address, reveal\'s counter, the console and a phone 
   await presenter.keyboard.press('c');
   await presenter.locator('[data-role="following"]', { hasText: `on slide ${number}` }).waitFor(WAIT);
   await presenter.keyboard.press('c');
-  // The phone steps away (one slide back): its bar names the live slide by the same number.
+  // The phone steps away (one slide back): its bar names the live slide by the same number. After
+  // the phone layout's settling time (demo/hall/follow.ts: a move just after following is its scroll).
+  await phone.waitForTimeout(1000);
   await phone.evaluate(() => window.Reveal!.prev());
   await phone.locator('[data-role="hall-bar"][data-state="away"]', { hasText: `Live is on slide ${number}` }).waitFor(WAIT);
   // A slide below another: "3/2" in the address and on the counter.
