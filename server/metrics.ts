@@ -14,6 +14,9 @@ export interface Metrics {
   destroy(): void;
 }
 
+/** The counter of "Double release detected" warnings: public on its own, beside the full scrape. */
+export const DOUBLE_RELEASES_METRIC = 'idem_double_releases_total';
+
 /** How long the pools' sizes read for one scrape serve the next ones. */
 const POOL_READ_MS = 5000;
 
@@ -28,7 +31,7 @@ export function createMetrics(pools: ExecutorPools, poolNames: () => Iterable<st
     registers: [registry],
   });
   const doubleReleases = new Counter({
-    name: 'idem_double_releases_total',
+    name: DOUBLE_RELEASES_METRIC,
     help: 'Two releases of one executor closer together than the double-release window ("Double release detected").',
     labelNames: ['pool'] as const,
     registers: [registry],

@@ -8,7 +8,7 @@
  *  - Layer 3, metrics and monitoring: every "Double release detected" warning of
  *    the demo pools as it happens (carried by each pool's `pool:changed`, sent per
  *    pool room, so the panel watches each pool), and the counter `idem_double_releases_total`
- *    read from GET /metrics.
+ *    read from GET /metrics/double-releases (the one counter, public; the full /metrics is the presenter's).
  *  - Layer 4, atomic allocation: a run of `atomic-allocation`, a burst of
  *    allocations at once; asked / granted / distinct are counted from the run's
  *    `allocate` events.
@@ -143,7 +143,7 @@ export class DefensePanel extends RunPanel {
     this.refreshMetrics();
   }
 
-  /** Reads the counter from GET /metrics, soon (several warnings in a row cost one read). */
+  /** Reads the counter from GET /metrics/double-releases, soon (several warnings in a row cost one read). */
   private refreshMetrics(): void {
     if (this.metricsTimer) return;
     this.metricsTimer = setTimeout(() => {
@@ -154,7 +154,8 @@ export class DefensePanel extends RunPanel {
 
   private async readMetrics(): Promise<void> {
     try {
-      const response = await fetch('/metrics', { headers: { accept: 'text/plain' } });
+      // The full /metrics is the presenter's; this one counter is public, so every phone shows it.
+      const response = await fetch('/metrics/double-releases', { headers: { accept: 'text/plain' } });
       if (!response.ok) return;
       this.doubleReleases = parseDoubleReleases(await response.text());
     } catch {
@@ -337,8 +338,8 @@ export class DefensePanel extends RunPanel {
       h('strong', { text: counted ? String(counted.total) : '—', attrs: { 'data-role': 'double-release-total', 'data-zero': String(!counted || counted.total === 0) } }),
     );
     this.counter.title = counted
-      ? `from GET /metrics: ${Object.entries(counted.byPool).map(([pool, count]) => `${pool} ${count}`).join(', ') || 'none yet'}`
-      : 'GET /metrics not read yet';
+      ? `from GET /metrics/double-releases: ${Object.entries(counted.byPool).map(([pool, count]) => `${pool} ${count}`).join(', ') || 'none yet'}`
+      : 'GET /metrics/double-releases not read yet';
   }
 
   private renderBurst(): void {

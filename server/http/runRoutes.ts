@@ -9,6 +9,7 @@ import { RunId, ScenarioName, StartRunRequest } from '../protocol.ts';
 import { ClientError, parseOrThrow } from '../errors.ts';
 import { admitAudience, bodyOf, json } from './respond.ts';
 import type { Logger } from '../log.ts';
+import { DOUBLE_RELEASES_METRIC } from '../metrics.ts';
 import type { Gate } from '../hall/gate.ts';
 import type { HallDeck } from '../hall/deckState.ts';
 import { panelOfScenario } from '../hall/audiencePanels.ts';
@@ -42,6 +43,12 @@ export function runRouter(deps: { runs: RunService; gate: Gate; deck: HallDeck; 
       return run;
     }),
   );
+
+  // The one figure every phone's Defense panel shows (Layer 3): the double-release counter alone, in the same text
+  // format, for anyone. It reads no pool and no process metric, so asking often costs next to nothing.
+  router.get('/metrics/double-releases', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.getSingleMetricAsString(DOUBLE_RELEASES_METRIC));
+  });
 
   // For the presenter (its cookie or bearer: not counted as the presenter acting) or a scraper with METRICS_TOKEN.
   router.get('/metrics', async (req, res) => {

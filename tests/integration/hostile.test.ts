@@ -217,6 +217,29 @@ describe('/metrics', () => {
       await metricsSite.close();
     }
   });
+
+  test('the double-release counter alone is every viewer\'s: it counts a double release, and carries nothing else', async () => {
+    const viewer = { cookie: await newViewerSession(site) };
+    const read = async () => {
+      const response = await fetch(`${site.url}/metrics/double-releases`, { headers: viewer });
+      assert.equal(response.status, 200);
+      const text = await response.text();
+      assert.match(text, /^# TYPE idem_double_releases_total counter$/m);
+      assert.doesNotMatch(text, /^(process_|nodejs_|idem_releases_total|idem_pool_)/m, 'only the one counter');
+      return [...text.matchAll(/^idem_double_releases_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+    };
+    const before = await read();
+    const allocation = await site.actions.allocate({ evalId: 'eval-counted', pool: 'main' });
+    await site.actions.doubleRelease({ executor: allocation.executor, pool: 'main' });
+    // The warning is counted as the pools announce it: look again until it is, for at most 5 s.
+    const deadline = Date.now() + 5000;
+    let after = await read();
+    while (after === before && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      after = await read();
+    }
+    assert.equal(after, before + 1);
+  });
 });
 
 test('no log line carries a secret: the private Redis\' password, the presenter secret', async () => {
