@@ -54,11 +54,16 @@ export function actionButton(label: string, onClick: () => void, className = 'lp
 
 /**
  * A log in a box of its own height: it shows as many whole lines as fit and none cut off
- * at the box's edge. The older ones are hidden, not half shown: at the bottom of a log
+ * at the box's edge. The older ones are hidden, not half shown, plain lines before warnings: at the bottom of a log
  * written newest first, at the top of one written oldest first (`newest: 'last'`, a
  * terminal). Re-fitted whenever its lines or its size change; returns the way to stop.
  */
-export function showWholeLines(list: HTMLElement, newest: 'first' | 'last' = 'first'): () => void {
+export function showWholeLines(
+  list: HTMLElement,
+  newest: 'first' | 'last' = 'first',
+  /** The lines a reader is there for: the plain older ones give way first. */
+  outlasts: (line: HTMLElement) => boolean = (line) => line.classList.contains('lp-log-warning'),
+): () => void {
   let queued = false;
   const fit = () => {
     queued = false;
@@ -66,9 +71,13 @@ export function showWholeLines(list: HTMLElement, newest: 'first' | 'last' = 'fi
     for (const line of lines) line.hidden = false;
     // A box that grows with its lines (an enlarged panel) shows them all.
     const fits = () => list.scrollHeight <= list.clientHeight + 1;
-    for (const line of newest === 'first' ? lines.reverse() : lines) {
-      if (fits()) break;
-      line.hidden = true;
+    const oldestFirst = newest === 'first' ? lines.reverse() : lines;
+    // A warning ("Double release detected") or a verdict is what a log is there for: plain older lines give way first.
+    for (const mayHide of [(line: HTMLElement) => !outlasts(line), () => true]) {
+      for (const line of oldestFirst) {
+        if (fits()) return;
+        if (mayHide(line)) line.hidden = true;
+      }
     }
   };
   const refit = () => {

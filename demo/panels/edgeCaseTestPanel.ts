@@ -39,7 +39,7 @@ export class EdgeCaseTestPanel extends RunPanel {
 
   protected content(): HTMLElement[] {
     // The newest lines of the output, whole: the older ones give way.
-    this.unsubscribers.push(showWholeLines(this.output, 'last'));
+    this.unsubscribers.push(showWholeLines(this.output, 'last', (line) => VERDICT_LINES.has(line.dataset.lineType ?? '')));
     return [
       h('div', { className: 'lp-actions lp-run-controls' }, this.runButton, this.phase),
       this.error.element,
@@ -131,6 +131,8 @@ export class EdgeCaseTestPanel extends RunPanel {
 }
 
 /** How each kind of runner line looks (the server read the TAP). */
+/** The runner's verdicts and warnings: the lines that stay when the terminal has room for few. */
+const VERDICT_LINES = new Set<string>(['pass', 'fail', 'warning'] satisfies TestLineType[]);
 const LINE_TONES: Record<TestLineType, string> = { pass: 'lp-term-good', fail: 'lp-term-bad', warning: 'lp-term-warn', comment: 'lp-term-comment', plain: '' };
 
 function outputLine(event: TimelineEventOf<'test-output'>): HTMLElement {
